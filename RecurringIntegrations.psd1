@@ -1,0 +1,29 @@
+@{
+    RootModule             = 'RecurringIntegrations.PowerShell.dll'
+    ModuleVersion          = '0.0.0'
+    GUID                   = '4f0b7a52-8c1e-4d55-9d2e-6a3f1c9b7e21'
+    Author                 = 'RecurringIntegrations'
+    CompanyName            = 'RecurringIntegrations'
+    Copyright              = '(c) RecurringIntegrations. All rights reserved.'
+    Description            = 'Dynamics 365 Finance & Operations recurring integrations: enqueue, dequeue, acknowledge, message status and execution errors, with MSAL authentication.'
+    PowerShellVersion      = '5.1'
+    CompatiblePSEditions   = @('Desktop', 'Core')
+    DotNetFrameworkVersion = '4.7.2'
+    FormatsToProcess       = @('RecurringIntegrations.Format.ps1xml')
+    CmdletsToExport        = @(
+        'Connect-D365', 'Get-D365Session', 'Disconnect-D365',
+        'Send-D365Enqueue', 'Receive-D365Dequeue', 'Confirm-D365Ack',
+        'Get-D365MessageStatus', 'Get-D365ExecutionError'
+    )
+    FunctionsToExport      = @()
+    AliasesToExport        = @()
+    VariablesToExport      = @()
+    PrivateData            = @{
+        PSData = @{
+            Tags         = @('Dynamics365', 'D365', 'FinanceAndOperations', 'RecurringIntegrations', 'DataManagement', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+            ProjectUri   = 'https://github.com/RecurringIntegrations/RecurringIntegrations'
+            LicenseUri   = 'https://github.com/RecurringIntegrations/RecurringIntegrations/blob/main/LICENSE'
+            ReleaseNotes = 'First release: connect with every Entra ID credential kind, enqueue, dequeue, acknowledge, message status and execution errors.'
+        }
+    }
+}
