@@ -1,0 +1,257 @@
+using System;
+using System.Net.Http;
+using System.Runtime.InteropServices;
+using System.Security;
+using System.Text;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Identity.Client;
+using Microsoft.Identity.Client.AppConfig;
+
+namespace RecurringIntegrations.Core.Authentication
+{
+    internal sealed class BearerToken
+    {
+        public BearerToken(string value, DateTimeOffset? expiresOn)
+        {
+            Value = value;
+            ExpiresOn = expiresOn;
+        }
+
+        public string Value { get; }
+        /// <summary>Null when the token's lifetime is unknown (a caller-supplied token that is not a JWT).</summary>
+        public DateTimeOffset? ExpiresOn { get; }
+    }
+
+    internal interface ITokenProvider
+    {
+        /// <summary>A valid token, from cache while it has more than the refresh margin left; concurrent callers share one request.</summary>
+        Task<BearerToken> GetTokenAsync(bool forceRefresh, CancellationToken cancellationToken);
+
+        /// <summary>How many tokens were actually requested from the identity provider (cache hits not counted).</summary>
+        int TokenRequests { get; }
+
+        DateTimeOffset? ExpiresOn { get; }
+    }
+
+    /// <summary>
+    /// Keeps the current token and asks the source for a new one only when it is within the refresh margin
+    /// of expiry, so thousands of calls share one token and a burst of parallel calls makes one request.
+    /// </summary>
+    internal abstract class CachingTokenProvider : ITokenProvider
+    {
+        internal static readonly TimeSpan RefreshMargin = TimeSpan.FromMinutes(5);
+        private readonly SemaphoreSlim _gate = new SemaphoreSlim(1, 1);
+        private volatile BearerToken? _current;
+        private int _tokenRequests;
+
+        public int TokenRequests => Volatile.Read(ref _tokenRequests);
+        public DateTimeOffset? ExpiresOn => _current?.ExpiresOn;
+
+        public async Task<BearerToken> GetTokenAsync(bool forceRefresh, CancellationToken cancellationToken)
+        {
+            var seen = _current;
+            if (!forceRefresh && seen is { } fresh && IsFresh(fresh)) return fresh;
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // Another caller may have renewed the token while this one waited: then that token serves both.
+                if (_current is { } current && IsFresh(current) && (!forceRefresh || current.Value != seen?.Value))
+                    return current;
+                var (token, fromIdentityProvider) = await AcquireAsync(forceRefresh, cancellationToken).ConfigureAwait(false);
+                if (fromIdentityProvider) Interlocked.Increment(ref _tokenRequests);
+                _current = token;
+                return token;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        private static bool IsFresh(BearerToken token) =>
+            token.ExpiresOn is not { } expiresOn || expiresOn - DateTimeOffset.UtcNow > RefreshMargin;
+
+        protected abstract Task<(BearerToken Token, bool FromIdentityProvider)> AcquireAsync(bool forceRefresh, CancellationToken cancellationToken);
+
+        internal static string Reveal(SecureString secure)
+        {
+            var pointer = IntPtr.Zero;
+            try
+            {
+                pointer = Marshal.SecureStringToGlobalAllocUnicode(secure);
+                return Marshal.PtrToStringUni(pointer) ?? string.Empty;
+            }
+            finally
+            {
+                if (pointer != IntPtr.Zero) Marshal.ZeroFreeGlobalAllocUnicode(pointer);
+            }
+        }
+    }
+
+    /// <summary>Client secret and certificate credentials through an MSAL confidential client (MSAL keeps its own cache too).</summary>
+    internal sealed class ConfidentialClientTokenProvider : CachingTokenProvider
+    {
+        private readonly IConfidentialClientApplication _app;
+        private readonly string[] _scopes;
+
+        public ConfidentialClientTokenProvider(D365Credential credential, string environment, Uri authorityHost, IMsalHttpClientFactory httpClientFactory)
+        {
+            string tenantId, clientId;
+            ConfidentialClientApplicationBuilder builder;
+            switch (credential)
+            {
+                case ClientSecretCredential secret:
+                    tenantId = secret.TenantId;
+                    clientId = secret.ClientId;
+                    builder = ConfidentialClientApplicationBuilder.Create(clientId).WithClientSecret(Reveal(secret.ClientSecret));
+                    break;
+                case ClientCertificateCredential certificate:
+                    tenantId = certificate.TenantId;
+                    clientId = certificate.ClientId;
+                    builder = ConfidentialClientApplicationBuilder.Create(clientId).WithCertificate(certificate.Certificate);
+                    break;
+                default:
+                    throw new ArgumentException("Not a confidential-client credential.", nameof(credential));
+            }
+
+            var authority = authorityHost.GetLeftPart(UriPartial.Authority) + "/" + Uri.EscapeDataString(tenantId);
+            var publicCloud = !EnvironmentAddress.IsLoopback(authorityHost);
+            _app = builder
+                .WithAuthority(authority, validateAuthority: publicCloud)
+                .WithInstanceDiscovery(publicCloud)
+                .WithHttpClientFactory(httpClientFactory)
+                .Build();
+            _scopes = new[] { environment + "/.default" };
+        }
+
+        protected override async Task<(BearerToken, bool)> AcquireAsync(bool forceRefresh, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var result = await _app.AcquireTokenForClient(_scopes).WithForceRefresh(forceRefresh)
+                    .ExecuteAsync(cancellationToken).ConfigureAwait(false);
+                return (new BearerToken(result.AccessToken, result.ExpiresOn),
+                    result.AuthenticationResultMetadata?.TokenSource == TokenSource.IdentityProvider);
+            }
+            catch (MsalException ex)
+            {
+                throw TokenErrors.FromMsal(ex);
+            }
+        }
+    }
+
+    /// <summary>Managed identity (system or user-assigned) through MSAL: Azure Automation, App Service, VMs.</summary>
+    internal sealed class ManagedIdentityTokenProvider : CachingTokenProvider
+    {
+        private readonly IManagedIdentityApplication _app;
+        private readonly string _resource;
+
+        public ManagedIdentityTokenProvider(ManagedIdentityCredential credential, string environment, IMsalHttpClientFactory httpClientFactory)
+        {
+            var id = credential.UserAssignedClientId is null
+                ? ManagedIdentityId.SystemAssigned
+                : ManagedIdentityId.WithUserAssignedClientId(credential.UserAssignedClientId);
+            _app = ManagedIdentityApplicationBuilder.Create(id).WithHttpClientFactory(httpClientFactory).Build();
+            _resource = environment;
+        }
+
+        protected override async Task<(BearerToken, bool)> AcquireAsync(bool forceRefresh, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var result = await _app.AcquireTokenForManagedIdentity(_resource).WithForceRefresh(forceRefresh)
+                    .ExecuteAsync(cancellationToken).ConfigureAwait(false);
+                return (new BearerToken(result.AccessToken, result.ExpiresOn),
+                    result.AuthenticationResultMetadata?.TokenSource == TokenSource.IdentityProvider);
+            }
+            catch (MsalException ex)
+            {
+                throw TokenErrors.FromMsal(ex, managedIdentity: true);
+            }
+        }
+    }
+
+    /// <summary>A token the caller already holds: used as is, never refreshed; its expiry is read from the JWT when it is one.</summary>
+    internal sealed class StaticTokenProvider : ITokenProvider
+    {
+        private readonly SecureString _token;
+
+        public StaticTokenProvider(AccessTokenCredential credential)
+        {
+            _token = credential.AccessToken;
+            ExpiresOn = ReadJwtExpiry(CachingTokenProvider.Reveal(_token));
+        }
+
+        public int TokenRequests => 0;
+        public DateTimeOffset? ExpiresOn { get; }
+
+        public Task<BearerToken> GetTokenAsync(bool forceRefresh, CancellationToken cancellationToken)
+        {
+            if (ExpiresOn is { } expiresOn && expiresOn <= DateTimeOffset.UtcNow)
+                throw new D365Exception("AccessTokenExpired", D365ErrorCategory.AuthenticationError,
+                    $"The access token given to Connect-D365 expired at {expiresOn:u}; a caller-supplied token cannot be refreshed.",
+                    "Get a new token and run Connect-D365 -AccessToken again, or connect with a client secret, certificate or managed identity so the module refreshes tokens itself.");
+            return Task.FromResult(new BearerToken(CachingTokenProvider.Reveal(_token), ExpiresOn));
+        }
+
+        internal static DateTimeOffset? ReadJwtExpiry(string token)
+        {
+            var parts = token.Split('.');
+            if (parts.Length != 3) return null;
+            try
+            {
+                var payload = parts[1].Replace('-', '+').Replace('_', '/');
+                payload = payload.PadRight(payload.Length + (4 - payload.Length % 4) % 4, '=');
+                using var document = JsonDocument.Parse(Encoding.UTF8.GetString(Convert.FromBase64String(payload)));
+                if (document.RootElement.ValueKind == JsonValueKind.Object &&
+                    document.RootElement.TryGetProperty("exp", out var exp) && exp.TryGetInt64(out var seconds))
+                    return DateTimeOffset.FromUnixTimeSeconds(seconds);
+            }
+            catch (FormatException) { }
+            catch (JsonException) { }
+            return null;
+        }
+    }
+
+    internal sealed class MsalHttpClientFactory : IMsalHttpClientFactory
+    {
+        private readonly HttpClient _client;
+        public MsalHttpClientFactory(HttpClient client) => _client = client;
+        public HttpClient GetHttpClient() => _client;
+    }
+
+    internal static class TokenErrors
+    {
+        public static D365Exception FromMsal(MsalException ex, bool managedIdentity = false)
+        {
+            var text = ex.Message ?? string.Empty;
+            string advice;
+            if (text.Contains("AADSTS7000215"))
+                advice = "The client secret is wrong or expired: create a new secret for the app registration and connect with it.";
+            else if (text.Contains("AADSTS700016"))
+                advice = "No app with this client id exists in the tenant: check -ClientId and -TenantId.";
+            else if (text.Contains("AADSTS90002") || text.Contains("AADSTS90013"))
+                advice = "The tenant was not found: check -TenantId (a GUID or a domain such as contoso.onmicrosoft.com) and -AuthorityHost for other clouds.";
+            else if (text.Contains("AADSTS700027") || text.Contains("AADSTS700023"))
+                advice = "The certificate is not registered on the app: upload its public key under Certificates & secrets.";
+            else if (managedIdentity)
+                advice = "Managed identity works only inside Azure (Automation, App Service, Functions, VMs) with an identity enabled; for a user-assigned identity pass its client id with -ClientId.";
+            else
+                advice = "Check the tenant, client id and credential, and that the machine can reach the authority host.";
+
+            var category = ex is MsalServiceException service && service.StatusCode is 0 or >= 500
+                ? D365ErrorCategory.ConnectionError
+                : D365ErrorCategory.AuthenticationError;
+            return new D365Exception(managedIdentity ? "ManagedIdentityTokenFailed" : "TokenRequestFailed", category,
+                "Microsoft Entra ID did not issue a token.", advice, serviceMessage: FirstLine(text), innerException: ex);
+        }
+
+        private static string FirstLine(string text)
+        {
+            var end = text.IndexOfAny(new[] { '\r', '\n' });
+            return end < 0 ? text : text.Substring(0, end);
+        }
+    }
+}

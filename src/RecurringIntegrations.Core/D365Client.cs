@@ -1,0 +1,259 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Net.Http;
+using System.Text;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core.Http;
+
+namespace RecurringIntegrations.Core
+{
+    /// <summary>
+    /// The recurring-integration API of d365-api.md sections 1-7 over one session. Thread-safe: parallel calls share
+    /// the session's connections and token. <paramref name="verbose"/> receives one line per HTTP call and per retry.
+    /// </summary>
+    public sealed class D365Client
+    {
+        private const string DataActions = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.";
+        private const int CopyBufferSize = 81920;
+        private static readonly Encoding Utf8 = new UTF8Encoding(false);
+        private readonly D365Session _session;
+        private readonly Action<string>? _verbose;
+
+        public D365Client(D365Session session, Action<string>? verbose = null)
+        {
+            _session = session ?? throw new ArgumentNullException(nameof(session));
+            if (session.IsDisposed)
+                throw new D365Exception("SessionClosed", D365ErrorCategory.InvalidOperation,
+                    "This session was closed by Disconnect-D365.", "Run Connect-D365 to open a new session.");
+            _verbose = verbose;
+        }
+
+        private D365Transport Transport => _session.Transport;
+        private TimeSpan Timeout => Transport.Retry.RequestTimeout;
+
+        /// <summary>Uploads one file, streamed from disk, and returns the message id the service gave it.</summary>
+        public async Task<Guid> EnqueueAsync(Guid activityId, string filePath, string? entityName, string? company,
+            string? externalIdentifier, CancellationToken cancellationToken)
+        {
+            var length = FileChecks.ReadableFileLength(filePath);
+            var query = new StringBuilder();
+            if (!string.IsNullOrWhiteSpace(entityName)) query.Append(query.Length == 0 ? '?' : '&').Append("entity=").Append(Uri.EscapeDataString(entityName!.Trim()));
+            if (!string.IsNullOrWhiteSpace(company)) query.Append(query.Length == 0 ? '?' : '&').Append("company=").Append(Uri.EscapeDataString(company!.Trim()));
+            var uri = new Uri(_session.EnvironmentUri, "/api/connector/enqueue/" + activityId.ToString("D") + query);
+            // A slow link must still finish a large file: the try's time limit grows with the file (at least 256 KB/s).
+            var timeout = Timeout + TimeSpan.FromSeconds(length / 262144.0);
+
+            return await Transport.SendAsync("Enqueue", () =>
+            {
+                var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new FileUploadContent(filePath, length) };
+                if (!string.IsNullOrWhiteSpace(externalIdentifier))
+                    request.Headers.TryAddWithoutValidation("x-ms-dyn-externalidentifier", AsciiHeaderValue(externalIdentifier!));
+                return request;
+            }, Replay.OnlyIfNotAccepted, timeout, false, async (response, _) =>
+            {
+                var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+                if (TryReadMessageId(body, out var messageId)) return messageId;
+                if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
+                    throw ResponseErrors.WebPageInsteadOfJson("Enqueue", body, response.StatusCode);
+                throw new D365Exception("EnqueueOutcomeUnknown", D365ErrorCategory.InvalidData,
+                    $"Enqueue: the service answered 200 but not with a message id ('{Shorten(body)}').",
+                    "The file was left in place and not sent again. Check the job's message history before sending it again.");
+            }, _verbose, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Takes the next message off an export queue; null when the queue is empty (204).</summary>
+        public Task<DequeueResult?> DequeueAsync(Guid activityId, CancellationToken cancellationToken)
+        {
+            var uri = new Uri(_session.EnvironmentUri, "/api/connector/dequeue/" + activityId.ToString("D"));
+            return Transport.SendAsync("Dequeue", () => new HttpRequestMessage(HttpMethod.Get, uri), Replay.Safe, Timeout, false,
+                async (response, _) =>
+                {
+                    var body = response.Content is null ? string.Empty : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+                    if (response.StatusCode == System.Net.HttpStatusCode.NoContent || body.Trim().Length == 0) return null;
+                    return ParseDequeue(activityId, body, response);
+                }, _verbose, cancellationToken);
+        }
+
+        /// <summary>
+        /// Downloads a dequeued message's file into <paramref name="outputDirectory"/>: first to a hidden partial file, then,
+        /// only once it is complete and flushed to disk, moved to its final name. A failure leaves no file behind.
+        /// </summary>
+        public Task<SavedFile> DownloadAsync(DequeueResult message, string outputDirectory, bool overwrite, CancellationToken cancellationToken)
+        {
+            if (message is null) throw new ArgumentNullException(nameof(message));
+            if (!message.IsDownloadFileExist && string.IsNullOrWhiteSpace(message.DownloadLocation))
+                throw new D365Exception("DequeuedMessageHasNoFile", D365ErrorCategory.ObjectNotFound,
+                    $"Message {message.CorrelationId} has no file to download.", "It was not acknowledged and stays on the queue; check the export job in the environment.",
+                    serviceMessage: message.FileDownloadErrorMessage);
+            var location = EnvironmentAddress.ResolveDownloadLocation(_session.EnvironmentUri, message.DownloadLocation);
+            var directory = FileChecks.PrepareOutputDirectory(outputDirectory);
+
+            return Transport.SendAsync("Download", () => new HttpRequestMessage(HttpMethod.Get, location), Replay.Safe, Timeout, true,
+                (response, attemptToken) => DownloadFiles.SaveAsync(response, message, directory, overwrite, Timeout, attemptToken),
+                _verbose, cancellationToken);
+        }
+
+        /// <summary>Acknowledges a dequeued message by sending back the dequeue answer unchanged. Retried: an ack is harmless to repeat.</summary>
+        public Task AcknowledgeAsync(Guid activityId, string dequeueResponse, CancellationToken cancellationToken)
+        {
+            if (string.IsNullOrWhiteSpace(dequeueResponse))
+                throw new D365Exception("AckBodyMissing", D365ErrorCategory.InvalidArgument,
+                    "There is no dequeue answer to acknowledge.", "Pipe the messages of Receive-D365Dequeue to Confirm-D365Ack.");
+            var uri = new Uri(_session.EnvironmentUri, "/api/connector/ack/" + activityId.ToString("D"));
+            return Transport.SendAsync("Acknowledge", () => new HttpRequestMessage(HttpMethod.Post, uri)
+            {
+                Content = new StringContent(dequeueResponse, Utf8, "application/json"),
+            }, Replay.Safe, Timeout, false, (_, _) => Task.FromResult(true), _verbose, cancellationToken);
+        }
+
+        /// <summary>The minimal ack body Microsoft's own scheduler sends, for messages whose original answer is not at hand.</summary>
+        public static string BuildAckBody(Guid correlationId, string popReceipt, string? downloadLocation)
+        {
+            using var buffer = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("CorrelationId", correlationId.ToString("D"));
+                writer.WriteString("PopReceipt", popReceipt);
+                writer.WriteString("DownloadLocation", downloadLocation);
+                writer.WriteEndObject();
+            }
+            return Utf8.GetString(buffer.ToArray());
+        }
+
+        public async Task<string> GetMessageStatusAsync(Guid messageId, CancellationToken cancellationToken)
+        {
+            var value = await CallActionAsync("GetMessageStatus", "messageId", messageId.ToString("D"), cancellationToken).ConfigureAwait(false);
+            if (value.ValueKind != JsonValueKind.String)
+                throw ResponseErrors.MalformedJson("GetMessageStatus", "value is not a string");
+            return value.GetString() ?? string.Empty;
+        }
+
+        /// <summary>The execution id of a message, or null while the batch has not picked it up (empty or the all-zero GUID).</summary>
+        public async Task<string?> GetExecutionIdAsync(Guid messageId, CancellationToken cancellationToken)
+        {
+            var value = await CallActionAsync("GetExecutionIdByMessageId", "_messageId", messageId.ToString("D"), cancellationToken).ConfigureAwait(false);
+            var text = Json.ValueAsText(value)?.Trim();
+            if (string.IsNullOrEmpty(text) || (Guid.TryParse(text, out var id) && id == Guid.Empty)) return null;
+            return text;
+        }
+
+        /// <summary>The errors of an execution; empty when there are none. The service's value is a string holding JSON: parsed twice.</summary>
+        public async Task<IReadOnlyList<ExecutionError>> GetExecutionErrorsAsync(string executionId, CancellationToken cancellationToken)
+        {
+            if (string.IsNullOrWhiteSpace(executionId))
+                throw new D365Exception("ExecutionIdMissing", D365ErrorCategory.InvalidArgument,
+                    "The execution id is empty.", "Give -ExecutionId, or -MessageId to look the execution up.");
+            var value = await CallActionAsync("GetExecutionErrors", "executionId", executionId, cancellationToken).ConfigureAwait(false);
+            return ExecutionErrors.Parse(executionId, value);
+        }
+
+        private Task<JsonElement> CallActionAsync(string action, string parameter, string argument, CancellationToken cancellationToken)
+        {
+            var uri = new Uri(_session.EnvironmentUri, DataActions + action);
+            string requestBody;
+            using (var buffer = new MemoryStream())
+            {
+                using (var writer = new Utf8JsonWriter(buffer))
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString(parameter, argument);
+                    writer.WriteEndObject();
+                }
+                requestBody = Utf8.GetString(buffer.ToArray());
+            }
+
+            return Transport.SendAsync(action, () => new HttpRequestMessage(HttpMethod.Post, uri)
+            {
+                Content = new StringContent(requestBody, Utf8, "application/json"),
+            }, Replay.Safe, Timeout, false, async (response, _) =>
+            {
+                var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+                if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
+                    throw ResponseErrors.WebPageInsteadOfJson(action, body, response.StatusCode);
+                try
+                {
+                    using var document = JsonDocument.Parse(body);
+                    if (document.RootElement.ValueKind != JsonValueKind.Object || !Json.TryGetProperty(document.RootElement, "value", out var value))
+                        throw ResponseErrors.MalformedJson(action, "no 'value' property");
+                    return value.Clone();
+                }
+                catch (JsonException ex)
+                {
+                    throw ResponseErrors.MalformedJson(action, ex.Message);
+                }
+            }, _verbose, cancellationToken);
+        }
+
+        internal static bool TryReadMessageId(string body, out Guid messageId)
+        {
+            var text = body.Trim();
+            if (text.StartsWith("\"", StringComparison.Ordinal))
+            {
+                try
+                {
+                    using var document = JsonDocument.Parse(text);
+                    text = document.RootElement.ValueKind == JsonValueKind.String ? document.RootElement.GetString() ?? string.Empty : string.Empty;
+                }
+                catch (JsonException)
+                {
+                    text = string.Empty;
+                }
+            }
+            return Guid.TryParse(text, out messageId) && messageId != Guid.Empty;
+        }
+
+        private static DequeueResult ParseDequeue(Guid activityId, string body, HttpResponseMessage response)
+        {
+            if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
+                throw ResponseErrors.WebPageInsteadOfJson("Dequeue", body, response.StatusCode);
+            try
+            {
+                using var document = JsonDocument.Parse(body);
+                var root = document.RootElement;
+                if (root.ValueKind != JsonValueKind.Object)
+                    throw ResponseErrors.MalformedJson("Dequeue", "not a JSON object");
+                if (!Guid.TryParse(Json.GetString(root, "CorrelationId"), out var correlationId))
+                    throw ResponseErrors.MalformedJson("Dequeue", "no CorrelationId");
+                var exists = Json.TryGetProperty(root, "IsDownLoadFileExist", out var existsElement)
+                    ? existsElement.ValueKind == JsonValueKind.True ||
+                      (existsElement.ValueKind == JsonValueKind.String && string.Equals(existsElement.GetString(), "true", StringComparison.OrdinalIgnoreCase))
+                    : true;
+                DateTimeOffset? lastDequeue = null;
+                if (DateTimeOffset.TryParse(Json.GetString(root, "LastDequeueDateTime"), CultureInfo.InvariantCulture,
+                        DateTimeStyles.AssumeUniversal, out var parsed))
+                    lastDequeue = parsed;
+                return new DequeueResult
+                {
+                    ActivityId = activityId,
+                    CorrelationId = correlationId,
+                    PopReceipt = Json.GetString(root, "PopReceipt") ?? string.Empty,
+                    DownloadLocation = Json.GetString(root, "DownloadLocation"),
+                    IsDownloadFileExist = exists,
+                    FileDownloadErrorMessage = Json.GetString(root, "FileDownLoadErrorMessage"),
+                    LastDequeueDateTime = lastDequeue,
+                    DequeuedAt = DateTimeOffset.Now,
+                    RawJson = body,
+                };
+            }
+            catch (JsonException ex)
+            {
+                throw ResponseErrors.MalformedJson("Dequeue", ex.Message);
+            }
+        }
+
+        /// <summary>HTTP headers carry ASCII only: other characters of a file name become '_'.</summary>
+        private static string AsciiHeaderValue(string text)
+        {
+            var builder = new StringBuilder(text.Length);
+            foreach (var c in text) builder.Append(c >= 0x20 && c < 0x7f ? c : '_');
+            return builder.ToString();
+        }
+
+        private static string Shorten(string text) => text.Length > 200 ? text.Substring(0, 200) + "..." : text;
+    }
+}

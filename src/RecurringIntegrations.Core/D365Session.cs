@@ -1,0 +1,162 @@
+using System;
+using System.Net;
+using System.Net.Http;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Authentication;
+using RecurringIntegrations.Core.Http;
+
+namespace RecurringIntegrations.Core
+{
+    /// <summary>What Connect-D365 needs to make a session.</summary>
+    public sealed class ConnectionOptions
+    {
+        public static readonly Uri PublicCloudAuthorityHost = new Uri("https://login.microsoftonline.com");
+
+        public ConnectionOptions(string environment, D365Credential credential)
+        {
+            Environment = environment;
+            Credential = credential ?? throw new ArgumentNullException(nameof(credential));
+        }
+
+        public string Environment { get; }
+        public D365Credential Credential { get; }
+        public Uri AuthorityHost { get; set; } = PublicCloudAuthorityHost;
+        /// <summary>Accept any server certificate: for test servers only.</summary>
+        public bool SkipCertificateCheck { get; set; }
+        public RetryOptions Retry { get; set; } = new RetryOptions();
+        /// <summary>Connections kept open to the environment; bounds parallel transfers.</summary>
+        public int MaxConnections { get; set; } = 16;
+        /// <summary>Test seam: trust exactly this self-signed server certificate, as a machine that installed it would.</summary>
+        internal X509Certificate2? TrustedServerCertificate { get; set; }
+    }
+}
+
+namespace RecurringIntegrations
+{
+    /// <summary>
+    /// An authenticated connection to one environment: one HttpClient (connection reuse) and one token source
+    /// shared by every call. Holds no secret in plain text.
+    /// </summary>
+    public sealed class D365Session : IDisposable
+    {
+        private static D365Session? _default;
+        private readonly HttpClient _http;
+
+        private D365Session(ConnectionOptions options, Uri environment, HttpClient http, ITokenProvider tokens)
+        {
+            EnvironmentUri = environment;
+            Environment = EnvironmentAddress.ToAudience(environment);
+            AuthenticationKind = options.Credential.Kind;
+            switch (options.Credential)
+            {
+                case ClientSecretCredential secret: TenantId = secret.TenantId; ClientId = secret.ClientId; break;
+                case ClientCertificateCredential certificate:
+                    TenantId = certificate.TenantId; ClientId = certificate.ClientId; CertificateThumbprint = certificate.Certificate.Thumbprint; break;
+                case ManagedIdentityCredential identity: ClientId = identity.UserAssignedClientId; break;
+            }
+            AuthorityHost = options.Credential is ClientSecretCredential or ClientCertificateCredential ? options.AuthorityHost.ToString().TrimEnd('/') : null;
+            SkipCertificateCheck = options.SkipCertificateCheck;
+            _http = http;
+            Tokens = tokens;
+            Transport = new D365Transport(http, tokens, environment, options.Retry);
+            ConnectedAt = DateTimeOffset.Now;
+        }
+
+        /// <summary>The session made by the last Connect-D365, used when a cmdlet gets no -Session.</summary>
+        public static D365Session? Default
+        {
+            get => Volatile.Read(ref _default);
+            set => Volatile.Write(ref _default, value);
+        }
+
+        public string Environment { get; }
+        public string AuthenticationKind { get; }
+        public string? TenantId { get; }
+        public string? ClientId { get; }
+        public string? CertificateThumbprint { get; }
+        public string? AuthorityHost { get; }
+        public bool SkipCertificateCheck { get; }
+        public DateTimeOffset ConnectedAt { get; }
+        /// <summary>When the current token expires (local time); null when unknown.</summary>
+        public DateTimeOffset? TokenExpiresOn => Tokens.ExpiresOn?.ToLocalTime();
+        /// <summary>Tokens fetched from the identity provider so far: stays at 1 for thousands of calls within a token's lifetime.</summary>
+        public int TokenRequests => Tokens.TokenRequests;
+
+        internal Uri EnvironmentUri { get; }
+        internal ITokenProvider Tokens { get; }
+        internal D365Transport Transport { get; }
+        internal HttpClient Http => _http;
+        internal bool IsDisposed { get; private set; }
+
+        /// <summary>Makes a session and acquires its first token now, so a wrong credential fails here and not mid-run.</summary>
+        public static async Task<D365Session> ConnectAsync(ConnectionOptions options, CancellationToken cancellationToken)
+        {
+            if (options is null) throw new ArgumentNullException(nameof(options));
+            var environment = EnvironmentAddress.Normalize(options.Environment);
+            var audience = EnvironmentAddress.ToAudience(environment);
+            var http = CreateHttpClient(options);
+            try
+            {
+                var msalHttp = new MsalHttpClientFactory(http);
+                ITokenProvider tokens = options.Credential switch
+                {
+                    ClientSecretCredential or ClientCertificateCredential =>
+                        new ConfidentialClientTokenProvider(options.Credential, audience, RequireHttpsAuthority(options.AuthorityHost), msalHttp),
+                    ManagedIdentityCredential identity => new ManagedIdentityTokenProvider(identity, audience, msalHttp),
+                    AccessTokenCredential token => new StaticTokenProvider(token),
+                    _ => throw new ArgumentException("Unknown credential kind.", nameof(options)),
+                };
+                await tokens.GetTokenAsync(false, cancellationToken).ConfigureAwait(false);
+                return new D365Session(options, environment, http, tokens);
+            }
+            catch
+            {
+                http.Dispose();
+                throw;
+            }
+        }
+
+        private static Uri RequireHttpsAuthority(Uri authorityHost)
+        {
+            if (authorityHost is null || !authorityHost.IsAbsoluteUri || authorityHost.Scheme != Uri.UriSchemeHttps)
+                throw new D365Exception("AuthorityHostInvalid", D365ErrorCategory.InvalidArgument,
+                    $"The authority host '{authorityHost}' is not an https:// URL.",
+                    "Leave -AuthorityHost out for the public cloud, or give the https:// sign-in host of your cloud, for example https://login.microsoftonline.us.");
+            return authorityHost;
+        }
+
+        private static HttpClient CreateHttpClient(ConnectionOptions options)
+        {
+            var handler = new HttpClientHandler
+            {
+                // Redirects are never followed: the token must not travel to another host, and on-premises
+                // environments answer the connector with a redirect that deserves a clear error.
+                AllowAutoRedirect = false,
+                AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
+                MaxConnectionsPerServer = Math.Max(1, options.MaxConnections),
+                UseCookies = false,
+            };
+            if (options.SkipCertificateCheck)
+                handler.ServerCertificateCustomValidationCallback = (_, _, _, _) => true;
+            else if (options.TrustedServerCertificate is { } trusted)
+                handler.ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
+                    errors == System.Net.Security.SslPolicyErrors.None ||
+                    (certificate != null && string.Equals(certificate.GetCertHashString(), trusted.GetCertHashString(), StringComparison.OrdinalIgnoreCase));
+            var client = new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+            client.DefaultRequestHeaders.UserAgent.ParseAdd("RecurringIntegrations/" + typeof(D365Session).Assembly.GetName().Version);
+            return client;
+        }
+
+        /// <summary>Closes the connections and forgets the token (MSAL's in-memory cache goes with its application).</summary>
+        public void Dispose()
+        {
+            IsDisposed = true;
+            _http.Dispose();
+        }
+
+        public override string ToString() => $"{Environment} ({AuthenticationKind})";
+    }
+}

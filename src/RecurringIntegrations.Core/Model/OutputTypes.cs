@@ -1,0 +1,86 @@
+using System;
+using System.Collections.Generic;
+
+// The objects users see. Flat (Export-Csv friendly), real types, and in the namespace RecurringIntegrations so their
+// PSTypeName is RecurringIntegrations.<Class>. None of them holds a secret.
+namespace RecurringIntegrations
+{
+    /// <summary>One file accepted by the enqueue API.</summary>
+    public sealed class EnqueuedMessage
+    {
+        public Guid MessageId { get; set; }
+        public Guid ActivityId { get; set; }
+        public string FileName { get; set; } = string.Empty;
+        public string Path { get; set; } = string.Empty;
+        public long Length { get; set; }
+        public string? EntityName { get; set; }
+        public string? Company { get; set; }
+        public string? ExternalIdentifier { get; set; }
+        public DateTimeOffset EnqueuedAt { get; set; }
+        public string Environment { get; set; } = string.Empty;
+
+        public override string ToString() => $"{MessageId} ({FileName})";
+    }
+
+    /// <summary>One message taken from an export queue, its file saved at <see cref="Path"/>.</summary>
+    public sealed class DequeuedMessage
+    {
+        public Guid ActivityId { get; set; }
+        public Guid CorrelationId { get; set; }
+        public string PopReceipt { get; set; } = string.Empty;
+        public string DownloadLocation { get; set; } = string.Empty;
+        public string FileName { get; set; } = string.Empty;
+        public string Path { get; set; } = string.Empty;
+        public long Length { get; set; }
+        public DateTimeOffset? LastDequeueDateTime { get; set; }
+        public DateTimeOffset DequeuedAt { get; set; }
+        public bool Acknowledged { get; set; }
+        public string Environment { get; set; } = string.Empty;
+        /// <summary>The dequeue answer exactly as the service sent it: the ack sends it back unchanged.</summary>
+        public string DequeueResponse { get; set; } = string.Empty;
+
+        public override string ToString() => $"{CorrelationId} ({FileName})";
+    }
+
+    /// <summary>The processing status of one enqueued message.</summary>
+    public sealed class MessageStatus
+    {
+        /// <summary>Statuses after which the service does nothing more with the message.</summary>
+        public static readonly IReadOnlyCollection<string> TerminalStatuses = new[]
+        {
+            "Processed", "ProcessedWithErrors", "PreProcessingError", "PostProcessingFailed", "PostProcessingError",
+        };
+
+        public Guid MessageId { get; set; }
+        /// <summary>The service's status word, kept as given: the service may add new ones.</summary>
+        public string Status { get; set; } = string.Empty;
+        public bool IsTerminal { get; set; }
+        /// <summary>True only for Processed.</summary>
+        public bool Succeeded { get; set; }
+        public DateTimeOffset CheckedAt { get; set; }
+        public string Environment { get; set; } = string.Empty;
+
+        public static bool IsTerminalStatus(string status)
+        {
+            foreach (var terminal in TerminalStatuses)
+                if (string.Equals(terminal, status, StringComparison.OrdinalIgnoreCase)) return true;
+            return false;
+        }
+
+        public override string ToString() => $"{MessageId}: {Status}";
+    }
+
+    /// <summary>One error of a message's execution. <see cref="Fields"/> holds every field the service gave, as text.</summary>
+    public sealed class ExecutionError
+    {
+        public Guid? MessageId { get; set; }
+        public string ExecutionId { get; set; } = string.Empty;
+        /// <summary>Position of the error in the service's list, from 1.</summary>
+        public int Index { get; set; }
+        public string? EntityName { get; set; }
+        public string? ErrorMessage { get; set; }
+        public IReadOnlyDictionary<string, string?> Fields { get; set; } = new Dictionary<string, string?>();
+
+        public override string ToString() => ErrorMessage ?? string.Empty;
+    }
+}
