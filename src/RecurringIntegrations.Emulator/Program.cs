@@ -1,1 +1,117 @@
-System.Console.WriteLine("emulator");
+using System;
+using System.Globalization;
+using System.IO;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace RecurringIntegrations.Emulator;
+
+/// <summary>Standalone entry point: serves one emulated environment until Ctrl+C.</summary>
+internal static class Program
+{
+    private const string Usage = """
+        RecurringIntegrations.Emulator: a local D365 F&O environment and Entra ID token endpoint.
+
+        Options:
+          --port N                  port on 127.0.0.1 (default: a free one)
+          --http                    serve plain http instead of https with a self-signed certificate
+          --tenant T                tenant id the token endpoint accepts
+          --client-id C             client id the token endpoint accepts
+          --client-secret S         client secret the token endpoint accepts
+          --processing-delay-ms N   an import is Processing after N ms and done after 2N ms (default 1000)
+          --http-download-location  answer DownloadLocation as http://host:80/... like production
+          --export-folder DIR       queue every file in DIR as an export message on the export activity
+          --ready-file PATH         once listening, write the connection details as JSON to PATH
+          --help                    show this text
+
+        Import content markers: a line containing 'EMULATOR-ERROR: text' gives an execution error 'text'
+        (status ProcessedWithErrors); 'EMULATOR-PREPROCESSING-ERROR' anywhere ends in PreProcessingError.
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        var options = new EmulatorOptions();
+        string? exportFolder = null;
+        string? readyFile = null;
+        try
+        {
+            for (var i = 0; i < args.Length; i++)
+            {
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+                switch (args[i])
+                {
+                    case "--help" or "-h" or "-?":
+                        Console.WriteLine(Usage);
+                        return 0;
+                    case "--port": options.Port = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--http": options.UseHttps = false; break;
+                    case "--tenant": options.TenantId = Value(); break;
+                    case "--client-id": options.ClientId = Value(); break;
+                    case "--client-secret": options.ClientSecret = Value(); break;
+                    case "--processing-delay-ms": options.ProcessingDelay = TimeSpan.FromMilliseconds(int.Parse(Value(), CultureInfo.InvariantCulture)); break;
+                    case "--http-download-location": options.HttpDownloadLocation = true; break;
+                    case "--export-folder": exportFolder = Value(); break;
+                    case "--ready-file": readyFile = Value(); break;
+                    default: throw new ArgumentException($"Unknown option {args[i]}.");
+                }
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            Console.Error.WriteLine(e.Message);
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        await using var emulator = await D365Emulator.StartAsync(options);
+        if (exportFolder is not null)
+        {
+            foreach (var file in Directory.EnumerateFiles(exportFolder))
+                emulator.AddExportFile(WellKnown.ExportActivity, file);
+        }
+        Console.WriteLine(
+            $"Environment {emulator.Environment}  AuthorityHost {emulator.AuthorityHost}  Tenant {options.TenantId}  " +
+            $"ClientId {options.ClientId}  ImportActivity {WellKnown.ImportActivity}  ExportActivity {WellKnown.ExportActivity}");
+        if (readyFile is not null)
+            await WriteReadyFileAsync(emulator, readyFile);
+
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C: fall through to stop the server cleanly.
+        }
+        return 0;
+    }
+
+    /// <summary>Written to a temporary name and moved, so a script polling for the file never reads half of it.</summary>
+    private static async Task WriteReadyFileAsync(D365Emulator emulator, string path)
+    {
+        var details = new
+        {
+            environment = emulator.Environment,
+            authorityHost = emulator.AuthorityHost.ToString().TrimEnd('/'),
+            tenantId = emulator.Options.TenantId,
+            clientId = emulator.Options.ClientId,
+            clientSecret = emulator.Options.ClientSecret,
+            importActivity = WellKnown.ImportActivity,
+            exportActivity = WellKnown.ExportActivity,
+            managedIdentityEndpoint = emulator.ManagedIdentityEndpoint.ToString(),
+            managedIdentityHeader = emulator.Options.ManagedIdentityHeader,
+            serverCertificateThumbprint = emulator.ServerCertificate.Thumbprint,
+        };
+        var temporary = path + ".tmp";
+        await File.WriteAllTextAsync(temporary, JsonSerializer.Serialize(details, new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(temporary, path, overwrite: true);
+    }
+}

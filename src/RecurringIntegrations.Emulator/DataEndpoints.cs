@@ -1,0 +1,139 @@
+using System;
+using System.Buffers;
+using System.IO;
+using System.Text.Json;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Http;
+
+namespace RecurringIntegrations.Emulator;
+
+/// <summary>The OData actions on DataManagementDefinitionGroups that report on imports (d365-api.md sections 5-7).</summary>
+/// <remarks>
+/// GetExecutionIdByMessageId answers "" during the first half of the Enqueued window and the all-zero GUID during
+/// the second half, so clients meet both documented spellings of "not yet". GetExecutionErrors answers "[]" until
+/// the import ends ProcessedWithErrors, and for execution ids it does not know, as the real query finds no rows.
+/// </remarks>
+internal sealed class DataEndpoints
+{
+    public const string ActionPrefix = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.";
+    private const int BodyLimit = 64 * 1024;
+    private const long FirstStagingRecId = 5637144576;
+
+    private readonly EmulatorOptions _options;
+    private readonly EmulatorState _state;
+
+    public DataEndpoints(EmulatorOptions options, EmulatorState state)
+    {
+        _options = options;
+        _state = state;
+    }
+
+    /// <summary>Serves the action, or returns false when there is no such action.</summary>
+    public async Task<bool> TryServeAsync(HttpContext context, string action)
+    {
+        switch (action)
+        {
+            case "GetMessageStatus":
+                if (await ReadParameterAsync(context, "messageId") is not { } messageParameter)
+                    return true;
+                if (!Guid.TryParse(messageParameter, out var messageId) || _state.MessageStatus(messageId) is not { } status)
+                {
+                    await Wire.WriteODataErrorAsync(context, 400, $"Message '{messageParameter}' was not found.");
+                    return true;
+                }
+                await WriteValueAsync(context, status);
+                return true;
+
+            case "GetExecutionIdByMessageId":
+                if (await ReadParameterAsync(context, "_messageId") is not { } importParameter)
+                    return true;
+                if (!Guid.TryParse(importParameter, out var importId) || _state.FindImport(importId) is not { } import)
+                {
+                    await Wire.WriteODataErrorAsync(context, 400, $"Message '{importParameter}' was not found.");
+                    return true;
+                }
+                await WriteValueAsync(context, ExecutionIdOf(import));
+                return true;
+
+            case "GetExecutionErrors":
+                if (await ReadParameterAsync(context, "executionId") is not { } executionId)
+                    return true;
+                await WriteValueAsync(context, ExecutionErrorsJson(executionId));
+                return true;
+
+            default:
+                return false;
+        }
+    }
+
+    private string ExecutionIdOf(ImportMessage import)
+    {
+        var elapsed = DateTimeOffset.UtcNow - import.EnqueuedAt;
+        if (elapsed >= _options.ProcessingDelay)
+            return import.ExecutionId;
+        return elapsed < _options.ProcessingDelay / 2 ? "" : Guid.Empty.ToString();
+    }
+
+    /// <summary>The errors as the service returns them: a JSON array serialized into a string.</summary>
+    private string ExecutionErrorsJson(string executionId)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, Wire.WriterOptions))
+        {
+            w.WriteStartArray();
+            var import = _state.FindImportByExecutionId(executionId);
+            if (import is not null && _state.StatusOf(import, DateTimeOffset.UtcNow) == "ProcessedWithErrors")
+            {
+                for (var i = 0; i < import.Errors.Count; i++)
+                {
+                    var error = import.Errors[i];
+                    w.WriteStartObject();
+                    w.WriteString("ErrorMessage", error.Message);
+                    w.WriteString("EntityName", import.Entity ?? "");
+                    w.WriteNumber("LineNumber", error.LineNumber);
+                    w.WriteNumber("StagingRecId", FirstStagingRecId + i);
+                    w.WriteString("ExecutionId", import.ExecutionId);
+                    w.WriteEndObject();
+                }
+            }
+            w.WriteEndArray();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static Task WriteValueAsync(HttpContext context, string value)
+    {
+        var odataContext = $"{IdentityEndpoints.Origin(context)}/data/$metadata#Edm.String";
+        return Wire.WriteJsonAsync(context, 200, Wire.ODataContentType, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("@odata.context", odataContext);
+            w.WriteString("value", value);
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>Reads the one string parameter of an action. OData parameter names are case-sensitive, so a
+    /// misspelt name is an error here as on the real service. Answers 400 itself and returns null on failure.</summary>
+    private static async Task<string?> ReadParameterAsync(HttpContext context, string name)
+    {
+        using var body = new MemoryStream();
+        var buffer = new byte[8192];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0 && body.Length <= BodyLimit)
+            body.Write(buffer, 0, read);
+        try
+        {
+            using var document = JsonDocument.Parse(body.ToArray());
+            if (document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String)
+                return value.GetString();
+        }
+        catch (JsonException)
+        {
+            // Not JSON: answered below like a body without the parameter.
+        }
+        await Wire.WriteODataErrorAsync(context, 400, $"The request body must be a JSON object with the string parameter '{name}'.");
+        return null;
+    }
+}

@@ -1,0 +1,62 @@
+using System;
+using System.Collections.Generic;
+using System.Security.Cryptography.X509Certificates;
+
+namespace RecurringIntegrations.Emulator;
+
+/// <summary>How one emulated D365 environment and its token endpoint behave. Read once at start.</summary>
+public sealed class EmulatorOptions
+{
+    /// <summary>Serve https with a self-signed certificate for 127.0.0.1 and localhost, made in memory.</summary>
+    public bool UseHttps { get; set; } = true;
+
+    /// <summary>Port on 127.0.0.1; 0 picks a free one.</summary>
+    public int Port { get; set; }
+
+    public string TenantId { get; set; } = "00000000-0000-0000-0000-00000000a1a1";
+
+    public string ClientId { get; set; } = "00000000-0000-0000-0000-00000000c1c1";
+
+    public string ClientSecret { get; set; } = "emulator-secret";
+
+    /// <summary>Public certificates accepted for a client_assertion (an RS256 or PS256 JWT signed by one of them).</summary>
+    public List<X509Certificate2> ClientCertificates { get; } = new();
+
+    /// <summary>Value the managed identity endpoint expects in X-IDENTITY-HEADER.</summary>
+    public string ManagedIdentityHeader { get; set; } = "emulator-identity-header";
+
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>A dequeued message that is not acknowledged becomes dequeueable again after this.</summary>
+    public TimeSpan RedeliveryTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>An import is Enqueued until 1x this, then Processing (or Preprocessing), then terminal from 2x.</summary>
+    public TimeSpan ProcessingDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The production quirk: DownloadLocation comes back as http://host:80/... whatever the client used.</summary>
+    public bool HttpDownloadLocation { get; set; }
+
+    /// <summary>Host name put in DownloadLocation; null uses the host the client called.</summary>
+    public string? DownloadHost { get; set; }
+
+    /// <summary>Enqueue bodies longer than this are refused with 413; null accepts any size.</summary>
+    public long? MaxEnqueueBytes { get; set; }
+
+    /// <summary>Recurring jobs the environment knows. Left empty, <see cref="WellKnown"/>'s two are registered.</summary>
+    public List<EmulatorActivity> Activities { get; } = new();
+}
+
+public sealed record EmulatorActivity(Guid Id, ActivityKind Kind, string Name);
+
+public enum ActivityKind
+{
+    Import,
+    Export,
+}
+
+/// <summary>The activities registered when <see cref="EmulatorOptions.Activities"/> is left empty.</summary>
+public static class WellKnown
+{
+    public static readonly Guid ImportActivity = new("6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01");
+    public static readonly Guid ExportActivity = new("6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a02");
+}

@@ -1,0 +1,121 @@
+using System;
+using System.Collections.Generic;
+
+namespace RecurringIntegrations.Emulator;
+
+/// <summary>One kind of misbehaviour, applied to the requests that match it.</summary>
+public sealed class FaultRule
+{
+    /// <summary>HTTP method to match; null matches any.</summary>
+    public string? Method { get; init; }
+
+    /// <summary>Substring of the (decoded) request path, e.g. "/api/connector/enqueue", "GetMessageStatus", "/oauth2/".</summary>
+    public string PathContains { get; init; } = "";
+
+    public FaultKind Kind { get; init; }
+
+    /// <summary>Status answered by <see cref="FaultKind.Status"/>.</summary>
+    public int StatusCode { get; init; } = 503;
+
+    /// <summary>Retry-After value (seconds or an HTTP date). A 429 without one gets "1".</summary>
+    public string? RetryAfter { get; init; }
+
+    /// <summary>Wait of <see cref="FaultKind.Delay"/>; the request then proceeds normally.</summary>
+    public TimeSpan Delay { get; init; }
+
+    /// <summary>How many matching requests the rule hits; -1 hits all of them.</summary>
+    public int Times { get; init; } = 1;
+
+    /// <summary>Matching requests let through before the rule starts hitting.</summary>
+    public int SkipFirst { get; init; }
+
+    /// <summary>Chance that a matching request is hit (drawn from the injector's seeded Random).</summary>
+    public double Probability { get; init; } = 1.0;
+}
+
+public enum FaultKind
+{
+    /// <summary>Answer <see cref="FaultRule.StatusCode"/> (OData error body; 401 empty; Retry-After when set).</summary>
+    Status,
+
+    /// <summary>Abort the connection before reading the body: the request had no effect.</summary>
+    Reset,
+
+    /// <summary>Read and accept the request (an enqueue stores its message), then abort the connection
+    /// instead of answering: the "service may have accepted it" case.</summary>
+    ResetAfterBody,
+
+    /// <summary>Wait <see cref="FaultRule.Delay"/>, then serve the request normally.</summary>
+    Delay,
+
+    /// <summary>200 text/html sign-in page instead of JSON, as a misconfigured proxy answers.</summary>
+    HtmlPage,
+
+    /// <summary>200 application/json whose body is cut short.</summary>
+    MalformedJson,
+}
+
+/// <summary>Thread-safe list of fault rules; the first rule that decides to hit a request wins.</summary>
+public sealed class FaultInjector
+{
+    private readonly object _gate = new();
+    private readonly List<RuleState> _rules = new();
+    private Random _random = new(0);
+    private int _hits;
+
+    /// <summary>Requests hit by any rule since start.</summary>
+    public int Hits
+    {
+        get { lock (_gate) return _hits; }
+    }
+
+    /// <summary>Reseeds the Random behind <see cref="FaultRule.Probability"/>, for repeatable soak runs.</summary>
+    public int Seed
+    {
+        set { lock (_gate) _random = new Random(value); }
+    }
+
+    public void Add(FaultRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        lock (_gate) _rules.Add(new RuleState(rule));
+    }
+
+    public void Clear()
+    {
+        lock (_gate) _rules.Clear();
+    }
+
+    internal FaultRule? Match(string method, string path)
+    {
+        lock (_gate)
+        {
+            foreach (var state in _rules)
+            {
+                var rule = state.Rule;
+                if (rule.Method is not null && !string.Equals(rule.Method, method, StringComparison.OrdinalIgnoreCase))
+                    continue;
+                if (!path.Contains(rule.PathContains, StringComparison.OrdinalIgnoreCase))
+                    continue;
+                if (rule.Times >= 0 && state.Hits >= rule.Times)
+                    continue;
+                state.Seen++;
+                if (state.Seen <= rule.SkipFirst)
+                    continue;
+                if (rule.Probability < 1.0 && _random.NextDouble() >= rule.Probability)
+                    continue;
+                state.Hits++;
+                _hits++;
+                return rule;
+            }
+            return null;
+        }
+    }
+
+    private sealed class RuleState(FaultRule rule)
+    {
+        public FaultRule Rule { get; } = rule;
+        public int Seen { get; set; }
+        public int Hits { get; set; }
+    }
+}
