@@ -96,10 +96,18 @@ internal sealed class TokenService
             audienceMatches |= string.Equals(accepted, audience, StringComparison.OrdinalIgnoreCase);
         if (!audienceMatches)
             return "The client assertion's audience is not this token endpoint.";
-        if (claims["exp"]?.GetValueKind() != JsonValueKind.Number || (long)claims["exp"]! <= DateTimeOffset.UtcNow.ToUnixTimeSeconds())
+        if (EpochSeconds(claims["exp"]) is not { } expires || expires <= DateTimeOffset.UtcNow.ToUnixTimeSeconds())
             return "The client assertion has expired.";
         return null;
     }
+
+    /// <summary>A NumericDate claim; MSAL writes it as a number or as a string of digits, and Entra accepts both.</summary>
+    private static long? EpochSeconds(JsonNode? claim) => claim?.GetValueKind() switch
+    {
+        JsonValueKind.Number => (long)claim,
+        JsonValueKind.String when long.TryParse((string?)claim, out var seconds) => seconds,
+        _ => null,
+    };
 
     /// <summary>A stable object id per application, as Entra gives each service principal one.</summary>
     private static Guid ObjectIdOf(string appId) =>
