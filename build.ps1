@@ -46,7 +46,8 @@ switch ($Task) {
     }
     'Demo' {
         Invoke-Build
-        & (Join-Path $root 'module/Examples/Start-Demo.ps1') -ModulePath $moduleDir -Configuration $Configuration
+        $emulator = Join-Path $root "src/RecurringIntegrations.Emulator/bin/$Configuration/net10.0/RecurringIntegrations.Emulator.dll"
+        & (Join-Path $root 'module/Examples/Start-Demo.ps1') -ModulePath $moduleDir -EmulatorAssembly $emulator
     }
     'Package' {
         $Configuration = 'Release'
