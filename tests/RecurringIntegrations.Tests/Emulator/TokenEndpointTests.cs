@@ -91,13 +91,13 @@ public sealed class TokenEndpointTests
     }
 
     [Theory]
-    [InlineData("RS256")]
-    [InlineData("PS256")]
-    public async Task A_certificate_assertion_signed_by_a_registered_certificate_is_accepted(string algorithm)
+    [InlineData("RS256", false)]
+    [InlineData("PS256", true)] // MSAL 4.92 signs with PS256 and writes nbf and exp as strings
+    public async Task A_certificate_assertion_signed_by_a_registered_certificate_is_accepted(string algorithm, bool timesAsStrings)
     {
         using var certificate = CreateClientCertificate();
         await using var harness = await EmulatorHarness.StartAsync(o => o.ClientCertificates.Add(PublicOnly(certificate)));
-        var assertion = CreateAssertion(certificate, algorithm, harness.Emulator.Options.ClientId, harness.Emulator.TokenEndpoint.ToString(), TimeSpan.FromMinutes(10));
+        var assertion = CreateAssertion(certificate, algorithm, harness.Emulator.Options.ClientId, harness.Emulator.TokenEndpoint.ToString(), TimeSpan.FromMinutes(10), timesAsStrings);
 
         var (status, body) = await RequestTokenAsync(harness, harness.Emulator.Options.TenantId, AssertionForm(harness, assertion));
 
@@ -199,7 +199,7 @@ public sealed class TokenEndpointTests
         X509CertificateLoader.LoadCertificate(certificate.Export(X509ContentType.Cert));
 
     /// <summary>A client assertion as MSAL makes one: x5t#S256 header, iss = sub = client id, aud = token endpoint.</summary>
-    private static string CreateAssertion(X509Certificate2 certificate, string algorithm, string clientId, string audience, TimeSpan lifetime)
+    private static string CreateAssertion(X509Certificate2 certificate, string algorithm, string clientId, string audience, TimeSpan lifetime, bool timesAsStrings = false)
     {
         var now = DateTimeOffset.UtcNow;
         var header = JsonSerializer.Serialize(new Dictionary<string, string>
@@ -214,8 +214,8 @@ public sealed class TokenEndpointTests
             ["iss"] = clientId,
             ["sub"] = clientId,
             ["jti"] = Guid.NewGuid().ToString(),
-            ["nbf"] = now.AddMinutes(-5).ToUnixTimeSeconds(),
-            ["exp"] = (now + lifetime).ToUnixTimeSeconds(),
+            ["nbf"] = timesAsStrings ? now.AddMinutes(-5).ToUnixTimeSeconds().ToString() : now.AddMinutes(-5).ToUnixTimeSeconds(),
+            ["exp"] = timesAsStrings ? (now + lifetime).ToUnixTimeSeconds().ToString() : (now + lifetime).ToUnixTimeSeconds(),
         });
         var signingInput = Base64Url.EncodeToString(Encoding.UTF8.GetBytes(header)) + "." + Base64Url.EncodeToString(Encoding.UTF8.GetBytes(payload));
         using var key = certificate.GetRSAPrivateKey()!;
