@@ -1,0 +1,117 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace RecurringIntegrations.Core.Operations
+{
+    /// <summary>
+    /// Waits for many enqueued messages together: each round polls every unfinished message (at most
+    /// <see cref="MaxConcurrency"/> calls at once), reports each one the moment its status is terminal, then sleeps
+    /// <see cref="PollInterval"/>. On timeout it reports the last status of every unfinished message (IsTerminal false)
+    /// and then ONE summary error, StatusWaitTimeout, whose target is the list of those message ids: a script sees every
+    /// message once and one failure to act on, not one error per message.
+    /// </summary>
+    public sealed class StatusWaiter
+    {
+        private readonly D365Session _session;
+        private readonly D365Client _client;
+
+        public StatusWaiter(D365Session session, D365Client client)
+        {
+            _session = session ?? throw new ArgumentNullException(nameof(session));
+            _client = client ?? throw new ArgumentNullException(nameof(client));
+        }
+
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(600);
+        public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>Status calls in flight at once; far below the service's 52 concurrent requests per user.</summary>
+        public int MaxConcurrency { get; set; } = 8;
+
+        /// <summary>Reads one message's status now.</summary>
+        public async Task<MessageStatus> GetAsync(Guid messageId, CancellationToken cancellationToken)
+        {
+            var status = await _client.GetMessageStatusAsync(messageId, cancellationToken).ConfigureAwait(false);
+            return Create(messageId, status, _session.Environment);
+        }
+
+        public static MessageStatus Create(Guid messageId, string status, string environment) => new MessageStatus
+        {
+            MessageId = messageId,
+            Status = status,
+            IsTerminal = MessageStatus.IsTerminalStatus(status),
+            Succeeded = string.Equals(status, "Processed", StringComparison.OrdinalIgnoreCase),
+            CheckedAt = DateTimeOffset.Now,
+            Environment = environment,
+        };
+
+        public async Task RunAsync(IReadOnlyCollection<Guid> messageIds, OperationCallbacks<MessageStatus> callbacks, CancellationToken cancellationToken)
+        {
+            if (messageIds is null) throw new ArgumentNullException(nameof(messageIds));
+            if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
+            var pending = messageIds.Distinct().ToList();
+            var total = pending.Count;
+            var done = 0;
+            var last = new Dictionary<Guid, MessageStatus>();
+            var deadline = DateTimeOffset.UtcNow + Timeout;
+            using var slots = new SemaphoreSlim(Math.Max(1, MaxConcurrency));
+            callbacks.OnProgress(0, total, null);
+
+            while (pending.Count > 0)
+            {
+                var round = await Task.WhenAll(pending.Select(id => PollAsync(id, slots, cancellationToken))).ConfigureAwait(false);
+                var still = new List<Guid>();
+                foreach (var (id, status, error) in round)
+                {
+                    if (error != null)
+                    {
+                        // A message the service cannot answer for will not start answering: report it once and stop asking.
+                        callbacks.OnError(id, error);
+                        callbacks.OnProgress(++done, total, id.ToString("D"));
+                    }
+                    else if (status!.IsTerminal)
+                    {
+                        callbacks.OnResult(status);
+                        callbacks.OnProgress(++done, total, id.ToString("D"));
+                    }
+                    else
+                    {
+                        last[id] = status;
+                        still.Add(id);
+                    }
+                }
+                pending = still;
+                if (pending.Count == 0) break;
+
+                var left = deadline - DateTimeOffset.UtcNow;
+                if (left <= TimeSpan.Zero)
+                {
+                    foreach (var id in pending) callbacks.OnResult(last[id]);
+                    callbacks.OnError(pending.ToArray(), new D365Exception("StatusWaitTimeout", D365ErrorCategory.OperationTimeout,
+                        $"{pending.Count} of {total} messages did not reach a terminal status within {Timeout.TotalSeconds:0} s; their last status was written out.",
+                        "Wait longer with -TimeoutSeconds, or pipe the unfinished messages to Get-D365MessageStatus -Wait again later."));
+                    return;
+                }
+                await Task.Delay(left < PollInterval ? left : PollInterval, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async Task<(Guid Id, MessageStatus? Status, D365Exception? Error)> PollAsync(Guid id, SemaphoreSlim slots, CancellationToken cancellationToken)
+        {
+            await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return (id, await GetAsync(id, cancellationToken).ConfigureAwait(false), null);
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                return (id, null, Failures.AsD365(ex, "MessageStatusFailed", $"Reading the status of message {id} failed"));
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }
+    }
+}

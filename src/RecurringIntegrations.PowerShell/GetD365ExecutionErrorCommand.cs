@@ -1,0 +1,72 @@
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+using RecurringIntegrations.Core.Operations;
+
+namespace RecurringIntegrations.PowerShell
+{
+    /// <summary>
+    /// Get-D365ExecutionError: the errors of a message's execution, one flat object per error (every field the service
+    /// gave is a property, so Export-Csv writes them all), nothing when there are none.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Get, "D365ExecutionError", DefaultParameterSetName = ByMessageIdSet)]
+    [OutputType(Messages.ExecutionErrorTypeName)]
+    public sealed class GetD365ExecutionErrorCommand : D365Cmdlet
+    {
+        public const string ByMessageIdSet = "ByMessageId";
+        public const string ByExecutionIdSet = "ByExecutionId";
+        private static readonly HashSet<string> FixedProperties = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            nameof(ExecutionError.MessageId), nameof(ExecutionError.ExecutionId), nameof(ExecutionError.Index),
+            nameof(ExecutionError.EntityName), nameof(ExecutionError.ErrorMessage),
+        };
+
+        /// <summary>Message ids from Send-D365Enqueue or Get-D365MessageStatus (binds their MessageId property).</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByMessageIdSet, ValueFromPipelineByPropertyName = true)]
+        public Guid[] MessageId { get; set; } = Array.Empty<Guid>();
+
+        /// <summary>Execution ids of the data management framework, when already known.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByExecutionIdSet)]
+        [ValidateNotNullOrEmpty]
+        public string[] ExecutionId { get; set; } = Array.Empty<string>();
+
+        protected override void ProcessRecord()
+        {
+            if (ParameterSetName == ByExecutionIdSet)
+            {
+                foreach (var id in ExecutionId)
+                {
+                    IReadOnlyList<ExecutionError> errors = Array.Empty<ExecutionError>();
+                    if (RunForItem(id, async token => errors = await Client.GetExecutionErrorsAsync(id, token).ConfigureAwait(false))) Emit(errors);
+                }
+                return;
+            }
+            foreach (var id in MessageId)
+            {
+                IReadOnlyList<ExecutionError> errors = Array.Empty<ExecutionError>();
+                if (RunForItem(id, async token => errors = await MessageQueries.ExecutionErrorsOfMessageAsync(Client, id, token).ConfigureAwait(false))) Emit(errors);
+            }
+        }
+
+        private void Emit(IReadOnlyList<ExecutionError> errors)
+        {
+            foreach (var error in errors) WriteObject(ToFlatObject(error));
+        }
+
+        /// <summary>The service's error fields are undocumented and vary: each becomes a note property after the fixed ones.</summary>
+        private static PSObject ToFlatObject(ExecutionError error)
+        {
+            var result = new PSObject();
+            result.TypeNames.Insert(0, Messages.ExecutionErrorTypeName);
+            result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.MessageId), error.MessageId));
+            result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.ExecutionId), error.ExecutionId));
+            result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.Index), error.Index));
+            result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.EntityName), error.EntityName));
+            result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.ErrorMessage), error.ErrorMessage));
+            foreach (var field in error.Fields)
+                if (!FixedProperties.Contains(field.Key) && result.Properties[field.Key] is null)
+                    result.Properties.Add(new PSNoteProperty(field.Key, field.Value));
+            return result;
+        }
+    }
+}

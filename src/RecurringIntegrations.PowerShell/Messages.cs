@@ -1,0 +1,36 @@
+namespace RecurringIntegrations.PowerShell
+{
+    /// <summary>Every text the cmdlets write themselves, in one place. Core's D365Exceptions carry their own text.</summary>
+    internal static class Messages
+    {
+        public const string NoSessionErrorId = "NoSession";
+        public const string NoSession = "There is no D365 session. Run Connect-D365 first, or pass a session with -Session.";
+        public const string NoSessionAction = "Run Connect-D365 -Environment <url> with a credential.";
+
+        public const string SkipCertificateCheckWarning =
+            "-SkipCertificateCheck: the server's TLS certificate is not checked. Use it only against a local test server, never a real environment.";
+        public const string Connected = "Connected to {0} with {1}; the token expires {2}.";
+        public const string Disconnecting = "Disconnect the default D365 session";
+        public const string NoDefaultSession = "There is no default D365 session to disconnect.";
+
+        public const string EnqueueFileNotFoundErrorId = "EnqueueFileNotFound";
+        public const string EnqueueFileNotFound = "No file matches '{0}'.";
+        public const string EnqueueFileNotFoundAction = "Check the path; -Path takes wildcards, -LiteralPath takes the name as is.";
+        public const string EnqueuePathNotFileSystemErrorId = "EnqueuePathNotFileSystem";
+        public const string EnqueuePathNotFileSystem = "'{0}' is on the {1} provider; only files can be enqueued.";
+        public const string EnqueueActivity = "Uploading files to activity {0}";
+        public const string EnqueueStatus = "{0} of {1} files";
+        public const string EnqueueStreamingStatus = "{0} files uploaded";
+
+        public const string DequeueActivity = "Downloading messages of activity {0}";
+        public const string DequeueStatus = "{0} messages saved";
+        public const string DequeueStatusOf = "{0} of at most {1} messages saved";
+
+        public const string AckAction = "Acknowledge on activity {0}";
+
+        public const string StatusActivity = "Waiting for {0} messages to finish processing";
+        public const string StatusStatus = "{0} of {1} finished";
+
+        public const string ExecutionErrorTypeName = "RecurringIntegrations.ExecutionError";
+    }
+}

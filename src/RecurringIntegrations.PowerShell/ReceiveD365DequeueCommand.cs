@@ -1,0 +1,71 @@
+using System;
+using System.Management.Automation;
+using RecurringIntegrations.Core.Operations;
+
+namespace RecurringIntegrations.PowerShell
+{
+    /// <summary>
+    /// Receive-D365Dequeue: empties an export queue into a folder and emits each DequeuedMessage as soon as its file is
+    /// saved. With -Acknowledge each message is acknowledged right after its file is saved (ShouldProcess asks first), never before.
+    /// </summary>
+    [Cmdlet(VerbsCommunications.Receive, "D365Dequeue", SupportsShouldProcess = true)]
+    [OutputType(typeof(DequeuedMessage))]
+    public sealed class ReceiveD365DequeueCommand : D365Cmdlet
+    {
+        private const int ProgressId = 2;
+
+        /// <summary>The recurring export job's activity id (a GUID, with or without braces).</summary>
+        [Parameter(Mandatory = true, Position = 0)]
+        public Guid ActivityId { get; set; }
+
+        /// <summary>The folder to save files in; made if missing.</summary>
+        [Parameter(Mandatory = true, Position = 1)]
+        [ValidateNotNullOrEmpty]
+        public string OutputPath { get; set; } = string.Empty;
+
+        /// <summary>Messages to take at most. Default: until the queue is empty.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int MaxCount { get; set; }
+
+        /// <summary>Overwrite a file of the same name. Otherwise a free name such as 'name (2).xml' is chosen.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <summary>Acknowledge each message right after its file is saved, so the service does not deliver it again.</summary>
+        [Parameter]
+        public SwitchParameter Acknowledge { get; set; }
+
+        protected override void EndProcessing()
+        {
+            // Relative to the PowerShell location, not the process's working folder, which PowerShell does not move.
+            var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutputPath);
+            var drain = new QueueDrain(ActiveSession, Client, ActivityId)
+            {
+                OutputPath = folder,
+                MaxCount = MyInvocation.BoundParameters.ContainsKey(nameof(MaxCount)) ? MaxCount : (int?)null,
+                Overwrite = Force,
+                Acknowledge = Acknowledge,
+            };
+            var activity = string.Format(Messages.DequeueActivity, ActivityId);
+            var callbacks = PostingCallbacks<DequeuedMessage>(WriteObject,
+                progress => WriteProgressRecord(ProgressId, activity, progress, progress.Total > 0
+                    ? string.Format(Messages.DequeueStatusOf, progress.Completed, progress.Total)
+                    : string.Format(Messages.DequeueStatus, progress.Completed)),
+                confirm: Acknowledge);
+            try
+            {
+                Run(token => drain.RunAsync(callbacks, token));
+            }
+            catch (Core.D365Exception ex)
+            {
+                // Only a failing dequeue or an unusable folder gets here: nothing more can be taken off the queue.
+                ThrowTerminatingError(ToErrorRecord(ex, ActivityId));
+            }
+            finally
+            {
+                CompleteProgress(ProgressId, activity);
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+using RecurringIntegrations.Core.Operations;
+
+namespace RecurringIntegrations.PowerShell
+{
+    /// <summary>
+    /// Send-D365Enqueue: uploads files to an import activity, one EnqueuedMessage per file. With -ThrottleLimit 1 each file
+    /// is uploaded as it arrives from the pipeline (streaming, in order); above 1 the files are collected and uploaded that
+    /// many at once when the input ends.
+    /// </summary>
+    [Cmdlet(VerbsCommunications.Send, "D365Enqueue", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
+    [OutputType(typeof(EnqueuedMessage))]
+    public sealed class SendD365EnqueueCommand : D365Cmdlet
+    {
+        public const string PathSet = "Path";
+        public const string LiteralPathSet = "LiteralPath";
+        private const int ProgressId = 1;
+        private readonly List<EnqueueRequest> _collected = new List<EnqueueRequest>();
+        private int _uploaded;
+
+        /// <summary>The recurring import job's activity id (a GUID, with or without braces).</summary>
+        [Parameter(Mandatory = true)]
+        public Guid ActivityId { get; set; }
+
+        /// <summary>Files to upload; wildcards are expanded.</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
+        public string[] Path { get; set; } = Array.Empty<string>();
+
+        /// <summary>Files to upload, names taken as is (no wildcards). Get-ChildItem output binds here through its PSPath.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+        [Alias("PSPath", "LP")]
+        [ValidateNotNullOrEmpty]
+        public string[] LiteralPath { get; set; } = Array.Empty<string>();
+
+        /// <summary>The entity's display name as in the data project, for example 'Customer groups'. Leave out for data package jobs.</summary>
+        [Parameter]
+        public string? EntityName { get; set; }
+
+        /// <summary>The legal entity; honoured only when the job has "Use company from message" on.</summary>
+        [Parameter]
+        public string? Company { get; set; }
+
+        /// <summary>Shown in the job's message history. Default: the file name.</summary>
+        [Parameter]
+        public string? ExternalIdentifier { get; set; }
+
+        /// <summary>Files uploaded at once, 1 to 64. Default 1: strictly one after the other, in order.</summary>
+        [Parameter]
+        [ValidateRange(1, EnqueueBatch.MaxThrottleLimit)]
+        public int ThrottleLimit { get; set; } = 1;
+
+        private string ProgressActivity => string.Format(Messages.EnqueueActivity, ActivityId);
+
+        protected override void ProcessRecord()
+        {
+            var files = ParameterSetName == LiteralPathSet ? ResolveLiteral() : ResolveWildcards();
+            if (ThrottleLimit > 1)
+            {
+                _collected.AddRange(files);
+                return;
+            }
+            if (files.Count > 0) Upload(files, streaming: true);
+        }
+
+        protected override void EndProcessing()
+        {
+            if (_collected.Count > 0) Upload(_collected, streaming: false);
+            CompleteProgress(ProgressId, ProgressActivity);
+        }
+
+        private void Upload(IReadOnlyList<EnqueueRequest> files, bool streaming)
+        {
+            var batch = new EnqueueBatch(ActiveSession, Client, ActivityId) { ThrottleLimit = ThrottleLimit };
+            var callbacks = PostingCallbacks<EnqueuedMessage>(message =>
+            {
+                _uploaded++;
+                WriteObject(message);
+            }, progress => WriteProgressRecord(ProgressId, ProgressActivity,
+                streaming ? new OperationProgress(_uploaded, -1, progress.CurrentItem) : progress,
+                streaming ? string.Format(Messages.EnqueueStreamingStatus, _uploaded) : string.Format(Messages.EnqueueStatus, progress.Completed, progress.Total)),
+                confirm: true);
+            Run(token => batch.RunAsync(files, callbacks, token));
+        }
+
+        private List<EnqueueRequest> ResolveWildcards()
+        {
+            var files = new List<EnqueueRequest>();
+            foreach (var path in Path)
+            {
+                ProviderInfo provider;
+                System.Collections.ObjectModel.Collection<string> resolved;
+                try
+                {
+                    resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
+                }
+                catch (ItemNotFoundException)
+                {
+                    WriteFileNotFound(path);
+                    continue;
+                }
+                if (!IsFileSystem(provider, path)) continue;
+                // A wildcard that matches nothing resolves to an empty list rather than throwing.
+                if (resolved.Count == 0) WriteFileNotFound(path);
+                foreach (var file in resolved) files.Add(Request(file));
+            }
+            return files;
+        }
+
+        private List<EnqueueRequest> ResolveLiteral()
+        {
+            var files = new List<EnqueueRequest>();
+            foreach (var path in LiteralPath)
+            {
+                var file = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+                // Existence, emptiness and readability are checked by Core right before the upload, with their own ErrorIds.
+                if (IsFileSystem(provider, path)) files.Add(Request(file));
+            }
+            return files;
+        }
+
+        private bool IsFileSystem(ProviderInfo provider, string path)
+        {
+            if (string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase)) return true;
+            WriteError(new ErrorRecord(new ArgumentException(string.Format(Messages.EnqueuePathNotFileSystem, path, provider.Name)),
+                Messages.EnqueuePathNotFileSystemErrorId, ErrorCategory.InvalidArgument, path));
+            return false;
+        }
+
+        private void WriteFileNotFound(string path)
+        {
+            var message = string.Format(Messages.EnqueueFileNotFound, path);
+            WriteError(new ErrorRecord(new ItemNotFoundException(message), Messages.EnqueueFileNotFoundErrorId, ErrorCategory.ObjectNotFound, path)
+            {
+                ErrorDetails = new ErrorDetails(message) { RecommendedAction = Messages.EnqueueFileNotFoundAction },
+            });
+        }
+
+        private EnqueueRequest Request(string file) => new EnqueueRequest(file)
+        {
+            EntityName = EntityName,
+            Company = Company,
+            ExternalIdentifier = ExternalIdentifier,
+        };
+    }
+}

@@ -1,0 +1,157 @@
+using System;
+using System.Management.Automation;
+using System.Security;
+using System.Security.Cryptography.X509Certificates;
+using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Authentication;
+
+namespace RecurringIntegrations.PowerShell
+{
+    /// <summary>Connect-D365: acquires a token now (a wrong credential fails here), makes the session the default, and emits it.</summary>
+    [Cmdlet(VerbsCommunications.Connect, "D365", DefaultParameterSetName = ClientSecretSet)]
+    [OutputType(typeof(D365Session))]
+    public sealed class ConnectD365Command : BridgedCmdlet
+    {
+        public const string ClientSecretSet = "ClientSecret";
+        public const string CredentialSet = "Credential";
+        public const string CertificateThumbprintSet = "CertificateThumbprint";
+        public const string CertificateSet = "Certificate";
+        public const string ManagedIdentitySet = "ManagedIdentity";
+        public const string AccessTokenSet = "AccessToken";
+
+        /// <summary>The environment URL, for example https://contoso.operations.dynamics.com.</summary>
+        [Parameter(Mandatory = true, Position = 0)]
+        [ValidateNotNullOrEmpty]
+        public string Environment { get; set; } = string.Empty;
+
+        /// <summary>The Microsoft Entra ID tenant (directory) id or domain of the app registration.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet)]
+        [Parameter(Mandatory = true, ParameterSetName = CredentialSet)]
+        [Parameter(Mandatory = true, ParameterSetName = CertificateThumbprintSet)]
+        [Parameter(Mandatory = true, ParameterSetName = CertificateSet)]
+        [ValidateNotNullOrEmpty]
+        public string TenantId { get; set; } = string.Empty;
+
+        /// <summary>The application (client) id of the app registration; with -ManagedIdentity, the client id of a user-assigned identity.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet)]
+        [Parameter(Mandatory = true, ParameterSetName = CertificateThumbprintSet)]
+        [Parameter(Mandatory = true, ParameterSetName = CertificateSet)]
+        [Parameter(ParameterSetName = ManagedIdentitySet)]
+        [ValidateNotNullOrEmpty]
+        public string? ClientId { get; set; }
+
+        /// <summary>The client secret of the app registration.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet)]
+        [ValidateNotNull]
+        public SecureString? ClientSecret { get; set; }
+
+        /// <summary>The app registration as a credential: user name = client id, password = client secret.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = CredentialSet)]
+        [ValidateNotNull]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        /// <summary>Thumbprint of a certificate with private key in the CurrentUser\My or LocalMachine\My store.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = CertificateThumbprintSet)]
+        [ValidateNotNullOrEmpty]
+        public string? CertificateThumbprint { get; set; }
+
+        /// <summary>A certificate with its private key, registered on the app registration.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = CertificateSet)]
+        [ValidateNotNull]
+        public X509Certificate2? Certificate { get; set; }
+
+        /// <summary>Sign in with the managed identity of the Azure resource running the command (Azure Automation, App Service, VM).</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ManagedIdentitySet)]
+        public SwitchParameter ManagedIdentity { get; set; }
+
+        /// <summary>A bearer token for the environment that the caller already holds. It is not refreshed: connect again when it expires.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = AccessTokenSet)]
+        [ValidateNotNull]
+        public SecureString? AccessToken { get; set; }
+
+        /// <summary>The sign-in host of the cloud. Default: https://login.microsoftonline.com.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public Uri? AuthorityHost { get; set; }
+
+        /// <summary>Do not check the server's TLS certificate. For local test servers only; a warning is written every time.</summary>
+        [Parameter]
+        public SwitchParameter SkipCertificateCheck { get; set; }
+
+        protected override void EndProcessing()
+        {
+            if (SkipCertificateCheck) WriteWarning(Messages.SkipCertificateCheckWarning);
+            try
+            {
+                var options = new ConnectionOptions(Environment, CreateCredential())
+                {
+                    AuthorityHost = AuthorityHost ?? ConnectionOptions.PublicCloudAuthorityHost,
+                    SkipCertificateCheck = SkipCertificateCheck,
+                };
+                D365Session? session = null;
+                Run(async token => session = await D365Session.ConnectAsync(options, token).ConfigureAwait(false));
+                var previous = D365Session.Default;
+                D365Session.Default = session;
+                // The replaced session's connections and token cache would otherwise live until the process ends.
+                if (previous != null && !ReferenceEquals(previous, session)) previous.Dispose();
+                WriteVerbose(string.Format(Messages.Connected, session!.Environment, session.AuthenticationKind, session.TokenExpiresOn));
+                WriteObject(session);
+            }
+            catch (D365Exception ex)
+            {
+                ThrowTerminatingError(ToErrorRecord(ex, Environment));
+            }
+        }
+
+        private D365Credential CreateCredential()
+        {
+            switch (ParameterSetName)
+            {
+                case CredentialSet:
+                    return new ClientSecretCredential(TenantId, Credential!.UserName, Credential.Password);
+                case CertificateThumbprintSet:
+                    return new ClientCertificateCredential(TenantId, ClientId!, ClientCertificateCredential.FindByThumbprint(CertificateThumbprint!));
+                case CertificateSet:
+                    return new ClientCertificateCredential(TenantId, ClientId!, Certificate!);
+                case ManagedIdentitySet:
+                    return new ManagedIdentityCredential(ClientId);
+                case AccessTokenSet:
+                    return new AccessTokenCredential(AccessToken!);
+                default:
+                    return new ClientSecretCredential(TenantId, ClientId!, ClientSecret!);
+            }
+        }
+    }
+
+    /// <summary>Get-D365Session: the default session, or nothing when there is none.</summary>
+    [Cmdlet(VerbsCommon.Get, "D365Session")]
+    [OutputType(typeof(D365Session))]
+    public sealed class GetD365SessionCommand : PSCmdlet
+    {
+        protected override void EndProcessing()
+        {
+            var session = D365Session.Default;
+            if (session != null) WriteObject(session);
+        }
+    }
+
+    /// <summary>Disconnect-D365: closes the default session's connections, drops its token cache, and forgets it.</summary>
+    [Cmdlet(VerbsCommunications.Disconnect, "D365", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [OutputType(typeof(void))]
+    public sealed class DisconnectD365Command : PSCmdlet
+    {
+        protected override void EndProcessing()
+        {
+            var session = D365Session.Default;
+            if (session is null)
+            {
+                WriteVerbose(Messages.NoDefaultSession);
+                return;
+            }
+            if (!ShouldProcess(session.Environment, Messages.Disconnecting)) return;
+            D365Session.Default = null;
+            session.Dispose();
+        }
+    }
+}

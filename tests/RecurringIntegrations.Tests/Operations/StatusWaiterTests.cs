@@ -1,0 +1,70 @@
+using System;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Emulator;
+using Xunit;
+
+namespace RecurringIntegrations.Tests.Operations
+{
+    public sealed class StatusWaiterTests
+    {
+        [Fact]
+        public async Task Wait_reports_each_message_once_at_its_terminal_status()
+        {
+            await using var env = await EmulatorSession.StartAsync();
+            var ids = new[] { "<ok1/>", "line\nEMULATOR-ERROR: Customer group 'X' does not exist\n", "<ok2/>" }
+                .Select((content, i) => env.Client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile($"s{i}.xml", content), "Customer groups", null, null, CancellationToken.None).Result)
+                .ToList();
+            var recorder = new Recorder<MessageStatus>();
+
+            await new StatusWaiter(env.Session, env.Client) { PollInterval = TimeSpan.FromMilliseconds(50), Timeout = TimeSpan.FromSeconds(30) }
+                .RunAsync(ids, recorder.Callbacks(), CancellationToken.None);
+
+            Assert.Empty(recorder.Errors);
+            Assert.Equal(ids.OrderBy(i => i), recorder.Results.Select(s => s.MessageId).OrderBy(i => i));
+            Assert.All(recorder.Results, s => Assert.True(s.IsTerminal));
+            Assert.Equal("ProcessedWithErrors", recorder.Results.Single(s => s.MessageId == ids[1]).Status);
+            Assert.False(recorder.Results.Single(s => s.MessageId == ids[1]).Succeeded);
+            Assert.True(recorder.Results.Single(s => s.MessageId == ids[0]).Succeeded);
+            Assert.Equal(3, recorder.Progress.Last().Completed);
+
+            var errors = await MessageQueries.ExecutionErrorsOfMessageAsync(env.Client, ids[1], CancellationToken.None);
+            Assert.Contains("does not exist", Assert.Single(errors).ErrorMessage);
+            Assert.Equal(ids[1], errors[0].MessageId);
+        }
+
+        [Fact]
+        public async Task Timeout_reports_the_last_status_of_the_rest_and_one_summary_error()
+        {
+            await using var env = await EmulatorSession.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMinutes(10));
+            var ids = Enumerable.Range(0, 3)
+                .Select(i => env.Client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile($"t{i}.xml", "<t/>"), "Customer groups", null, null, CancellationToken.None).Result)
+                .ToList();
+            var recorder = new Recorder<MessageStatus>();
+
+            await new StatusWaiter(env.Session, env.Client) { PollInterval = TimeSpan.FromMilliseconds(50), Timeout = TimeSpan.FromMilliseconds(300) }
+                .RunAsync(ids, recorder.Callbacks(), CancellationToken.None);
+
+            Assert.Equal(3, recorder.Results.Count);
+            Assert.All(recorder.Results, s => Assert.False(s.IsTerminal));
+            var (target, error) = Assert.Single(recorder.Errors);
+            Assert.Equal("StatusWaitTimeout", error.ErrorId);
+            Assert.Equal(D365ErrorCategory.OperationTimeout, error.Category);
+            Assert.Equal(ids.OrderBy(i => i), ((Guid[])target).OrderBy(i => i));
+        }
+
+        [Fact]
+        public async Task Execution_errors_of_a_message_not_yet_processed_is_one_clear_error()
+        {
+            await using var env = await EmulatorSession.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMinutes(10));
+            var id = await env.Client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile("n.xml", "<n/>"), "Customer groups", null, null, CancellationToken.None);
+
+            var error = await Assert.ThrowsAsync<D365Exception>(() => MessageQueries.ExecutionErrorsOfMessageAsync(env.Client, id, CancellationToken.None));
+
+            Assert.Equal("ExecutionNotStarted", error.ErrorId);
+        }
+    }
+}
