@@ -1,0 +1,42 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Emulator;
+using RecurringIntegrations.Tests.Operations;
+using RecurringIntegrations.Tests.Support;
+using Xunit;
+
+namespace RecurringIntegrations.Tests.Reliability;
+
+public class InterruptedDrainTests
+{
+    [Fact]
+    public async Task Ctrl_C_mid_drain_keeps_what_was_saved_and_leaves_the_rest_on_the_queue()
+    {
+        await using var env = await Emulated.StartAsync(o => o.RedeliveryTimeout = TimeSpan.FromMilliseconds(500));
+        var queued = Ledger.QueueExports(env.Emulator, 40);
+        // Slow downloads so the stop lands in the middle of one.
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(60), Times = -1 });
+        var output = Path.Combine(env.Folder, "out");
+        var recorder = new Recorder<RecurringIntegrations.DequeuedMessage>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(700));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            new QueueDrain(env.Session, env.Client, WellKnown.ExportActivity) { OutputPath = output, Acknowledge = true }.RunAsync(recorder.Callbacks(), stop.Token));
+
+        var savedBeforeStop = recorder.Results.ToList();
+        Assert.InRange(savedBeforeStop.Count, 1, 39);
+        Ledger.AssertExportBooks(env, queued, savedBeforeStop, output);
+        Assert.Equal(savedBeforeStop.Count, Directory.GetFiles(output).Length);
+
+        // The next run, after the redelivery timeout, gets everything that was left, including the interrupted one.
+        env.Emulator.Faults.Clear();
+        await Task.Delay(600);
+        var rest = await Ledger.DrainUntilEmptyAsync(env, output);
+        Ledger.AssertExportBooks(env, queued, savedBeforeStop.Concat(rest).ToList(), output);
+        Assert.Equal(0, env.Emulator.State.PendingExports(WellKnown.ExportActivity));
+    }
+}
