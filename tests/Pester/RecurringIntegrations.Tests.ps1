@@ -3,7 +3,7 @@
 # Run from the repository root after a build:  Invoke-Pester ./tests/Pester
 
 BeforeAll {
-    $repositoryRoot = (Resolve-Path (Join-Path $PSScriptRoot '..' '..')).Path
+    $repositoryRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
     $work = Join-Path ([IO.Path]::GetTempPath()) ("ri-pester-" + [guid]::NewGuid().ToString('N'))
     $exportFolder = Join-Path $work 'exports'
     $readyFile = Join-Path $work 'ready.json'
