@@ -1,0 +1,215 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+# End-to-end: the built module (out/RecurringIntegrations, made by dotnet build) against the standalone emulator.
+# Run from the repository root after a build:  Invoke-Pester ./tests/Pester
+
+BeforeAll {
+    $repositoryRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+    $work = Join-Path ([IO.Path]::GetTempPath()) ("ri-pester-" + [guid]::NewGuid().ToString('N'))
+    $exportFolder = Join-Path $work 'exports'
+    $readyFile = Join-Path $work 'ready.json'
+    New-Item -ItemType Directory -Path $exportFolder -Force | Out-Null
+    '<Export><Row>1</Row></Export>' | Set-Content -Path (Join-Path $exportFolder 'export1.xml')
+    '<Export><Row>2</Row></Export>' | Set-Content -Path (Join-Path $exportFolder 'export2.xml')
+    '<Export><Row>3</Row></Export>' | Set-Content -Path (Join-Path $exportFolder 'export3.xml')
+
+    $emulatorProject = Join-Path $repositoryRoot 'src/RecurringIntegrations.Emulator'
+    $script:emulator = Start-Process -FilePath 'dotnet' -PassThru -NoNewWindow `
+        -ArgumentList @('run', '--project', $emulatorProject, '--', '--port', '0', '--processing-delay-ms', '300',
+                        '--ready-file', $readyFile, '--export-folder', $exportFolder) `
+        -RedirectStandardOutput (Join-Path $work 'emulator.out') -RedirectStandardError (Join-Path $work 'emulator.err')
+    $deadline = (Get-Date).AddMinutes(3)
+    while (-not (Test-Path $readyFile)) {
+        if ($script:emulator.HasExited) { throw "The emulator exited: $(Get-Content (Join-Path $work 'emulator.err') -Raw)" }
+        if ((Get-Date) -gt $deadline) { throw 'The emulator did not write its ready file within 3 minutes.' }
+        Start-Sleep -Milliseconds 250
+    }
+    $script:ready = Get-Content $readyFile -Raw | ConvertFrom-Json
+
+    Import-Module (Join-Path $repositoryRoot 'out/RecurringIntegrations/RecurringIntegrations.psd1') -Force
+    $script:import = [guid]$ready.importActivity
+    $script:export = [guid]$ready.exportActivity
+    $script:work = $work
+
+    function Connect-Emulator {
+        $secret = ConvertTo-SecureString $ready.clientSecret -AsPlainText -Force
+        Connect-D365 -Environment $ready.environment -AuthorityHost $ready.authorityHost -TenantId $ready.tenantId `
+            -ClientId $ready.clientId -ClientSecret $secret -SkipCertificateCheck -WarningAction SilentlyContinue
+    }
+}
+
+AfterAll {
+    Disconnect-D365 -Confirm:$false -ErrorAction SilentlyContinue
+    Remove-Module RecurringIntegrations -Force -ErrorAction SilentlyContinue
+    if ($script:emulator -and -not $script:emulator.HasExited) { Stop-Process -Id $script:emulator.Id -Force }
+    if ($script:work) { Remove-Item $script:work -Recurse -Force -ErrorAction SilentlyContinue }
+}
+
+Describe 'Without a session' {
+    It 'fails with NoSession and says to run Connect-D365' {
+        Disconnect-D365 -Confirm:$false
+        { Get-D365MessageStatus -MessageId ([guid]::NewGuid()) -ErrorAction Stop } |
+            Should -Throw -ErrorId 'NoSession*' -ExpectedMessage '*Connect-D365*'
+    }
+}
+
+Describe 'Connect-D365' {
+    It 'connects, warns about -SkipCertificateCheck, and makes the session the default' {
+        $secret = ConvertTo-SecureString $ready.clientSecret -AsPlainText -Force
+        $session = Connect-D365 -Environment $ready.environment -AuthorityHost $ready.authorityHost -TenantId $ready.tenantId `
+            -ClientId $ready.clientId -ClientSecret $secret -SkipCertificateCheck -WarningVariable warnings -WarningAction SilentlyContinue
+        $session.pstypenames | Should -Contain 'RecurringIntegrations.D365Session'
+        $warnings.Count | Should -BeGreaterOrEqual 1
+        (Get-D365Session).Environment | Should -Be $session.Environment
+        ($session | Out-String) | Should -Not -Match ([regex]::Escape($ready.clientSecret))
+    }
+
+    It 'fails at once with a wrong secret' {
+        $wrong = ConvertTo-SecureString 'not-the-secret' -AsPlainText -Force
+        { Connect-D365 -Environment $ready.environment -AuthorityHost $ready.authorityHost -TenantId $ready.tenantId `
+            -ClientId $ready.clientId -ClientSecret $wrong -SkipCertificateCheck -WarningAction SilentlyContinue -ErrorAction Stop } |
+            Should -Throw
+        Connect-Emulator | Out-Null
+    }
+
+    It 'takes -Credential with the client id as user name' {
+        $credential = [pscredential]::new($ready.clientId, (ConvertTo-SecureString $ready.clientSecret -AsPlainText -Force))
+        $session = Connect-D365 -Environment $ready.environment -AuthorityHost $ready.authorityHost -TenantId $ready.tenantId `
+            -Credential $credential -SkipCertificateCheck -WarningAction SilentlyContinue
+        $session.ClientId | Should -Be $ready.clientId
+    }
+
+    It 'Disconnect-D365 -WhatIf keeps the session' {
+        Connect-Emulator | Out-Null
+        Disconnect-D365 -WhatIf
+        Get-D365Session | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'Import pipeline' {
+    BeforeAll {
+        Connect-Emulator | Out-Null
+        $script:inFolder = Join-Path $work 'in'
+        New-Item -ItemType Directory -Path $inFolder -Force | Out-Null
+        '<CustomerGroup><Id>10</Id></CustomerGroup>' | Set-Content (Join-Path $inFolder 'a.xml')
+        "<CustomerGroup><Id>20</Id></CustomerGroup>`nEMULATOR-ERROR: Customer group 20 has no terms of payment" | Set-Content (Join-Path $inFolder 'b.xml')
+        '<CustomerGroup><Id>30</Id></CustomerGroup>' | Set-Content (Join-Path $inFolder 'c.xml')
+    }
+
+    It 'uploads Get-ChildItem output in order, waits, and lists the errors of the failed message' {
+        $sent = Get-ChildItem (Join-Path $inFolder '*.xml') | Send-D365Enqueue -ActivityId $import -EntityName 'Customer groups'
+        $sent.Count | Should -Be 3
+        $sent.FileName | Should -Be @('a.xml', 'b.xml', 'c.xml')
+        $sent[0].pstypenames | Should -Contain 'RecurringIntegrations.EnqueuedMessage'
+
+        $statuses = $sent | Get-D365MessageStatus -Wait -TimeoutSeconds 60 -PollIntervalSeconds 1
+        $statuses.Count | Should -Be 3
+        ($statuses | Where-Object Status -eq 'ProcessedWithErrors').MessageId | Should -Be $sent[1].MessageId
+
+        $errors = $statuses | Where-Object Status -ne 'Processed' | Get-D365ExecutionError
+        @($errors).Count | Should -Be 1
+        $errors.pstypenames | Should -Contain 'RecurringIntegrations.ExecutionError'
+        $errors.ErrorMessage | Should -Match 'no terms of payment'
+        $errors.MessageId | Should -Be $sent[1].MessageId
+
+        $csv = Join-Path $work 'errors.csv'
+        $errors | Export-Csv $csv -NoTypeInformation
+        (Import-Csv $csv).ErrorMessage | Should -Match 'no terms of payment'
+    }
+
+    It 'uploads with -ThrottleLimit and -Path wildcards' {
+        $sent = Send-D365Enqueue -Path (Join-Path $inFolder '*.xml') -ActivityId $import -EntityName 'Customer groups' -ThrottleLimit 3
+        ($sent.FileName | Sort-Object) | Should -Be @('a.xml', 'b.xml', 'c.xml')
+        ($sent.MessageId | Select-Object -Unique).Count | Should -Be 3
+    }
+
+    It 'writes EnqueueFileNotFound for a missing file and still sends the others' {
+        $sent = Send-D365Enqueue -Path (Join-Path $inFolder 'a.xml'), (Join-Path $inFolder 'missing.xml'), (Join-Path $inFolder 'c.xml') `
+            -ActivityId $import -EntityName 'Customer groups' -ErrorVariable failures -ErrorAction SilentlyContinue
+        $sent.FileName | Should -Be @('a.xml', 'c.xml')
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'EnqueueFileNotFound*'
+        $failures[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+
+    It 'sends nothing with -WhatIf' {
+        $sent = Send-D365Enqueue -Path (Join-Path $inFolder 'a.xml') -ActivityId $import -EntityName 'Customer groups' -WhatIf
+        $sent | Should -BeNullOrEmpty
+    }
+
+    It 'answers a bad activity id with a non-terminating error on the file' {
+        $sent = Send-D365Enqueue -Path (Join-Path $inFolder 'a.xml') -ActivityId ([guid]::NewGuid()) -EntityName 'Customer groups' `
+            -ErrorVariable failures -ErrorAction SilentlyContinue
+        $sent | Should -BeNullOrEmpty
+        $failures.Count | Should -Be 1
+        $failures[0].TargetObject | Should -BeLike '*a.xml'
+    }
+
+    It 'takes -ActivityId as a braced GUID string' {
+        $sent = Send-D365Enqueue -LiteralPath (Join-Path $inFolder 'a.xml') -ActivityId ('{' + $import + '}') -EntityName 'Customer groups'
+        $sent.ActivityId | Should -Be $import
+    }
+
+    It 'exports statuses and enqueued messages to CSV as flat rows' {
+        $sent = Send-D365Enqueue -LiteralPath (Join-Path $inFolder 'a.xml') -ActivityId $import -EntityName 'Customer groups'
+        $sentCsv = Join-Path $work 'sent.csv'
+        $sent | Export-Csv $sentCsv -NoTypeInformation
+        $statusCsv = Join-Path $work 'status.csv'
+        Import-Csv $sentCsv | Get-D365MessageStatus | Export-Csv $statusCsv -NoTypeInformation
+        (Import-Csv $statusCsv).MessageId | Should -Be ([string]$sent.MessageId)
+    }
+}
+
+Describe 'Export pipeline' {
+    BeforeAll {
+        Connect-Emulator | Out-Null
+        $script:outFolder = Join-Path $work 'out'
+    }
+
+    It 'downloads with -WhatIf -Acknowledge but acknowledges nothing' {
+        $first = Receive-D365Dequeue -ActivityId $export -OutputPath $outFolder -MaxCount 1 -Acknowledge -WhatIf
+        @($first).Count | Should -Be 1
+        $first.Acknowledged | Should -BeFalse
+        Test-Path $first.Path | Should -BeTrue
+        # Not acknowledged, so Confirm-D365Ack can still do it: first with -WhatIf (nothing), then for real.
+        $first | Confirm-D365Ack -WhatIf -PassThru | Should -BeNullOrEmpty
+        ($first | Confirm-D365Ack -PassThru).Acknowledged | Should -BeTrue
+    }
+
+    It 'saves the rest of the queue and acknowledges through the pipeline, via CSV' {
+        $received = Receive-D365Dequeue -ActivityId $export -OutputPath $outFolder
+        @($received).Count | Should -Be 2
+        $received[0].pstypenames | Should -Contain 'RecurringIntegrations.DequeuedMessage'
+        $received | ForEach-Object { Test-Path $_.Path | Should -BeTrue }
+
+        $csv = Join-Path $work 'dequeued.csv'
+        $received | Export-Csv $csv -NoTypeInformation
+        $acked = Import-Csv $csv | Confirm-D365Ack -PassThru
+        @($acked).Count | Should -Be 2
+        $acked.Acknowledged | Should -Be @($true, $true)
+    }
+
+    It 'returns nothing when the queue is empty' {
+        Receive-D365Dequeue -ActivityId $export -OutputPath $outFolder | Should -BeNullOrEmpty
+    }
+
+    It 'is a terminating error for a bad export activity id' {
+        { Receive-D365Dequeue -ActivityId ([guid]::NewGuid()) -OutputPath $outFolder -ErrorAction Stop } | Should -Throw
+    }
+}
+
+Describe 'Output for reports' {
+    It 'exports a session and every message type to CSV without secrets' {
+        Connect-Emulator | Out-Null
+        $csv = Join-Path $work 'session.csv'
+        Get-D365Session | Export-Csv $csv -NoTypeInformation
+        Get-Content $csv -Raw | Should -Not -Match ([regex]::Escape($ready.clientSecret))
+        (Import-Csv $csv).Environment | Should -Be $ready.environment.ToLowerInvariant()
+    }
+
+    It 'writes one -Verbose line per HTTP call' {
+        $verbose = Get-D365MessageStatus -MessageId ([guid]::NewGuid()) -Verbose -ErrorAction SilentlyContinue 4>&1 |
+            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        @($verbose).Count | Should -BeGreaterOrEqual 1
+        ($verbose.Message -join "`n") | Should -Not -Match 'Bearer'
+    }
+}

@@ -1,0 +1,236 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using Xunit;
+
+namespace RecurringIntegrations.Tests.Cmdlets
+{
+    /// <summary>The public surface of design.md, proved on the built module without PowerShell.</summary>
+    public sealed class CmdletSurfaceTests
+    {
+        private const string All = "__AllParameterSets";
+
+        private static readonly string[] DesignCmdlets =
+        {
+            "Connect-D365", "Get-D365Session", "Disconnect-D365", "Send-D365Enqueue", "Receive-D365Dequeue",
+            "Confirm-D365Ack", "Get-D365MessageStatus", "Get-D365ExecutionError",
+        };
+
+        // cmdlet, parameter, parameter set, mandatory, by value, by property name, type
+        public static readonly TheoryData<string, string, string, bool, bool, bool, string> DesignParameters = new()
+        {
+            { "Connect-D365", "Environment", All, true, false, false, "System.String" },
+            { "Connect-D365", "TenantId", "ClientSecret", true, false, false, "System.String" },
+            { "Connect-D365", "ClientId", "ClientSecret", true, false, false, "System.String" },
+            { "Connect-D365", "ClientSecret", "ClientSecret", true, false, false, "System.Security.SecureString" },
+            { "Connect-D365", "TenantId", "Credential", true, false, false, "System.String" },
+            { "Connect-D365", "Credential", "Credential", true, false, false, "System.Management.Automation.PSCredential" },
+            { "Connect-D365", "TenantId", "CertificateThumbprint", true, false, false, "System.String" },
+            { "Connect-D365", "ClientId", "CertificateThumbprint", true, false, false, "System.String" },
+            { "Connect-D365", "CertificateThumbprint", "CertificateThumbprint", true, false, false, "System.String" },
+            { "Connect-D365", "TenantId", "Certificate", true, false, false, "System.String" },
+            { "Connect-D365", "ClientId", "Certificate", true, false, false, "System.String" },
+            { "Connect-D365", "Certificate", "Certificate", true, false, false, "System.Security.Cryptography.X509Certificates.X509Certificate2" },
+            { "Connect-D365", "ManagedIdentity", "ManagedIdentity", true, false, false, "System.Management.Automation.SwitchParameter" },
+            { "Connect-D365", "ClientId", "ManagedIdentity", false, false, false, "System.String" },
+            { "Connect-D365", "AccessToken", "AccessToken", true, false, false, "System.Security.SecureString" },
+            { "Connect-D365", "AuthorityHost", All, false, false, false, "System.Uri" },
+            { "Connect-D365", "SkipCertificateCheck", All, false, false, false, "System.Management.Automation.SwitchParameter" },
+            { "Send-D365Enqueue", "ActivityId", All, true, false, false, "System.Guid" },
+            { "Send-D365Enqueue", "Path", "Path", true, true, true, "System.String[]" },
+            { "Send-D365Enqueue", "LiteralPath", "LiteralPath", true, false, true, "System.String[]" },
+            { "Send-D365Enqueue", "EntityName", All, false, false, false, "System.String" },
+            { "Send-D365Enqueue", "Company", All, false, false, false, "System.String" },
+            { "Send-D365Enqueue", "ExternalIdentifier", All, false, false, false, "System.String" },
+            { "Send-D365Enqueue", "ThrottleLimit", All, false, false, false, "System.Int32" },
+            { "Send-D365Enqueue", "Session", All, false, false, false, "RecurringIntegrations.D365Session" },
+            { "Receive-D365Dequeue", "ActivityId", All, true, false, false, "System.Guid" },
+            { "Receive-D365Dequeue", "OutputPath", All, true, false, false, "System.String" },
+            { "Receive-D365Dequeue", "MaxCount", All, false, false, false, "System.Int32" },
+            { "Receive-D365Dequeue", "Force", All, false, false, false, "System.Management.Automation.SwitchParameter" },
+            { "Receive-D365Dequeue", "Acknowledge", All, false, false, false, "System.Management.Automation.SwitchParameter" },
+            { "Receive-D365Dequeue", "Session", All, false, false, false, "RecurringIntegrations.D365Session" },
+            { "Confirm-D365Ack", "ActivityId", "Properties", true, false, true, "System.Guid" },
+            { "Confirm-D365Ack", "CorrelationId", "Properties", true, false, true, "System.Guid" },
+            { "Confirm-D365Ack", "PopReceipt", "Properties", false, false, true, "System.String" },
+            { "Confirm-D365Ack", "DownloadLocation", "Properties", false, false, true, "System.String" },
+            { "Confirm-D365Ack", "DequeueResponse", "Properties", false, false, true, "System.String" },
+            { "Confirm-D365Ack", "InputObject", "InputObject", true, true, false, "RecurringIntegrations.DequeuedMessage" },
+            { "Confirm-D365Ack", "PassThru", All, false, false, false, "System.Management.Automation.SwitchParameter" },
+            { "Confirm-D365Ack", "Session", All, false, false, false, "RecurringIntegrations.D365Session" },
+            { "Get-D365MessageStatus", "MessageId", All, true, true, true, "System.Guid[]" },
+            { "Get-D365MessageStatus", "Wait", All, false, false, false, "System.Management.Automation.SwitchParameter" },
+            { "Get-D365MessageStatus", "TimeoutSeconds", All, false, false, false, "System.Int32" },
+            { "Get-D365MessageStatus", "PollIntervalSeconds", All, false, false, false, "System.Int32" },
+            { "Get-D365MessageStatus", "Session", All, false, false, false, "RecurringIntegrations.D365Session" },
+            { "Get-D365ExecutionError", "MessageId", "ByMessageId", true, false, true, "System.Guid[]" },
+            { "Get-D365ExecutionError", "ExecutionId", "ByExecutionId", true, false, false, "System.String[]" },
+            { "Get-D365ExecutionError", "Session", All, false, false, false, "RecurringIntegrations.D365Session" },
+        };
+
+        [Fact]
+        public void The_assembly_holds_exactly_the_cmdlets_of_the_design_as_sealed_VerbNounCommand_classes()
+        {
+            Assert.Equal(DesignCmdlets.OrderBy(n => n), BuiltModule.CmdletTypes.Select(BuiltModule.CmdletName).OrderBy(n => n));
+            foreach (var type in BuiltModule.CmdletTypes)
+            {
+                Assert.True(type.IsSealed, type.Name + " is sealed");
+                Assert.Equal(BuiltModule.CmdletName(type).Replace("-", string.Empty) + "Command", type.Name);
+            }
+        }
+
+        [Theory]
+        [MemberData(nameof(DesignParameters))]
+        public void Every_parameter_of_the_design_exists_with_its_set_mandatory_flag_and_pipeline_binding(
+            string cmdlet, string parameter, string set, bool mandatory, bool byValue, bool byPropertyName, string type)
+        {
+            var declaration = Assert.Single(BuiltModule.Parameters(BuiltModule.Cmdlet(cmdlet)), p => p.Name == parameter && p.ParameterSet == set);
+            Assert.Equal(mandatory, declaration.Mandatory);
+            Assert.Equal(byValue, declaration.ByValue);
+            Assert.Equal(byPropertyName, declaration.ByPropertyName);
+            Assert.Equal(type, declaration.Type.FullName);
+        }
+
+        [Fact]
+        public void Connect_has_the_six_credential_parameter_sets_and_no_others()
+        {
+            var sets = BuiltModule.Parameters(BuiltModule.Cmdlet("Connect-D365")).Select(p => p.ParameterSet).Where(s => s != All).Distinct().OrderBy(s => s);
+            Assert.Equal(new[] { "AccessToken", "Certificate", "CertificateThumbprint", "ClientSecret", "Credential", "ManagedIdentity" }, sets);
+        }
+
+        [Fact]
+        public void Send_takes_Get_ChildItem_output_through_the_PSPath_alias_of_LiteralPath()
+        {
+            var literal = BuiltModule.Cmdlet("Send-D365Enqueue").GetProperty("LiteralPath")!;
+            var alias = literal.GetCustomAttributesData().Single(a => a.AttributeType.FullName == "System.Management.Automation.AliasAttribute");
+            var names = ((IEnumerable<CustomAttributeTypedArgument>)alias.ConstructorArguments[0].Value!).Select(a => (string)a.Value!);
+            Assert.Contains("PSPath", names);
+        }
+
+        [Theory]
+        [InlineData("Disconnect-D365", true)]
+        [InlineData("Send-D365Enqueue", true)]
+        [InlineData("Receive-D365Dequeue", true)]
+        [InlineData("Confirm-D365Ack", true)]
+        [InlineData("Connect-D365", false)]
+        [InlineData("Get-D365MessageStatus", false)]
+        public void State_changing_cmdlets_support_ShouldProcess(string cmdlet, bool expected)
+        {
+            var attribute = BuiltModule.Cmdlet(cmdlet).GetCustomAttributesData().Single(a => a.AttributeType.FullName == "System.Management.Automation.CmdletAttribute");
+            Assert.Equal(expected, BuiltModule.Named<bool>(attribute, "SupportsShouldProcess"));
+        }
+
+        [Fact]
+        public void Data_cmdlets_derive_from_D365Cmdlet_and_every_cmdlet_declares_its_output_type()
+        {
+            foreach (var type in BuiltModule.CmdletTypes)
+            {
+                Assert.Contains(type.GetCustomAttributesData(), a => a.AttributeType.FullName == "System.Management.Automation.OutputTypeAttribute");
+                var isData = !new[] { "Connect-D365", "Get-D365Session", "Disconnect-D365" }.Contains(BuiltModule.CmdletName(type));
+                Assert.Equal(isData, type.BaseType!.Name == "D365Cmdlet");
+            }
+        }
+
+        [Theory]
+        [InlineData("RecurringIntegrations.EnqueuedMessage", "MessageId", "Get-D365MessageStatus", "MessageId")]
+        [InlineData("RecurringIntegrations.MessageStatus", "MessageId", "Get-D365ExecutionError", "MessageId")]
+        [InlineData("RecurringIntegrations.EnqueuedMessage", "MessageId", "Get-D365ExecutionError", "MessageId")]
+        [InlineData("RecurringIntegrations.DequeuedMessage", "ActivityId", "Confirm-D365Ack", "ActivityId")]
+        [InlineData("RecurringIntegrations.DequeuedMessage", "CorrelationId", "Confirm-D365Ack", "CorrelationId")]
+        [InlineData("RecurringIntegrations.DequeuedMessage", "PopReceipt", "Confirm-D365Ack", "PopReceipt")]
+        [InlineData("RecurringIntegrations.DequeuedMessage", "DownloadLocation", "Confirm-D365Ack", "DownloadLocation")]
+        [InlineData("RecurringIntegrations.DequeuedMessage", "DequeueResponse", "Confirm-D365Ack", "DequeueResponse")]
+        public void Each_property_a_downstream_cmdlet_binds_by_name_exists_upstream_with_a_compatible_type(
+            string upstreamType, string property, string downstream, string parameter)
+        {
+            var source = BuiltModule.Core.GetType(upstreamType, throwOnError: true)!.GetProperty(property)!;
+            var target = Assert.Single(BuiltModule.Parameters(BuiltModule.Cmdlet(downstream)), p => p.Name == parameter && p.ByPropertyName);
+            var wanted = target.Type.IsArray ? target.Type.GetElementType()! : target.Type;
+            Assert.Equal(wanted.FullName, source.PropertyType.FullName);
+        }
+
+        [Fact]
+        public void The_manifest_exports_exactly_the_cmdlets_of_the_assembly()
+        {
+            foreach (var manifest in new[] { Path.Combine(BuiltModule.RepositoryRoot, "RecurringIntegrations.psd1"), Path.Combine(BuiltModule.Folder, "RecurringIntegrations.psd1") })
+            {
+                var text = File.ReadAllText(manifest);
+                var block = Regex.Match(text, @"CmdletsToExport\s*=\s*@\(([^)]*)\)").Groups[1].Value;
+                var exported = Regex.Matches(block, @"'([^']+)'").Select(m => m.Groups[1].Value).OrderBy(n => n);
+                Assert.Equal(BuiltModule.CmdletTypes.Select(BuiltModule.CmdletName).OrderBy(n => n), exported);
+                Assert.Contains("RecurringIntegrations.Format.ps1xml", text);
+            }
+        }
+
+        [Fact]
+        public void The_format_file_has_a_view_for_every_output_type_and_shows_no_secret()
+        {
+            var format = XDocument.Load(Path.Combine(BuiltModule.Folder, "RecurringIntegrations.Format.ps1xml"));
+            var viewed = format.Descendants("TypeName").Select(e => e.Value).ToHashSet();
+            foreach (var type in BuiltModule.CmdletTypes)
+                foreach (var output in type.GetCustomAttributesData().Where(a => a.AttributeType.FullName == "System.Management.Automation.OutputTypeAttribute"))
+                    foreach (var argument in (IEnumerable<CustomAttributeTypedArgument>)output.ConstructorArguments[0].Value!)
+                    {
+                        var name = argument.Value is Type t ? t.FullName! : (string)argument.Value!;
+                        if (name != "System.Void") Assert.Contains(name, viewed);
+                    }
+            Assert.DoesNotContain(format.Descendants("PropertyName"), e => Regex.IsMatch(e.Value, "Secret|Token$|Password|PopReceipt|DequeueResponse"));
+        }
+
+        [Fact]
+        public void The_help_file_covers_every_cmdlet_and_parameter_with_at_least_two_examples()
+        {
+            XNamespace command = "http://schemas.microsoft.com/maml/dev/command/2004/10";
+            XNamespace maml = "http://schemas.microsoft.com/maml/2004/10";
+            var help = XDocument.Load(Path.Combine(BuiltModule.Folder, "en-US", "RecurringIntegrations.PowerShell.dll-Help.xml"));
+            var commands = help.Root!.Elements(command + "command").ToDictionary(c => c.Element(command + "details")!.Element(command + "name")!.Value);
+            Assert.Equal(DesignCmdlets.OrderBy(n => n), commands.Keys.OrderBy(n => n));
+            foreach (var type in BuiltModule.CmdletTypes)
+            {
+                var entry = commands[BuiltModule.CmdletName(type)];
+                Assert.False(string.IsNullOrWhiteSpace(entry.Element(command + "details")!.Element(maml + "description")!.Value));
+                Assert.False(string.IsNullOrWhiteSpace(entry.Element(maml + "description")!.Value));
+                Assert.True(entry.Descendants(command + "example").Count() >= 2, BuiltModule.CmdletName(type) + " has two examples");
+                var documented = entry.Element(command + "parameters")!.Elements(command + "parameter")
+                    .ToDictionary(p => p.Element(maml + "name")!.Value, p => p.Element(maml + "description")!.Value);
+                foreach (var parameter in BuiltModule.Parameters(type).Select(p => p.Name).Distinct())
+                {
+                    Assert.True(documented.ContainsKey(parameter), $"{BuiltModule.CmdletName(type)} -{parameter} is in the help");
+                    Assert.False(string.IsNullOrWhiteSpace(documented[parameter]));
+                }
+            }
+        }
+
+        [Fact]
+        public void The_cmdlet_assembly_reaches_Core_only_through_its_public_API()
+        {
+            var visibleTo = BuiltModule.Core.GetCustomAttributesData()
+                .Where(a => a.AttributeType.FullName == "System.Runtime.CompilerServices.InternalsVisibleToAttribute")
+                .Select(a => (string)a.ConstructorArguments[0].Value!);
+            Assert.DoesNotContain(visibleTo, name => name.StartsWith("RecurringIntegrations.PowerShell", StringComparison.OrdinalIgnoreCase));
+
+            using var stream = File.OpenRead(Path.Combine(BuiltModule.Folder, "RecurringIntegrations.PowerShell.dll"));
+            using var pe = new PEReader(stream);
+            var reader = pe.GetMetadataReader();
+            var coreTypes = 0;
+            foreach (var handle in reader.TypeReferences)
+            {
+                var reference = reader.GetTypeReference(handle);
+                if (reference.ResolutionScope.Kind != HandleKind.AssemblyReference) continue;
+                var assembly = reader.GetAssemblyReference((AssemblyReferenceHandle)reference.ResolutionScope);
+                if (reader.GetString(assembly.Name) != "RecurringIntegrations.Core") continue;
+                var fullName = reader.GetString(reference.Namespace) + "." + reader.GetString(reference.Name);
+                var type = BuiltModule.Core.GetType(fullName, throwOnError: true)!;
+                Assert.True(type.IsPublic, fullName + " is public");
+                coreTypes++;
+            }
+            Assert.True(coreTypes > 5);
+        }
+    }
+}
