@@ -84,7 +84,9 @@ namespace RecurringIntegrations.Core
         {
             try
             {
-                return new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous);
+                // Unbuffered (the copy loop already writes whole buffers): a full disk then fails in WriteAsync, where it is
+                // reported as a local write error, and never later in Dispose, where it would mask that error.
+                return new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
             }
             catch (UnauthorizedAccessException ex)
             {

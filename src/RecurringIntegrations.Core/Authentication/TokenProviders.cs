@@ -139,6 +139,10 @@ namespace RecurringIntegrations.Core.Authentication
             {
                 throw TokenErrors.FromMsal(ex);
             }
+            catch (Exception ex) when (TokenErrors.IsUnreachable(ex, cancellationToken))
+            {
+                throw TokenErrors.Unreachable(ex);
+            }
         }
     }
 
@@ -169,6 +173,10 @@ namespace RecurringIntegrations.Core.Authentication
             catch (MsalException ex)
             {
                 throw TokenErrors.FromMsal(ex, managedIdentity: true);
+            }
+            catch (Exception ex) when (TokenErrors.IsUnreachable(ex, cancellationToken))
+            {
+                throw TokenErrors.Unreachable(ex, managedIdentity: true);
             }
         }
     }
@@ -246,6 +254,21 @@ namespace RecurringIntegrations.Core.Authentication
                 : D365ErrorCategory.AuthenticationError;
             return new D365Exception(managedIdentity ? "ManagedIdentityTokenFailed" : "TokenRequestFailed", category,
                 "Microsoft Entra ID did not issue a token.", advice, serviceMessage: FirstLine(text), innerException: ex);
+        }
+
+        /// <summary>MSAL lets network failures through as they are: no connection, or no answer in time.</summary>
+        public static bool IsUnreachable(Exception ex, CancellationToken cancellationToken) =>
+            ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+        public static D365Exception Unreachable(Exception ex, bool managedIdentity = false)
+        {
+            var detail = ex.InnerException?.Message ?? ex.Message;
+            return new D365Exception(managedIdentity ? "ManagedIdentityTokenFailed" : "TokenRequestFailed", D365ErrorCategory.ConnectionError,
+                $"The token endpoint could not be reached: {detail}.",
+                managedIdentity
+                    ? "Managed identity works only inside Azure (Automation, App Service, Functions, VMs) with an identity enabled."
+                    : "Check that the machine can reach the authority host (and -AuthorityHost for other clouds), and any proxy.",
+                innerException: ex);
         }
 
         private static string FirstLine(string text)
