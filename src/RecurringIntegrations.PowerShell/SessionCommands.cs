@@ -91,10 +91,8 @@ namespace RecurringIntegrations.PowerShell
                 };
                 D365Session? session = null;
                 Run(async token => session = await D365Session.ConnectAsync(options, token).ConfigureAwait(false));
-                var previous = D365Session.Default;
+                // The replaced default is not closed: a script may still hold it for -Session (two environments at once).
                 D365Session.Default = session;
-                // The replaced session's connections and token cache would otherwise live until the process ends.
-                if (previous != null && !ReferenceEquals(previous, session)) previous.Dispose();
                 WriteVerbose(string.Format(Messages.Connected, session!.Environment, session.AuthenticationKind, session.TokenExpiresOn));
                 WriteObject(session);
             }
