@@ -117,14 +117,25 @@ namespace RecurringIntegrations.Core.Authentication
             }
 
             var authority = authorityHost.GetLeftPart(UriPartial.Authority) + "/" + Uri.EscapeDataString(tenantId);
-            var publicCloud = !EnvironmentAddress.IsLoopback(authorityHost);
+            // Microsoft's own sign-in hosts are validated; any other (a test server, a stand-in) is taken as given,
+            // since instance discovery would ask login.microsoftonline.com about a host it cannot know.
+            var microsoftCloud = IsMicrosoftCloud(authorityHost);
             _app = builder
-                .WithAuthority(authority, validateAuthority: publicCloud)
-                .WithInstanceDiscovery(publicCloud)
+                .WithAuthority(authority, validateAuthority: microsoftCloud)
+                .WithInstanceDiscovery(microsoftCloud)
                 .WithHttpClientFactory(httpClientFactory)
                 .Build();
             _scopes = new[] { environment + "/.default" };
         }
+
+        private static readonly string[] MicrosoftCloudHosts =
+        {
+            "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn",
+            "login.microsoftonline.de", "login.windows.net", "login.microsoft.com", "sts.windows.net",
+        };
+
+        internal static bool IsMicrosoftCloud(Uri authorityHost) =>
+            Array.Exists(MicrosoftCloudHosts, host => string.Equals(host, authorityHost.Host, StringComparison.OrdinalIgnoreCase));
 
         protected override async Task<(BearerToken, bool)> AcquireAsync(bool forceRefresh, CancellationToken cancellationToken)
         {

@@ -26,6 +26,9 @@ public class AuthenticationTests
 
         Assert.Equal(1, env.Session.TokenRequests);
         Assert.Equal(1, env.Emulator.State.TokenRequests);
+        // Only the token endpoint is needed: a stand-in or sovereign cloud without discovery documents works too.
+        Assert.Equal(new[] { $"/{env.Emulator.Options.TenantId}/oauth2/v2.0/token" },
+            env.Emulator.State.Requests.Where(r => !r.PathAndQuery.StartsWith("/api/")).Select(r => r.PathAndQuery.Split('?')[0]).Distinct());
         Assert.NotNull(env.Session.TokenExpiresOn);
     }
 
@@ -166,4 +169,16 @@ public class AuthenticationTests
         change(options);
         return options;
     }
+}
+
+public class AuthorityHostTests
+{
+    [Theory]
+    [InlineData("https://login.microsoftonline.com", true)]
+    [InlineData("https://LOGIN.MICROSOFTONLINE.US/", true)]
+    [InlineData("https://login.chinacloudapi.cn", true)]
+    [InlineData("https://127.0.0.1:8443", false)]
+    [InlineData("https://login.contoso-standin.test", false)]
+    public void Only_Microsoft_sign_in_hosts_are_validated_through_instance_discovery(string host, bool validated) =>
+        Assert.Equal(validated, ConfidentialClientTokenProvider.IsMicrosoftCloud(new Uri(host)));
 }
