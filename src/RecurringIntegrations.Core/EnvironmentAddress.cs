@@ -31,6 +31,10 @@ namespace RecurringIntegrations.Core
             uri.IsLoopback || string.Equals(uri.Host, "localhost", StringComparison.OrdinalIgnoreCase) ||
             (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
 
+        /// <summary>The same host, or two names of this machine's loopback (a local stand-in may name itself either way).</summary>
+        private static bool IsSameHost(Uri a, Uri b) =>
+            string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase) || (IsLoopback(a) && IsLoopback(b));
+
         /// <summary>
         /// Where to fetch a DownloadLocation. Behind the production load balancer the service hands out http://host(:80)/...
         /// for its own host: that is rewritten to the environment's own scheme and port. Any other host is refused, so the
@@ -43,11 +47,11 @@ namespace RecurringIntegrations.Core
                 throw new D365Exception("DownloadLocationInvalid", D365ErrorCategory.InvalidData,
                     $"The dequeued message has no usable DownloadLocation ('{downloadLocation}').",
                     "The message stays on the queue and is redelivered; if it keeps happening, check the export job in the environment.");
-            if (!string.Equals(location.Host, environment.Host, StringComparison.OrdinalIgnoreCase))
+            if (!IsSameHost(location, environment))
                 throw new D365Exception("DownloadLocationForeignHost", D365ErrorCategory.SecurityError,
                     $"The DownloadLocation points to '{location.Host}', not to the environment '{environment.Host}'; the module sends its token only to the environment and did not download it.",
                     "The message was not acknowledged and stays on the queue. Check for a proxy or load balancer rewriting the service's answers.");
-            var builder = new UriBuilder(location) { Scheme = environment.Scheme, Port = environment.Port };
+            var builder = new UriBuilder(location) { Scheme = environment.Scheme, Host = environment.Host, Port = environment.Port };
             return builder.Uri;
         }
     }

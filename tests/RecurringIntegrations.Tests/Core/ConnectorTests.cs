@@ -143,18 +143,31 @@ public class ConnectorTests
     [Fact]
     public async Task Download_location_on_another_host_is_refused_and_gets_no_token()
     {
-        await using var env = await Emulated.StartAsync(o => o.DownloadHost = "localhost");
+        await using var env = await Emulated.StartAsync(o => o.DownloadHost = "files.example.com");
         env.Emulator.AddExportMessage(WellKnown.ExportActivity, "z.xml", "<z/>"u8.ToArray());
         var message = await env.Client.DequeueAsync(WellKnown.ExportActivity, None);
-        Assert.Contains("://localhost:", message!.DownloadLocation);
+        Assert.Contains("://files.example.com:", message!.DownloadLocation);
 
         var error = await Assert.ThrowsAsync<D365Exception>(() => env.Client.DownloadAsync(message, env.Folder, false, None));
 
         Assert.Equal("DownloadLocationForeignHost", error.ErrorId);
         Assert.Equal(D365ErrorCategory.SecurityError, error.Category);
-        Assert.DoesNotContain(env.Emulator.State.Requests, r => r.Host.StartsWith("localhost", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(env.Emulator.State.Requests, r => r.PathAndQuery.StartsWith("/api/connector/download"));
         Assert.Empty(Directory.GetFiles(env.Folder));
         Assert.Empty(env.Emulator.State.Acknowledged);
+    }
+
+    [Fact]
+    public async Task Download_location_naming_loopback_differently_is_fetched_from_the_environment()
+    {
+        await using var env = await Emulated.StartAsync(o => o.DownloadHost = "localhost");
+        env.Emulator.AddExportMessage(WellKnown.ExportActivity, "z.xml", "<z/>"u8.ToArray());
+        var message = await env.Client.DequeueAsync(WellKnown.ExportActivity, None);
+
+        var saved = await env.Client.DownloadAsync(message!, env.Folder, false, None);
+
+        Assert.Equal("<z/>", File.ReadAllText(saved.Path));
+        Assert.All(env.Emulator.State.Requests, r => Assert.StartsWith("127.0.0.1", r.Host));
     }
 
     [Fact]

@@ -250,7 +250,7 @@ public class BadInputTests
     [Fact]
     public async Task Row30_download_location_on_another_host()
     {
-        await using var env = await Emulated.StartAsync(o => o.DownloadHost = "localhost");
+        await using var env = await Emulated.StartAsync(o => o.DownloadHost = "files.example.com");
         env.Emulator.AddExportMessage(WellKnown.ExportActivity, "a.xml", "<a/>"u8.ToArray());
         var message = await env.Client.DequeueAsync(WellKnown.ExportActivity, None);
         await FailsAsync(() => env.Client.DownloadAsync(message!, env.Folder, false, None), "DownloadLocationForeignHost", D365ErrorCategory.SecurityError);
