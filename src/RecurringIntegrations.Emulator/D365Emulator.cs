@@ -141,6 +141,9 @@ public sealed class D365Emulator : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await StopAsync();
 
+    /// <summary>Completes when the host is shut down by Ctrl+C or SIGTERM (the standalone program waits on it).</summary>
+    internal Task WaitForShutdownAsync() => Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdownAsync(_app);
+
     private Guid AddExport(Guid activityId, string fileName, byte[]? content, string? filePath)
     {
         if (!Options.Activities.Any(a => a.Id == activityId && a.Kind == ActivityKind.Export))

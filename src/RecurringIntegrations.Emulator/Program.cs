@@ -2,7 +2,6 @@ using System;
 using System.Globalization;
 using System.IO;
 using System.Text.Json;
-using System.Threading;
 using System.Threading.Tasks;
 
 namespace RecurringIntegrations.Emulator;
@@ -76,21 +75,8 @@ internal static class Program
         if (readyFile is not null)
             await WriteReadyFileAsync(emulator, readyFile);
 
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            stop.Cancel();
-        };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-        try
-        {
-            await Task.Delay(Timeout.Infinite, stop.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // Ctrl+C: fall through to stop the server cleanly.
-        }
+        // The host's console lifetime turns Ctrl+C and SIGTERM into a clean shutdown.
+        await emulator.WaitForShutdownAsync();
         return 0;
     }
 

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Text;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -54,8 +55,8 @@ internal sealed class TokenService
         if (ReadPayload(parts[1]) is not { } claims)
             return false;
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        return claims["exp"]?.GetValueKind() == JsonValueKind.Number && (long)claims["exp"]! > now
-            && (claims["nbf"] is null || (long)claims["nbf"]! <= now)
+        return ReadEpoch(claims["exp"]) > now
+            && (claims["nbf"] is null || ReadEpoch(claims["nbf"]) <= now)
             && string.Equals((string?)claims["aud"], audience, StringComparison.Ordinal);
     }
 
@@ -96,10 +97,18 @@ internal sealed class TokenService
             audienceMatches |= string.Equals(accepted, audience, StringComparison.OrdinalIgnoreCase);
         if (!audienceMatches)
             return "The client assertion's audience is not this token endpoint.";
-        if (claims["exp"]?.GetValueKind() != JsonValueKind.Number || (long)claims["exp"]! <= DateTimeOffset.UtcNow.ToUnixTimeSeconds())
+        if (!(ReadEpoch(claims["exp"]) > DateTimeOffset.UtcNow.ToUnixTimeSeconds()))
             return "The client assertion has expired.";
         return null;
     }
+
+    /// <summary>Epoch seconds as a JSON number or, as MSAL writes them in client assertions, a numeric string.</summary>
+    private static long? ReadEpoch(JsonNode? node) => node?.GetValueKind() switch
+    {
+        JsonValueKind.Number => node.GetValue<long>(),
+        JsonValueKind.String when long.TryParse(node.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) => seconds,
+        _ => null,
+    };
 
     /// <summary>A stable object id per application, as Entra gives each service principal one.</summary>
     private static Guid ObjectIdOf(string appId) =>

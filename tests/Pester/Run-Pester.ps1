@@ -1,0 +1,32 @@
+<#
+.SYNOPSIS
+    Runs the Pester suite against the built module and writes "<passed> <failed>" to -ResultFile for .ci/run.
+#>
+param(
+    [string] $ResultFile
+)
+$ErrorActionPreference = 'Stop'
+$root = Resolve-Path (Join-Path $PSScriptRoot '../..')
+
+$pester = Get-Module -ListAvailable Pester | Where-Object Version -ge ([version]'5.0.0') | Sort-Object Version -Descending | Select-Object -First 1
+if (-not $pester) {
+    try {
+        Install-Module Pester -MinimumVersion 5.0.0 -Scope CurrentUser -Force -SkipPublisherCheck -ErrorAction Stop
+    }
+    catch {
+        Write-Warning "Pester 5 is not installed and could not be installed ($($_.Exception.Message)); the Pester suite was not run."
+        if ($ResultFile) { Set-Content -Path $ResultFile -Value '0 0' }
+        return
+    }
+}
+Import-Module Pester -MinimumVersion 5.0.0
+
+dotnet build (Join-Path $root 'src/RecurringIntegrations.PowerShell') --nologo -v quiet
+if ($LASTEXITCODE -ne 0) { throw 'Building the module failed.' }
+
+$configuration = New-PesterConfiguration
+$configuration.Run.Path = $PSScriptRoot
+$configuration.Run.PassThru = $true
+$configuration.Output.Verbosity = 'Detailed'
+$result = Invoke-Pester -Configuration $configuration
+if ($ResultFile) { Set-Content -Path $ResultFile -Value "$($result.PassedCount) $($result.FailedCount)" }

@@ -1,0 +1,204 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core;
+using RecurringIntegrations.Emulator;
+using RecurringIntegrations.Tests.Support;
+using Xunit;
+
+namespace RecurringIntegrations.Tests.Core;
+
+public class RetryTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Theory]
+    [InlineData(429)]
+    [InlineData(503)]
+    public async Task Enqueue_refused_with_Retry_After_is_sent_again_and_stored_once(int status)
+    {
+        await using var env = await Emulated.StartAsync();
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Status, StatusCode = status, RetryAfter = "1", Times = 2 });
+        var file = env.WriteFile("a.xml", "<a/>");
+        var started = DateTime.UtcNow;
+
+        var messageId = await env.Client.EnqueueAsync(WellKnown.ImportActivity, file, "Customer groups", null, null, None);
+
+        Assert.Equal(messageId, Assert.Single(env.Emulator.State.Enqueued).MessageId);
+        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(1.9), "Retry-After was not honoured");
+        Assert.Contains(env.VerboseLines, l => l.Contains("Retry-After"));
+    }
+
+    [Fact]
+    public async Task Retry_After_as_an_http_date_is_honoured()
+    {
+        await using var env = await Emulated.StartAsync();
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Status, StatusCode = 429, RetryAfter = DateTimeOffset.UtcNow.AddSeconds(2).ToString("r") });
+        var started = DateTime.UtcNow;
+
+        Assert.Null(await env.Client.DequeueAsync(WellKnown.ExportActivity, None));
+
+        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(0.9));
+    }
+
+    [Fact]
+    public async Task Enqueue_whose_answer_is_lost_is_not_sent_again_and_says_so()
+    {
+        await using var env = await Emulated.StartAsync();
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.ResetAfterBody });
+        var file = env.WriteFile("once.xml", "<once/>");
+
+        var error = await Assert.ThrowsAsync<D365Exception>(() => env.Client.EnqueueAsync(WellKnown.ImportActivity, file, "Customer groups", null, null, None));
+
+        Assert.Equal("EnqueueOutcomeUnknown", error.ErrorId);
+        Assert.Single(env.Emulator.State.Enqueued);
+        Assert.True(File.Exists(file));
+        Assert.Contains("message history", error.Message);
+    }
+
+    [Fact]
+    public async Task Enqueue_failing_with_500_is_not_repeated()
+    {
+        await using var env = await Emulated.StartAsync();
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Status, StatusCode = 500 });
+        var file = env.WriteFile("a.xml", "<a/>");
+
+        var error = await Assert.ThrowsAsync<D365Exception>(() => env.Client.EnqueueAsync(WellKnown.ImportActivity, file, "Customer groups", null, null, None));
+
+        Assert.Equal("ServiceError", error.ErrorId);
+        Assert.Equal(1, env.Emulator.State.Requests.Count(r => r.PathAndQuery.StartsWith("/api/connector/enqueue")));
+    }
+
+    [Fact]
+    public async Task Enqueue_to_a_host_that_refuses_connections_is_retried_then_fails_cleanly()
+    {
+        var emulator = await D365Emulator.StartAsync();
+        var token = emulator.IssueToken(emulator.Environment);
+        var options = Emulated.Options(emulator, new RecurringIntegrations.Core.Authentication.AccessTokenCredential(Emulated.Secure(token)));
+        using var session = await D365Session.ConnectAsync(options, None);
+        await emulator.DisposeAsync();
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var folder = Directory.CreateTempSubdirectory().FullName;
+        var file = Path.Combine(folder, "a.xml");
+        File.WriteAllText(file, "<a/>");
+
+        var error = await Assert.ThrowsAsync<D365Exception>(() => new D365Client(session, lines.Enqueue).EnqueueAsync(WellKnown.ImportActivity, file, "E", null, null, None));
+
+        Assert.Equal("ConnectionFailed", error.ErrorId);
+        Assert.Equal(D365ErrorCategory.ConnectionError, error.Category);
+        Assert.Contains(lines, l => l.Contains("retrying"));
+        Assert.True(File.Exists(file));
+    }
+
+    [Theory]
+    [InlineData(500)]
+    [InlineData(502)]
+    [InlineData(503)]
+    public async Task Status_call_survives_transient_server_errors(int status)
+    {
+        await using var env = await Emulated.StartAsync();
+        var file = env.WriteFile("a.xml", "<a/>");
+        var messageId = await env.Client.EnqueueAsync(WellKnown.ImportActivity, file, "Customer groups", null, null, None);
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "GetMessageStatus", Kind = FaultKind.Status, StatusCode = status, Times = 3 });
+
+        Assert.False(string.IsNullOrEmpty(await env.Client.GetMessageStatusAsync(messageId, None)));
+        Assert.Equal(3, env.Emulator.Faults.Hits);
+    }
+
+    [Fact]
+    public async Task Dropped_connections_on_dequeue_download_and_ack_are_retried()
+    {
+        await using var env = await Emulated.StartAsync();
+        var content = new byte[200_000];
+        new Random(1).NextBytes(content);
+        env.Emulator.AddExportMessage(WellKnown.ExportActivity, "blob.bin", content);
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Reset });
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Reset });
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/ack", Kind = FaultKind.Reset });
+
+        var message = await env.Client.DequeueAsync(WellKnown.ExportActivity, None);
+        var saved = await env.Client.DownloadAsync(message!, env.Folder, false, None);
+        await env.Client.AcknowledgeAsync(WellKnown.ExportActivity, message!.RawJson, None);
+
+        Assert.Equal(content, File.ReadAllBytes(saved.Path));
+        Assert.Single(env.Emulator.State.Acknowledged);
+        Assert.Equal(3, env.Emulator.Faults.Hits);
+    }
+
+    [Fact]
+    public async Task A_call_slower_than_the_timeout_is_retried()
+    {
+        await using var env = await Emulated.StartAsync();
+        env.Session.Transport.Retry.RequestTimeout = TimeSpan.FromMilliseconds(500);
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Delay, Delay = TimeSpan.FromSeconds(3) });
+
+        Assert.Null(await env.Client.DequeueAsync(WellKnown.ExportActivity, None));
+        Assert.Contains(env.VerboseLines, l => l.Contains("no answer within"));
+    }
+
+    [Fact]
+    public async Task Cancellation_stops_a_call_waiting_on_Retry_After()
+    {
+        await using var env = await Emulated.StartAsync();
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Status, StatusCode = 429, RetryAfter = "8" });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        var started = DateTime.UtcNow;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => env.Client.DequeueAsync(WellKnown.ExportActivity, cancel.Token));
+
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(4));
+    }
+
+    [Fact]
+    public async Task Web_page_instead_of_json_is_named_as_such()
+    {
+        await using var env = await Emulated.StartAsync();
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "GetMessageStatus", Kind = FaultKind.HtmlPage });
+
+        var error = await Assert.ThrowsAsync<D365Exception>(() => env.Client.GetMessageStatusAsync(Guid.NewGuid(), None));
+
+        Assert.Equal("UnexpectedWebPage", error.ErrorId);
+        Assert.Equal(D365ErrorCategory.InvalidData, error.Category);
+        Assert.Contains("web page", error.Message);
+    }
+
+    [Fact]
+    public async Task Malformed_json_is_reported_not_swallowed()
+    {
+        await using var env = await Emulated.StartAsync();
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.MalformedJson });
+
+        var error = await Assert.ThrowsAsync<D365Exception>(() => env.Client.DequeueAsync(WellKnown.ExportActivity, None));
+
+        Assert.Equal("MalformedResponse", error.ErrorId);
+    }
+
+    [Fact]
+    public async Task File_above_the_service_limit_gets_413_advice_and_stays()
+    {
+        await using var env = await Emulated.StartAsync(o => o.MaxEnqueueBytes = 1000);
+        var file = env.WriteFile("big.xml", new string('x', 5000));
+
+        var error = await Assert.ThrowsAsync<D365Exception>(() => env.Client.EnqueueAsync(WellKnown.ImportActivity, file, "Customer groups", null, null, None));
+
+        Assert.Equal("PayloadTooLarge", error.ErrorId);
+        Assert.Equal(D365ErrorCategory.LimitsExceeded, error.Category);
+        Assert.Contains("package", error.Message);
+        Assert.True(File.Exists(file));
+        Assert.Empty(env.Emulator.State.Enqueued);
+    }
+
+    [Fact]
+    public async Task Throttling_that_never_ends_fails_after_the_retry_budget()
+    {
+        await using var env = await Emulated.StartAsync();
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Status, StatusCode = 429, RetryAfter = "0", Times = -1 });
+
+        var error = await Assert.ThrowsAsync<D365Exception>(() => env.Client.DequeueAsync(WellKnown.ExportActivity, None));
+
+        Assert.Equal("Throttled", error.ErrorId);
+        Assert.Equal(env.Session.Transport.Retry.MaxAttempts, env.Emulator.Faults.Hits);
+    }
+}
