@@ -14,14 +14,14 @@ internal sealed class Report
 
     public void Note(string text) => Console.WriteLine(text);
 
-    public void Figure(string name, string value) => Console.WriteLine($"{name,-52} {value}");
+    public void Figure(string name, string value) => Console.WriteLine($"{name,-72} {value}");
 
     /// <summary>A figure with a target: <paramref name="passed"/> decides PASS or FAIL.</summary>
     public void Target(string name, string value, string target, bool passed)
     {
         _targets++;
         if (!passed) _failed.Add(name);
-        Console.WriteLine($"{name,-52} {value,-44} target {target,-22} {(passed ? "PASS" : "FAIL")}");
+        Console.WriteLine($"{name,-72} {value,-48} target {target,-22} {(passed ? "PASS" : "FAIL")}");
     }
 
     public bool AllPassed => _failed.Count == 0;
