@@ -180,7 +180,7 @@ namespace RecurringIntegrations.Core.Operations
         /// <summary>Claims one dequeue before it is made, so parallel workers together never take more than MaxCount.</summary>
         public bool TryReserve() => _maxCount is not { } max || Interlocked.Increment(ref _reserved) <= max;
 
-        /// <summary>True for the first caller only, so each reason to stop is reported once.</summary>
+        /// <summary>True for the first caller only: only the reason that actually stopped the drain is reported, and once.</summary>
         public bool Stop() => Interlocked.Exchange(ref _stopping, 1) == 0;
 
         public bool FirstSighting(Guid correlationId)
