@@ -33,6 +33,8 @@ namespace RecurringIntegrations.Core.Operations
         /// <summary>Replace a file of the same name; otherwise a free name "name (2).ext" is chosen.</summary>
         public bool Overwrite { get; set; }
         public bool Acknowledge { get; set; }
+        /// <summary>Messages in flight at once (dequeue, download, ack); 1 takes them strictly one after the other.</summary>
+        public int ThrottleLimit { get; set; } = 1;
 
         public string AckActionText => "Acknowledge on activity " + _activityId.ToString("D");
 
@@ -42,42 +44,72 @@ namespace RecurringIntegrations.Core.Operations
         /// drain goes on; it ends at the empty queue, at <see cref="MaxCount"/>, when a correlation id comes back a second
         /// time in this run (a redelivery: only failed messages are redelivered), or after
         /// <see cref="MaxConsecutiveFailures"/> failed downloads in a row. A failing dequeue ends it with that exception.
+        /// With a <see cref="ThrottleLimit"/> above 1, that many workers each take one message at a time; when one of them
+        /// meets an end, the others finish the message they hold (it is already invisible on the queue) and take no more.
         /// </summary>
         public async Task RunAsync(OperationCallbacks<DequeuedMessage> callbacks, CancellationToken cancellationToken)
         {
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             if (MaxCount is { } max && max < 1) throw new ArgumentOutOfRangeException(nameof(MaxCount), max, "MaxCount is at least 1.");
-            var directory = FileChecks.PrepareOutputDirectory(OutputPath);
-            var total = MaxCount ?? -1;
-            var seen = new HashSet<Guid>();
-            var taken = 0;
-            var consecutiveFailures = 0;
+            if (ThrottleLimit < 1 || ThrottleLimit > EnqueueBatch.MaxThrottleLimit)
+                throw new ArgumentOutOfRangeException(nameof(ThrottleLimit), ThrottleLimit, $"The throttle limit is 1 to {EnqueueBatch.MaxThrottleLimit}.");
+            var run = new DrainRun(FileChecks.PrepareOutputDirectory(OutputPath), MaxCount, callbacks);
 
-            while (MaxCount is null || taken < MaxCount)
+            if (ThrottleLimit == 1)
             {
-                var message = await _client.DequeueAsync(_activityId, cancellationToken).ConfigureAwait(false);
-                if (message is null) break;
-                if (!seen.Add(message.CorrelationId))
+                await WorkAsync(run, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            var workers = new Task[ThrottleLimit];
+            for (var i = 0; i < workers.Length; i++)
+                workers[i] = Task.Run(() => WorkAsync(run, cancellationToken), cancellationToken);
+            await Task.WhenAll(workers).ConfigureAwait(false);
+        }
+
+        /// <summary>One worker: takes messages one at a time until the run is told to stop.</summary>
+        private async Task WorkAsync(DrainRun run, CancellationToken cancellationToken)
+        {
+            var callbacks = run.Callbacks;
+            while (!run.Stopping && run.TryReserve())
+            {
+                DequeueResult? message;
+                try
                 {
-                    callbacks.OnWarning($"Message {message.CorrelationId} came back a second time in this run (it failed earlier and was redelivered); stopping here so a failing message is not retried forever. It stays on the queue.");
+                    message = await _client.DequeueAsync(_activityId, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // The other workers finish the messages they hold; this exception then ends the drain.
+                    run.Stop();
+                    throw;
+                }
+                if (message is null)
+                {
+                    run.Stop();
                     break;
                 }
-                taken++;
-                callbacks.OnProgress(taken - 1, total, message.CorrelationId.ToString("D"));
+                if (!run.FirstSighting(message.CorrelationId))
+                {
+                    if (run.Stop())
+                        callbacks.OnWarning($"Message {message.CorrelationId} came back a second time in this run (it failed earlier and was redelivered); stopping here so a failing message is not retried forever. It stays on the queue.");
+                    break;
+                }
+                callbacks.OnProgress(run.Finished, run.Total, message.CorrelationId.ToString("D"));
 
                 SavedFile saved;
                 try
                 {
-                    saved = await _client.DownloadAsync(message, directory, Overwrite, cancellationToken).ConfigureAwait(false);
-                    consecutiveFailures = 0;
+                    saved = await _client.DownloadAsync(message, run.Directory, Overwrite, cancellationToken).ConfigureAwait(false);
+                    run.DownloadSucceeded();
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 {
                     callbacks.OnError(message.CorrelationId, Failures.AsD365(ex, "DequeueDownloadFailed",
                         $"Downloading message {message.CorrelationId} failed; it was not acknowledged and will be redelivered"));
-                    if (++consecutiveFailures >= MaxConsecutiveFailures)
+                    var failuresInARow = run.DownloadFailed();
+                    if (failuresInARow >= MaxConsecutiveFailures && run.Stop())
                     {
-                        callbacks.OnWarning($"{consecutiveFailures} downloads failed in a row; stopping. The messages not downloaded stay on the queue.");
+                        callbacks.OnWarning($"{failuresInARow} downloads failed in a row; stopping. The messages not downloaded stay on the queue.");
                         break;
                     }
                     continue;
@@ -86,7 +118,7 @@ namespace RecurringIntegrations.Core.Operations
                 var result = ToDequeuedMessage(message, saved);
                 if (Acknowledge) await AcknowledgeAsync(result, callbacks, cancellationToken).ConfigureAwait(false);
                 callbacks.OnResult(result);
-                callbacks.OnProgress(taken, total, message.CorrelationId.ToString("D"));
+                callbacks.OnProgress(run.FinishOne(), run.Total, message.CorrelationId.ToString("D"));
             }
         }
 
@@ -119,5 +151,53 @@ namespace RecurringIntegrations.Core.Operations
             Environment = _session.Environment,
             DequeueResponse = message.RawJson,
         };
+    }
+
+    /// <summary>What the workers of one drain share. Every member is safe to call from any worker.</summary>
+    internal sealed class DrainRun
+    {
+        private readonly int? _maxCount;
+        private readonly HashSet<Guid> _seen = new HashSet<Guid>();
+        private int _reserved;
+        private int _finished;
+        private int _failuresInARow;
+        private int _stopping;
+
+        public DrainRun(string directory, int? maxCount, OperationCallbacks<DequeuedMessage> callbacks)
+        {
+            Directory = directory;
+            _maxCount = maxCount;
+            Callbacks = callbacks;
+        }
+
+        public string Directory { get; }
+        public OperationCallbacks<DequeuedMessage> Callbacks { get; }
+        public int Total => _maxCount ?? -1;
+        public bool Stopping => Volatile.Read(ref _stopping) == 1;
+        /// <summary>Messages done with, saved or failed.</summary>
+        public int Finished => Volatile.Read(ref _finished);
+
+        /// <summary>Claims one dequeue before it is made, so parallel workers together never take more than MaxCount.</summary>
+        public bool TryReserve() => _maxCount is not { } max || Interlocked.Increment(ref _reserved) <= max;
+
+        /// <summary>True for the first caller only: only the reason that actually stopped the drain is reported, and once.</summary>
+        public bool Stop() => Interlocked.Exchange(ref _stopping, 1) == 0;
+
+        public bool FirstSighting(Guid correlationId)
+        {
+            lock (_seen) return _seen.Add(correlationId);
+        }
+
+        public void DownloadSucceeded() => Interlocked.Exchange(ref _failuresInARow, 0);
+
+        /// <summary>Counts a failed message as finished; returns the downloads failed in a row, across all workers.</summary>
+        public int DownloadFailed()
+        {
+            Interlocked.Increment(ref _finished);
+            return Interlocked.Increment(ref _failuresInARow);
+        }
+
+        /// <summary>Counts a saved message as finished; returns the new count.</summary>
+        public int FinishOne() => Interlocked.Increment(ref _finished);
     }
 }
