@@ -36,6 +36,11 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Acknowledge { get; set; }
 
+        /// <summary>Messages downloaded at once, 1 to 64. Default 1: one after the other, in queue order.</summary>
+        [Parameter]
+        [ValidateRange(1, EnqueueBatch.MaxThrottleLimit)]
+        public int ThrottleLimit { get; set; } = 1;
+
         protected override void EndProcessing()
         {
             // Relative to the PowerShell location, not the process's working folder, which PowerShell does not move.
@@ -46,6 +51,7 @@ namespace RecurringIntegrations.PowerShell
                 MaxCount = MyInvocation.BoundParameters.ContainsKey(nameof(MaxCount)) ? MaxCount : (int?)null,
                 Overwrite = Force,
                 Acknowledge = Acknowledge,
+                ThrottleLimit = ThrottleLimit,
             };
             var activity = string.Format(Messages.DequeueActivity, ActivityId);
             var callbacks = PostingCallbacks<DequeuedMessage>(WriteObject,

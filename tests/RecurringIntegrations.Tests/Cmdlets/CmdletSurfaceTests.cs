@@ -51,6 +51,7 @@ namespace RecurringIntegrations.Tests.Cmdlets
             { "Send-D365Enqueue", "ThrottleLimit", All, false, false, false, "System.Int32" },
             { "Send-D365Enqueue", "Session", All, false, false, false, "RecurringIntegrations.D365Session" },
             { "Receive-D365Dequeue", "ActivityId", All, true, false, false, "System.Guid" },
+            { "Receive-D365Dequeue", "ThrottleLimit", All, false, false, false, "System.Int32" },
             { "Receive-D365Dequeue", "OutputPath", All, true, false, false, "System.String" },
             { "Receive-D365Dequeue", "MaxCount", All, false, false, false, "System.Int32" },
             { "Receive-D365Dequeue", "Force", All, false, false, false, "System.Management.Automation.SwitchParameter" },
