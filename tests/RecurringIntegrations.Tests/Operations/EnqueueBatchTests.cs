@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
+using RecurringIntegrations.Tests.Support;
 using Xunit;
 
 namespace RecurringIntegrations.Tests.Operations
@@ -13,7 +14,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Throttle_1_uploads_in_order_and_a_missing_and_an_empty_file_do_not_stop_the_rest()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var files = new[]
             {
                 new EnqueueRequest(env.WriteFile("a.xml", "<a/>")) { EntityName = "Customer groups" },
@@ -37,7 +38,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Throttle_above_1_uploads_every_file_once_and_isolates_a_refused_one()
         {
-            await using var env = await EmulatorSession.StartAsync(o => o.MaxEnqueueBytes = 100);
+            await using var env = await Emulated.StartAsync(o => o.MaxEnqueueBytes = 100);
             var files = Enumerable.Range(1, 12)
                 .Select(i => new EnqueueRequest(env.WriteFile($"f{i:00}.csv", i == 7 ? new string('x', 500) : "id,name\n" + i)))
                 .ToList();
@@ -57,7 +58,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task A_file_declined_at_confirmation_is_not_uploaded()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var files = new[] { new EnqueueRequest(env.WriteFile("keep.xml", "<k/>")), new EnqueueRequest(env.WriteFile("skip.xml", "<s/>")) };
             var recorder = new Recorder<EnqueuedMessage>();
 

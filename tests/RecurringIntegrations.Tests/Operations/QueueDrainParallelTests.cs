@@ -8,6 +8,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
+using RecurringIntegrations.Tests.Support;
 using Xunit;
 
 namespace RecurringIntegrations.Tests.Operations
@@ -17,7 +18,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Eight_workers_save_and_acknowledge_every_message_exactly_once()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var contents = new Dictionary<Guid, string>();
             for (var i = 0; i < 200; i++)
             {
@@ -47,7 +48,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task MaxCount_is_exact_across_workers()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var ids = Enumerable.Range(0, 100).Select(i => env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"m{i}.xml", Encoding.UTF8.GetBytes("<m/>"))).ToList();
             var recorder = new Recorder<DequeuedMessage>();
 
@@ -63,7 +64,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Workers_download_at_the_same_time()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             for (var i = 0; i < 16; i++) env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"s{i}.xml", Encoding.UTF8.GetBytes("<s/>"));
             env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(300), Times = -1 });
             var recorder = new Recorder<DequeuedMessage>();
@@ -80,7 +81,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Failed_downloads_are_not_acknowledged_and_the_other_workers_go_on()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var ids = Enumerable.Range(0, 20).Select(i => env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"f{i}.xml", Encoding.UTF8.GetBytes("<f/>"))).ToList();
             env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Status, StatusCode = 404, SkipFirst = 5, Times = 2 });
             var recorder = new Recorder<DequeuedMessage>();
@@ -98,7 +99,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Downloads_failing_in_a_row_stop_every_worker()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             for (var i = 0; i < 50; i++) env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"x{i}.xml", Encoding.UTF8.GetBytes("<x/>"));
             env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Status, StatusCode = 404, Times = -1 });
             var recorder = new Recorder<DequeuedMessage>();
@@ -117,7 +118,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task A_message_redelivered_to_another_worker_ends_the_drain()
         {
-            await using var env = await EmulatorSession.StartAsync(o => o.RedeliveryTimeout = TimeSpan.Zero);
+            await using var env = await Emulated.StartAsync(o => o.RedeliveryTimeout = TimeSpan.Zero);
             env.Emulator.AddExportMessage(WellKnown.ExportActivity, "bad.xml", Encoding.UTF8.GetBytes("<b/>"));
             env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Status, StatusCode = 404, Times = -1 });
             var recorder = new Recorder<DequeuedMessage>();
@@ -133,7 +134,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Through_the_bridge_every_callback_runs_on_the_pumping_thread()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             for (var i = 0; i < 40; i++) env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"b{i}.xml", Encoding.UTF8.GetBytes("<b/>"));
             var bridge = new PipelineBridge();
             var pump = Environment.CurrentManagedThreadId;
@@ -168,7 +169,7 @@ namespace RecurringIntegrations.Tests.Operations
         [InlineData(EnqueueBatch.MaxThrottleLimit + 1)]
         public async Task A_throttle_limit_out_of_range_is_refused(int limit)
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var drain = new QueueDrain(env.Session, env.Client, WellKnown.ExportActivity) { OutputPath = env.Folder, ThrottleLimit = limit };
 
             await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => drain.RunAsync(new Recorder<DequeuedMessage>().Callbacks(), CancellationToken.None));

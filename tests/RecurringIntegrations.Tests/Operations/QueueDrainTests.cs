@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
+using RecurringIntegrations.Tests.Support;
 using Xunit;
 
 namespace RecurringIntegrations.Tests.Operations
@@ -15,7 +16,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Drain_saves_every_message_and_stops_when_the_queue_is_empty()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var ids = Enumerable.Range(1, 5).Select(i => env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"export{i}.xml", Encoding.UTF8.GetBytes($"<n>{i}</n>"))).ToList();
             var recorder = new Recorder<DequeuedMessage>();
             var output = Path.Combine(env.Folder, "out");
@@ -38,7 +39,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task MaxCount_takes_no_more_than_asked()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var ids = Enumerable.Range(0, 4).Select(i => env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"e{i}.xml", Encoding.UTF8.GetBytes("<e/>"))).ToList();
             var recorder = new Recorder<DequeuedMessage>();
 
@@ -52,7 +53,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Acknowledge_acks_each_message_after_its_file_is_saved()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var ids = Enumerable.Range(1, 3).Select(i => env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"a{i}.xml", Encoding.UTF8.GetBytes("<a/>"))).ToList();
             var recorder = new Recorder<DequeuedMessage>();
             var savedBeforeAck = true;
@@ -73,7 +74,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task A_failed_download_is_reported_not_acknowledged_and_the_drain_goes_on()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var ids = Enumerable.Range(1, 3).Select(i => env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"d{i}.xml", Encoding.UTF8.GetBytes("<d/>"))).ToList();
             env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Status, StatusCode = 404, Times = 1 });
             var recorder = new Recorder<DequeuedMessage>();
@@ -92,7 +93,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task A_message_redelivered_in_the_same_run_ends_the_drain()
         {
-            await using var env = await EmulatorSession.StartAsync(o => o.RedeliveryTimeout = TimeSpan.Zero);
+            await using var env = await Emulated.StartAsync(o => o.RedeliveryTimeout = TimeSpan.Zero);
             env.Emulator.AddExportMessage(WellKnown.ExportActivity, "bad.xml", Encoding.UTF8.GetBytes("<b/>"));
             env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Status, StatusCode = 404, Times = -1 });
             var recorder = new Recorder<DequeuedMessage>();

@@ -5,6 +5,7 @@ using System.Threading.Tasks;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
+using RecurringIntegrations.Tests.Support;
 using Xunit;
 
 namespace RecurringIntegrations.Tests.Operations
@@ -14,7 +15,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Wait_reports_each_message_once_at_its_terminal_status()
         {
-            await using var env = await EmulatorSession.StartAsync();
+            await using var env = await Emulated.StartAsync();
             var ids = new[] { "<ok1/>", "line\nEMULATOR-ERROR: Customer group 'X' does not exist\n", "<ok2/>" }
                 .Select((content, i) => env.Client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile($"s{i}.xml", content), "Customer groups", null, null, CancellationToken.None).Result)
                 .ToList();
@@ -39,7 +40,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Timeout_reports_the_last_status_of_the_rest_and_one_summary_error()
         {
-            await using var env = await EmulatorSession.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMinutes(10));
+            await using var env = await Emulated.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMinutes(10));
             var ids = Enumerable.Range(0, 3)
                 .Select(i => env.Client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile($"t{i}.xml", "<t/>"), "Customer groups", null, null, CancellationToken.None).Result)
                 .ToList();
@@ -59,7 +60,7 @@ namespace RecurringIntegrations.Tests.Operations
         [Fact]
         public async Task Execution_errors_of_a_message_not_yet_processed_is_one_clear_error()
         {
-            await using var env = await EmulatorSession.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMinutes(10));
+            await using var env = await Emulated.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMinutes(10));
             var id = await env.Client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile("n.xml", "<n/>"), "Customer groups", null, null, CancellationToken.None);
 
             var error = await Assert.ThrowsAsync<D365Exception>(() => MessageQueries.ExecutionErrorsOfMessageAsync(env.Client, id, CancellationToken.None));

@@ -10,7 +10,6 @@ using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
-using RecurringIntegrations.Tests.Operations;
 using RecurringIntegrations.Tests.Support;
 using RecurringIntegrations.Tests.Core;
 using Xunit;

@@ -5,7 +5,6 @@ using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
-using RecurringIntegrations.Tests.Operations;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
 

@@ -8,7 +8,6 @@ using System.Threading.Tasks;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
-using RecurringIntegrations.Tests.Operations;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
 
