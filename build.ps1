@@ -84,8 +84,13 @@ switch ($Task) {
     'Package' {
         $Configuration = 'Release'
         Invoke-Build
+        if (-not (Get-Command Publish-Module -ErrorAction SilentlyContinue)) {
+            throw 'The Package task needs the PowerShellGet module (Publish-Module), which Windows PowerShell 5.1 and PowerShell 7 ship with.'
+        }
         $packages = Join-Path $root 'out/packages'
         New-Item -ItemType Directory -Force -Path $packages | Out-Null
+        # Publish-Module refuses a version the repository already holds: a rebuild replaces the package.
+        Remove-Item -Path (Join-Path $packages 'RecurringIntegrations.*.nupkg') -ErrorAction SilentlyContinue
         $repository = 'RecurringIntegrationsLocal'
         if (Get-PSRepository -Name $repository -ErrorAction SilentlyContinue) { Unregister-PSRepository -Name $repository }
         Register-PSRepository -Name $repository -SourceLocation $packages -PublishLocation $packages -InstallationPolicy Trusted
