@@ -6,24 +6,14 @@ BeforeAll {
     $repositoryRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
     $work = Join-Path ([IO.Path]::GetTempPath()) ("ri-pester-" + [guid]::NewGuid().ToString('N'))
     $exportFolder = Join-Path $work 'exports'
-    $readyFile = Join-Path $work 'ready.json'
     New-Item -ItemType Directory -Path $exportFolder -Force | Out-Null
     '<Export><Row>1</Row></Export>' | Set-Content -Path (Join-Path $exportFolder 'export1.xml')
     '<Export><Row>2</Row></Export>' | Set-Content -Path (Join-Path $exportFolder 'export2.xml')
     '<Export><Row>3</Row></Export>' | Set-Content -Path (Join-Path $exportFolder 'export3.xml')
 
-    $emulatorProject = Join-Path $repositoryRoot 'src/RecurringIntegrations.Emulator'
-    $script:emulator = Start-Process -FilePath 'dotnet' -PassThru -NoNewWindow `
-        -ArgumentList @('run', '--project', $emulatorProject, '--', '--port', '0', '--processing-delay-ms', '300',
-                        '--ready-file', $readyFile, '--export-folder', $exportFolder) `
-        -RedirectStandardOutput (Join-Path $work 'emulator.out') -RedirectStandardError (Join-Path $work 'emulator.err')
-    $deadline = (Get-Date).AddMinutes(3)
-    while (-not (Test-Path $readyFile)) {
-        if ($script:emulator.HasExited) { throw "The emulator exited: $(Get-Content (Join-Path $work 'emulator.err') -Raw)" }
-        if ((Get-Date) -gt $deadline) { throw 'The emulator did not write its ready file within 3 minutes.' }
-        Start-Sleep -Milliseconds 250
-    }
-    $script:ready = Get-Content $readyFile -Raw | ConvertFrom-Json
+    Import-Module (Join-Path $repositoryRoot 'src/RecurringIntegrations.Emulator/Emulator.psm1') -Force
+    $script:emulator = Start-D365Emulator -ArgumentList '--processing-delay-ms', '300', '--export-folder', $exportFolder
+    $script:ready = $emulator.Ready
 
     Import-Module (Join-Path $repositoryRoot 'out/RecurringIntegrations/RecurringIntegrations.psd1') -Force
     $script:import = [guid]$ready.importActivity
@@ -40,7 +30,7 @@ BeforeAll {
 AfterAll {
     Disconnect-D365 -Confirm:$false -ErrorAction SilentlyContinue
     Remove-Module RecurringIntegrations -Force -ErrorAction SilentlyContinue
-    if ($script:emulator -and -not $script:emulator.HasExited) { Stop-Process -Id $script:emulator.Id -Force }
+    if ($script:emulator) { Stop-D365Emulator $script:emulator }
     if ($script:work) { Remove-Item $script:work -Recurse -Force -ErrorAction SilentlyContinue }
 }
 

@@ -23,6 +23,9 @@ Import-Module Pester -MinimumVersion 5.0.0
 
 dotnet build (Join-Path $root 'src/RecurringIntegrations.PowerShell') --nologo -v quiet
 if ($LASTEXITCODE -ne 0) { throw 'Building the module failed.' }
+# Start-D365Emulator runs the built emulator: build it too, so the tests never run a stale one.
+dotnet build (Join-Path $root 'src/RecurringIntegrations.Emulator') --nologo -v quiet
+if ($LASTEXITCODE -ne 0) { throw 'Building the emulator failed.' }
 
 $configuration = New-PesterConfiguration
 $configuration.Run.Path = $PSScriptRoot

@@ -1,0 +1,188 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+# The README's commands, run one by one against the emulator. Each command is written here exactly as the README
+# shows it and the README is checked to still contain it, so the two cannot drift apart. The only change made before
+# running is the example environment URL, which becomes the emulator's; the emulator accepts the README's tenant and
+# client id, and $PSDefaultParameterValues adds its authority host and certificate check.
+# Run elsewhere: './build.ps1 -Task Demo' (Demo.Tests), './build.ps1 -Task Package' (Package.Tests),
+# 'dotnet test' and './build.ps1 -Task Test' (.ci/run, which runs this suite too).
+
+BeforeAll {
+    $script:repositoryRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+    $script:readme = (Get-Content (Join-Path $repositoryRoot 'README.md') -Raw) -replace "`r`n", "`n"
+    $script:work = Join-Path ([IO.Path]::GetTempPath()) ('ri-readme-' + [guid]::NewGuid().ToString('N'))
+    $exportFolder = Join-Path $work 'exports'
+    New-Item -ItemType Directory -Path $exportFolder, (Join-Path $work 'in') -Force | Out-Null
+    '<Export><Row>1</Row></Export>' | Set-Content -Path (Join-Path $exportFolder 'export1.xml')
+    '<CustomerGroup><Id>10</Id></CustomerGroup>' | Set-Content (Join-Path $work 'in/a.xml')
+    "<CustomerGroup><Id>20</Id></CustomerGroup>`nEMULATOR-ERROR: Customer group 20 has no terms of payment" | Set-Content (Join-Path $work 'in/b.xml')
+
+    Import-Module (Join-Path $repositoryRoot 'src/RecurringIntegrations.Emulator/Emulator.psm1') -Force
+    $script:emulator = Start-D365Emulator -ArgumentList '--processing-delay-ms', '200', '--export-folder', $exportFolder,
+        '--tenant', 'contoso.onmicrosoft.com', '--client-id', '11111111-2222-3333-4444-555555555555'
+    Import-Module (Join-Path $repositoryRoot 'out/RecurringIntegrations/RecurringIntegrations.psd1') -Force
+    $PSDefaultParameterValues = @{
+        'Connect-D365:AuthorityHost'        = $emulator.Ready.authorityHost
+        'Connect-D365:SkipCertificateCheck' = $true
+        'Connect-D365:WarningAction'        = 'SilentlyContinue'
+    }
+
+    # The variables the README's commands use.
+    $script:environment = $emulator.Ready.environment
+    $script:tenant = $emulator.Ready.tenantId
+    $script:app = $emulator.Ready.clientId
+    $script:secret = ConvertTo-SecureString $emulator.Ready.clientSecret -AsPlainText -Force
+    $script:importJob = $emulator.Ready.importActivity
+    $script:exportJob = $emulator.Ready.exportActivity
+
+    function Invoke-ReadmeCommand([string] $Command) {
+        $script:readme.Contains($Command) | Should -BeTrue -Because "the README shows: $Command"
+        $runnable = $Command.Replace('https://contoso.operations.dynamics.com', $environment)
+        & ([scriptblock]::Create($runnable))
+    }
+}
+
+AfterAll {
+    Disconnect-D365 -ErrorAction SilentlyContinue
+    Remove-Module RecurringIntegrations -Force -ErrorAction SilentlyContinue
+    if ($script:emulator) { Stop-D365Emulator $script:emulator }
+    Remove-Item $script:work -Recurse -Force -ErrorAction SilentlyContinue
+}
+
+Describe 'README: the commands' {
+    It 'names the demo, the test command and the test task that other suites run' {
+        $readme | Should -Match ([regex]::Escape('pwsh ./build.ps1 -Task Demo'))
+        $readme | Should -Match ([regex]::Escape('./build.ps1 -Task Package'))
+        $readme | Should -Match ([regex]::Escape('dotnet test '))
+        Get-Content (Join-Path $repositoryRoot '.ci/run') -Raw | Should -Match 'dotnet test'
+    }
+}
+
+Describe 'README: Install' {
+    It 'imports the built module from the repository root' {
+        Push-Location $repositoryRoot
+        try {
+            Invoke-ReadmeCommand 'Import-Module ./out/RecurringIntegrations/RecurringIntegrations.psd1'
+        }
+        finally {
+            Pop-Location
+        }
+        Get-Command Connect-D365 | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'README: A quick tour' {
+    BeforeAll { Push-Location $work }
+    AfterAll { Pop-Location }
+
+    It 'reads the secret from the console (not run: a test has no console; $secret is set instead)' {
+        $readme.Contains("`$secret = Read-Host -AsSecureString 'Client secret'") | Should -BeTrue
+    }
+
+    It 'signs in' {
+        $session = Invoke-ReadmeCommand ("Connect-D365 -Environment https://contoso.operations.dynamics.com -TenantId contoso.onmicrosoft.com ``" +
+            "`n    -ClientId 11111111-2222-3333-4444-555555555555 -ClientSecret `$secret")
+        $session.Environment | Should -Be $environment
+    }
+
+    It 'imports, waits and shows what went wrong' {
+        $errors = Invoke-ReadmeCommand ("Get-ChildItem .\in\*.xml | Send-D365Enqueue -ActivityId `$importJob -EntityName 'Customer groups' |" +
+            "`n    Get-D365MessageStatus -Wait | Where-Object Status -ne 'Processed' | Get-D365ExecutionError")
+        @($errors).Count | Should -Be 1
+        $errors.ErrorMessage | Should -Match 'no terms of payment'
+    }
+
+    It 'exports and acknowledges' {
+        Invoke-ReadmeCommand 'Receive-D365Dequeue -ActivityId $exportJob -OutputPath .\out | Confirm-D365Ack' | Should -BeNullOrEmpty
+        @(Get-ChildItem (Join-Path $work 'out') -File).Count | Should -Be 1
+        Receive-D365Dequeue -ActivityId $exportJob -OutputPath (Join-Path $work 'again') | Should -BeNullOrEmpty
+    }
+
+    It 'reports' {
+        $ids = (Send-D365Enqueue -Path (Join-Path $work 'in/a.xml') -ActivityId $importJob -EntityName 'Customer groups').MessageId
+        Invoke-ReadmeCommand 'Get-D365MessageStatus -MessageId $ids | Export-Csv status.csv -NoTypeInformation'
+        (Import-Csv (Join-Path $work 'status.csv')).MessageId | Should -Be ([string] $ids)
+    }
+}
+
+Describe 'README: Connecting' {
+    AfterEach { (Get-D365Session).Environment | Should -Be $environment }
+
+    It 'with a client secret' {
+        Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -ClientSecret $secret' |
+            Select-Object -ExpandProperty AuthenticationKind | Should -Be 'ClientSecret'
+    }
+
+    It 'with an Azure Automation credential asset' {
+        # Stands in for the Azure Automation command; the credential is the app's id and secret.
+        $asset = [pscredential]::new($app, $secret)
+        Set-Item Function:global:Get-AutomationPSCredential -Value ({ param([string] $Name) $asset }.GetNewClosure())
+        try {
+            Invoke-ReadmeCommand "Connect-D365 -Environment `$environment -TenantId `$tenant -Credential (Get-AutomationPSCredential -Name 'D365 app')" |
+                Should -Not -BeNullOrEmpty
+        }
+        finally {
+            Remove-Item Function:Get-AutomationPSCredential
+        }
+    }
+
+    It 'with a certificate (not run: the standalone emulator takes certificates only in-process, see the xunit suite)' {
+        $readme.Contains('Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -CertificateThumbprint ') | Should -BeTrue
+        $readme.Contains('Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -Certificate $cert') | Should -BeTrue
+        Set-ItResult -Skipped -Because 'the standalone emulator has no option to trust a client certificate'
+    }
+
+    It 'with the managed identity, system- and user-assigned' {
+        $env:IDENTITY_ENDPOINT = $emulator.Ready.managedIdentityEndpoint
+        $env:IDENTITY_HEADER = $emulator.Ready.managedIdentityHeader
+        try {
+            (Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -ManagedIdentity').AuthenticationKind | Should -BeLike 'ManagedIdentity*'
+            $userAssignedId = [guid]::NewGuid().ToString()
+            (Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -ManagedIdentity -ClientId $userAssignedId').ClientId | Should -Be $userAssignedId
+        }
+        finally {
+            Remove-Item Env:IDENTITY_ENDPOINT, Env:IDENTITY_HEADER
+        }
+    }
+
+    It 'with a token you already hold' {
+        $request = @{
+            Method = 'Post'
+            Uri    = "$($emulator.Ready.authorityHost)/$tenant/oauth2/v2.0/token"
+            Body   = @{ grant_type = 'client_credentials'; client_id = $app; client_secret = $emulator.Ready.clientSecret; scope = "$environment/.default" }
+        }
+        if ($PSVersionTable.PSVersion.Major -ge 6) { $request.SkipCertificateCheck = $true }
+        else { [Net.ServicePointManager]::ServerCertificateValidationCallback = { $true } }
+        $secureToken = ConvertTo-SecureString (Invoke-RestMethod @request).access_token -AsPlainText -Force
+        (Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -AccessToken $secureToken').AuthenticationKind | Should -Be 'AccessToken'
+        Get-D365MessageStatus -MessageId ([guid]::NewGuid()) -ErrorAction SilentlyContinue -ErrorVariable failure
+        $failure[0].FullyQualifiedErrorId | Should -Not -BeLike 'Unauthorized*'
+    }
+}
+
+Describe 'README: The emulator' {
+    It 'starts, connects and stops the emulator from PowerShell' {
+        Push-Location $repositoryRoot
+        try {
+            Invoke-ReadmeCommand ("Import-Module ./src/RecurringIntegrations.Emulator/Emulator.psm1`n`$emulator = Start-D365Emulator`n" +
+                "`$connect = `$emulator.ConnectParameters`nConnect-D365 @connect`nStop-D365Emulator `$emulator") | Should -Not -BeNullOrEmpty
+        }
+        finally {
+            Pop-Location
+        }
+        # Back to this suite's emulator.
+        $connect = $emulator.ConnectParameters
+        Connect-D365 @connect | Out-Null
+    }
+
+    It 'lists the options with --help' {
+        Push-Location $repositoryRoot
+        try {
+            $help = Invoke-ReadmeCommand 'dotnet src/RecurringIntegrations.Emulator/bin/Debug/net10.0/RecurringIntegrations.Emulator.dll --help'
+        }
+        finally {
+            Pop-Location
+        }
+        $LASTEXITCODE | Should -Be 0
+        ($help -join "`n") | Should -Match '--export-folder'
+    }
+}
