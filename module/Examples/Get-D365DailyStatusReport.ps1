@@ -32,7 +32,9 @@ $ErrorActionPreference = 'Stop'
 
 # The journal's dates are written with the invariant culture, so they compare as text whatever the machine's culture.
 $day = $Date.ToString('yyyy-MM-dd', [cultureinfo]::InvariantCulture)
-$sent = @(Import-Csv -LiteralPath $JournalPath | Where-Object { $_.Date.StartsWith($day) })
+# A message settled by a later run has a later row too: one row per message, its first (the day it was sent).
+$sent = @(Import-Csv -LiteralPath $JournalPath | Where-Object { $_.Date.StartsWith($day) } |
+    Group-Object MessageId | ForEach-Object { $_.Group[0] })
 
 $current = @()
 if ($sent.Count -gt 0) {

@@ -22,6 +22,9 @@ internal static class Program
           --http-download-location  answer DownloadLocation as http://host:80/... like production
           --export-folder DIR       queue every file in DIR as an export message on the export activity
           --ready-file PATH         once listening, write the connection details as JSON to PATH
+          --fault KIND:PATH[:TIMES] inject a fault into requests whose path contains PATH, TIMES times (default 1,
+                                    -1 = always); KIND is 429, 500, 503 (with Retry-After: 1), reset, reset-after-body,
+                                    html, malformed-json or delay-N (N ms). Repeatable.
           --help                    show this text
 
         Import content markers: a line containing 'EMULATOR-ERROR: text' gives an execution error 'text'
@@ -33,6 +36,7 @@ internal static class Program
         var options = new EmulatorOptions();
         string? exportFolder = null;
         string? readyFile = null;
+        var faults = new System.Collections.Generic.List<FaultRule>();
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -52,6 +56,7 @@ internal static class Program
                     case "--http-download-location": options.HttpDownloadLocation = true; break;
                     case "--export-folder": exportFolder = Value(); break;
                     case "--ready-file": readyFile = Value(); break;
+                    case "--fault": faults.Add(ParseFault(Value())); break;
                     default: throw new ArgumentException($"Unknown option {args[i]}.");
                 }
             }
@@ -64,6 +69,7 @@ internal static class Program
         }
 
         await using var emulator = await D365Emulator.StartAsync(options);
+        foreach (var fault in faults) emulator.Faults.Add(fault);
         if (exportFolder is not null)
         {
             foreach (var file in Directory.EnumerateFiles(exportFolder))
@@ -78,6 +84,29 @@ internal static class Program
         // The host's console lifetime turns Ctrl+C and SIGTERM into a clean shutdown.
         await emulator.WaitForShutdownAsync();
         return 0;
+    }
+
+    /// <summary>KIND:PATH[:TIMES], for example reset-after-body:/api/connector/enqueue:1.</summary>
+    internal static FaultRule ParseFault(string text)
+    {
+        var parts = text.Split(':');
+        if (parts.Length is < 2 or > 3 || parts[1].Length == 0)
+            throw new ArgumentException($"--fault '{text}' is not KIND:PATH[:TIMES].");
+        var times = parts.Length == 3 ? int.Parse(parts[2], CultureInfo.InvariantCulture) : 1;
+        var kind = parts[0].ToLowerInvariant();
+        return kind switch
+        {
+            "429" or "500" or "503" => new FaultRule { Kind = FaultKind.Status, StatusCode = int.Parse(kind, CultureInfo.InvariantCulture), RetryAfter = kind == "500" ? null : "1", PathContains = parts[1], Times = times },
+            "reset" => new FaultRule { Kind = FaultKind.Reset, PathContains = parts[1], Times = times },
+            "reset-after-body" => new FaultRule { Kind = FaultKind.ResetAfterBody, PathContains = parts[1], Times = times },
+            "html" => new FaultRule { Kind = FaultKind.HtmlPage, PathContains = parts[1], Times = times },
+            "malformed-json" => new FaultRule { Kind = FaultKind.MalformedJson, PathContains = parts[1], Times = times },
+            _ when kind.StartsWith("delay-", StringComparison.Ordinal) => new FaultRule
+            {
+                Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(int.Parse(kind["delay-".Length..], CultureInfo.InvariantCulture)), PathContains = parts[1], Times = times,
+            },
+            _ => throw new ArgumentException($"--fault kind '{parts[0]}' is not one of 429, 500, 503, reset, reset-after-body, html, malformed-json, delay-N."),
+        };
     }
 
     /// <summary>Written to a temporary name and moved, so a script polling for the file never reads half of it.</summary>

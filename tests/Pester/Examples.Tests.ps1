@@ -57,12 +57,12 @@ Describe 'Invoke-D365InboxImport.ps1' {
         $text | Should -Match 'TOO-LONG is too long'
     }
 
-    It 'leaves only the journal in the inbox and journals every sent message' {
+    It 'leaves only the journal in the inbox and journals every message when sent and when settled' {
         (Get-ChildItem $inbox -File).Name | Should -Be 'journal.csv'
         $journal = @(Import-Csv (Join-Path $inbox 'journal.csv'))
-        $journal.Count | Should -Be 3
-        ($journal | Sort-Object File).Status | Should -Be @('ProcessedWithErrors', 'Processed', 'Processed')
-        $journal.MessageId | Should -Be ([string[]] $results.MessageId)
+        $journal.Count | Should -Be 6
+        @($journal | Where-Object Status -eq 'Enqueued').MessageId | Sort-Object | Should -Be ([string[]] ($results.MessageId | Sort-Object))
+        (@($journal | Where-Object Status -ne 'Enqueued') | Sort-Object File).Status | Should -Be @('ProcessedWithErrors', 'Processed', 'Processed')
     }
 
     It 'keeps a file the service refuses (unknown activity) in the inbox and journals nothing for it' {
@@ -71,25 +71,55 @@ Describe 'Invoke-D365InboxImport.ps1' {
             -PollIntervalSeconds 1 -WarningVariable warnings | Out-Null
         Test-Path (Join-Path $inbox 'refused.csv') | Should -BeTrue
         ($warnings -join "`n") | Should -Match 'refused.csv'
-        @(Import-Csv (Join-Path $inbox 'journal.csv')).Count | Should -Be 3
+        @(Import-Csv (Join-Path $inbox 'journal.csv')).Count | Should -Be 6
     }
 
-    It 'keeps a file whose outcome is not known yet in the inbox and journals it' {
-        # Two minutes of processing against a one second wait: sent, but not finished.
-        $slow = Start-D365Emulator -ArgumentList '--processing-delay-ms', '120000'
+    It 'moves a file whose upload answer was lost to unconfirmed and never sends it again' {
+        $lossy = Start-D365Emulator -ArgumentList '--fault', 'reset-after-body:/api/connector/enqueue:1'
+        try {
+            $lossyTarget = $target.Clone()
+            $lossyTarget.Environment = $lossy.Ready.environment
+            $lossyTarget.AuthorityHost = $lossy.Ready.authorityHost
+            'CUSTOMERGROUPID' + "`n" + 'LOST' | Set-Content (Join-Path $inbox 'lost.csv')
+            & (Join-Path $examples 'Invoke-D365InboxImport.ps1') @lossyTarget -ActivityId $import -InboxPath $inbox -Filter 'lost.csv' `
+                -PollIntervalSeconds 1 -TimeoutSeconds 1 -WarningVariable warnings | Out-Null
+            & (Join-Path $examples 'Invoke-D365InboxImport.ps1') @lossyTarget -ActivityId $import -InboxPath $inbox -Filter 'lost.csv' `
+                -PollIntervalSeconds 1 -TimeoutSeconds 1 | Out-Null
+        }
+        finally {
+            Stop-D365Emulator $lossy
+        }
+        Test-Path (Join-Path $inbox 'lost.csv') | Should -BeFalse
+        Test-Path (Join-Path $inbox 'unconfirmed/lost.csv') | Should -BeTrue
+        ($warnings -join "`n") | Should -Match 'message history'
+        @(Import-Csv (Join-Path $inbox 'journal.csv') | Where-Object File -eq 'lost.csv').Count | Should -Be 0
+    }
+
+    It 'parks a sent file whose processing has not finished in pending, never sends it again, and settles it next run' {
+        # Processing takes 3 s against a 1 s wait: sent, but not finished in this run.
+        $slow = Start-D365Emulator -ArgumentList '--processing-delay-ms', '1500'
         try {
             $slowTarget = $target.Clone()
             $slowTarget.Environment = $slow.Ready.environment
             $slowTarget.AuthorityHost = $slow.Ready.authorityHost
             & (Join-Path $examples 'Invoke-D365InboxImport.ps1') @slowTarget -ActivityId $import -InboxPath $inbox -Filter 'refused.csv' `
                 -PollIntervalSeconds 1 -TimeoutSeconds 1 -WarningVariable warnings | Out-Null
+            Test-Path (Join-Path $inbox 'refused.csv') | Should -BeFalse
+            Test-Path (Join-Path $inbox 'pending/refused.csv') | Should -BeTrue
+            ($warnings -join "`n") | Should -Match 'pending'
+            (Import-Csv (Join-Path $inbox 'journal.csv') | Select-Object -Last 1).Status | Should -Be 'Enqueued'
+
+            Start-Sleep -Seconds 4
+            $settled = @(& (Join-Path $examples 'Invoke-D365InboxImport.ps1') @slowTarget -ActivityId $import -InboxPath $inbox `
+                -PollIntervalSeconds 1 -TimeoutSeconds 1)
+            $settled.Status | Should -Be 'Processed'
+            Test-Path (Join-Path $inbox 'processed/refused.csv') | Should -BeTrue
+            @(Get-ChildItem (Join-Path $inbox 'pending')).Count | Should -Be 0
         }
         finally {
             Stop-D365Emulator $slow
         }
-        Test-Path (Join-Path $inbox 'refused.csv') | Should -BeTrue
-        ($warnings -join "`n") | Should -Match 'outcome is not known'
-        (Import-Csv (Join-Path $inbox 'journal.csv') | Select-Object -Last 1).Status | Should -Be 'Enqueued'
+        (Import-Csv (Join-Path $inbox 'journal.csv') | Select-Object -Last 1).Status | Should -Be 'Processed'
     }
 }
 
