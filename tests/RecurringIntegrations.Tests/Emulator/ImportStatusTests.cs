@@ -86,14 +86,15 @@ public sealed class ImportStatusTests
     [Fact]
     public async Task Execution_id_is_empty_then_the_zero_guid_before_processing_and_a_guid_after()
     {
-        await using var harness = await EmulatorHarness.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMilliseconds(2000));
+        // Windows of 1.5 s with the checks in their middles: a slow or early timer on a busy machine stays inside.
+        await using var harness = await EmulatorHarness.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMilliseconds(3000));
         var messageId = await harness.EnqueueAsync("a");
         var body = $"{{\"_messageId\":\"{messageId}\"}}";
 
         var early = await harness.ActionValueAsync("GetExecutionIdByMessageId", body);
-        await Task.Delay(1000);
+        await Task.Delay(2200);
         var later = await harness.ActionValueAsync("GetExecutionIdByMessageId", body);
-        await Task.Delay(1100);
+        await Task.Delay(1200);
         var started = await harness.ActionValueAsync("GetExecutionIdByMessageId", body);
 
         Assert.Equal("", early);

@@ -21,13 +21,20 @@ public class InterruptedDrainTests
         env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(60), Times = -1 });
         var output = Path.Combine(env.Folder, "out");
         var recorder = new Recorder<RecurringIntegrations.DequeuedMessage>();
-        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(700));
+        using var stop = new CancellationTokenSource();
+        var callbacks = recorder.Callbacks();
+        // Ctrl+C after the fifth saved file, while the sixth is being downloaded.
+        callbacks.Result = message =>
+        {
+            recorder.Results.Enqueue(message);
+            if (recorder.Results.Count == 5) stop.CancelAfter(TimeSpan.FromMilliseconds(30));
+        };
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            new QueueDrain(env.Session, env.Client, WellKnown.ExportActivity) { OutputPath = output, Acknowledge = true }.RunAsync(recorder.Callbacks(), stop.Token));
+            new QueueDrain(env.Session, env.Client, WellKnown.ExportActivity) { OutputPath = output, Acknowledge = true }.RunAsync(callbacks, stop.Token));
 
         var savedBeforeStop = recorder.Results.ToList();
-        Assert.InRange(savedBeforeStop.Count, 1, 39);
+        Assert.InRange(savedBeforeStop.Count, 5, 39);
         Ledger.AssertExportBooks(env, queued, savedBeforeStop, output);
         Assert.Equal(savedBeforeStop.Count, Directory.GetFiles(output).Length);
 
