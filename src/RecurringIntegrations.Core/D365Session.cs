@@ -97,18 +97,34 @@ namespace RecurringIntegrations
             if (options is null) throw new ArgumentNullException(nameof(options));
             var environment = EnvironmentAddress.Normalize(options.Environment);
             var audience = EnvironmentAddress.ToAudience(environment);
-            var http = CreateHttpClient(options);
+            var handler = CreateHandler(options);
+            var http = CreateHttpClient(handler, disposeHandler: true);
             try
             {
                 var msalHttp = new MsalHttpClientFactory(http);
-                ITokenProvider tokens = options.Credential switch
+                ITokenProvider tokens;
+                switch (options.Credential)
                 {
-                    ClientSecretCredential or ClientCertificateCredential =>
-                        new ConfidentialClientTokenProvider(options.Credential, audience, RequireHttpsAuthority(options.AuthorityHost), msalHttp),
-                    ManagedIdentityCredential identity => new ManagedIdentityTokenProvider(identity, audience, msalHttp),
-                    AccessTokenCredential token => new StaticTokenProvider(token),
-                    _ => throw new ArgumentException("Unknown credential kind.", nameof(options)),
-                };
+                    case ClientSecretCredential:
+                    case ClientCertificateCredential:
+                        var authorityHost = CheckAuthorityHost(options.AuthorityHost);
+                        if (authorityHost.Scheme == Uri.UriSchemeHttp)
+                        {
+                            // MSAL speaks https only; a local test server on plain http gets MSAL's requests rewritten.
+                            msalHttp = new MsalHttpClientFactory(CreateHttpClient(new PlainHttpForLoopback(authorityHost) { InnerHandler = handler }, disposeHandler: false));
+                            authorityHost = new UriBuilder(authorityHost) { Scheme = Uri.UriSchemeHttps, Port = authorityHost.Port }.Uri;
+                        }
+                        tokens = new ConfidentialClientTokenProvider(options.Credential, audience, authorityHost, msalHttp);
+                        break;
+                    case ManagedIdentityCredential identity:
+                        tokens = new ManagedIdentityTokenProvider(identity, audience, msalHttp);
+                        break;
+                    case AccessTokenCredential token:
+                        tokens = new StaticTokenProvider(token);
+                        break;
+                    default:
+                        throw new ArgumentException("Unknown credential kind.", nameof(options));
+                }
                 await tokens.GetTokenAsync(false, cancellationToken).ConfigureAwait(false);
                 return new D365Session(options, environment, http, tokens);
             }
@@ -119,16 +135,18 @@ namespace RecurringIntegrations
             }
         }
 
-        private static Uri RequireHttpsAuthority(Uri authorityHost)
+        /// <summary>https, or http on loopback only (a local emulator or stand-in), as for environments.</summary>
+        private static Uri CheckAuthorityHost(Uri authorityHost)
         {
-            if (authorityHost is null || !authorityHost.IsAbsoluteUri || authorityHost.Scheme != Uri.UriSchemeHttps)
+            if (authorityHost is null || !authorityHost.IsAbsoluteUri ||
+                !(authorityHost.Scheme == Uri.UriSchemeHttps || (authorityHost.Scheme == Uri.UriSchemeHttp && EnvironmentAddress.IsLoopback(authorityHost))))
                 throw new D365Exception("AuthorityHostInvalid", D365ErrorCategory.InvalidArgument,
                     $"The authority host '{authorityHost}' is not an https:// URL.",
                     "Leave -AuthorityHost out for the public cloud, or give the https:// sign-in host of your cloud, for example https://login.microsoftonline.us.");
             return authorityHost;
         }
 
-        private static HttpClient CreateHttpClient(ConnectionOptions options)
+        private static HttpClientHandler CreateHandler(ConnectionOptions options)
         {
             var handler = new HttpClientHandler
             {
@@ -145,9 +163,31 @@ namespace RecurringIntegrations
                 handler.ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
                     errors == System.Net.Security.SslPolicyErrors.None ||
                     (certificate != null && string.Equals(certificate.GetCertHashString(), trusted.GetCertHashString(), StringComparison.OrdinalIgnoreCase));
-            var client = new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+            return handler;
+        }
+
+        private static HttpClient CreateHttpClient(HttpMessageHandler handler, bool disposeHandler)
+        {
+            var client = new HttpClient(handler, disposeHandler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
             client.DefaultRequestHeaders.UserAgent.ParseAdd("RecurringIntegrations/" + typeof(D365Session).Assembly.GetName().Version);
             return client;
+        }
+
+        /// <summary>Sends MSAL's https requests for one loopback authority over plain http.</summary>
+        private sealed class PlainHttpForLoopback : DelegatingHandler
+        {
+            private readonly Uri _authorityHost;
+
+            public PlainHttpForLoopback(Uri authorityHost) => _authorityHost = authorityHost;
+
+            protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            {
+                var uri = request.RequestUri;
+                if (uri != null && uri.Scheme == Uri.UriSchemeHttps && uri.Port == _authorityHost.Port &&
+                    string.Equals(uri.Host, _authorityHost.Host, StringComparison.OrdinalIgnoreCase))
+                    request.RequestUri = new UriBuilder(uri) { Scheme = Uri.UriSchemeHttp, Port = uri.Port }.Uri;
+                return base.SendAsync(request, cancellationToken);
+            }
         }
 
         /// <summary>Closes the connections and forgets the token (MSAL's in-memory cache goes with its application).</summary>

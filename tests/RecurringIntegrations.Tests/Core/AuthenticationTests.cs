@@ -182,3 +182,30 @@ public class AuthorityHostTests
     public void Only_Microsoft_sign_in_hosts_are_validated_through_instance_discovery(string host, bool validated) =>
         Assert.Equal(validated, ConfidentialClientTokenProvider.IsMicrosoftCloud(new Uri(host)));
 }
+
+public class PlainHttpEmulatorTests
+{
+    [Fact]
+    public async Task A_plain_http_emulator_on_loopback_works_for_token_and_calls()
+    {
+        await using var emulator = await D365Emulator.StartAsync(new EmulatorOptions { UseHttps = false });
+        Assert.StartsWith("http://127.0.0.1:", emulator.Environment);
+
+        using var session = await D365Session.ConnectAsync(Emulated.Options(emulator), CancellationToken.None);
+
+        Assert.Null(await new D365Client(session).DequeueAsync(WellKnown.ExportActivity, CancellationToken.None));
+        Assert.Equal(1, emulator.State.TokenRequests);
+    }
+
+    [Fact]
+    public async Task A_plain_http_authority_off_loopback_is_refused()
+    {
+        await using var emulator = await D365Emulator.StartAsync();
+        var options = Emulated.Options(emulator);
+        options.AuthorityHost = new Uri("http://login.example.com");
+
+        var error = await Assert.ThrowsAsync<D365Exception>(() => D365Session.ConnectAsync(options, CancellationToken.None));
+
+        Assert.Equal("AuthorityHostInvalid", error.ErrorId);
+    }
+}
