@@ -73,7 +73,29 @@ namespace RecurringIntegrations.Core.Authentication
         private static bool IsFresh(BearerToken token) =>
             token.ExpiresOn is not { } expiresOn || expiresOn - DateTimeOffset.UtcNow > RefreshMargin;
 
-        protected abstract Task<(BearerToken Token, bool FromIdentityProvider)> AcquireAsync(bool forceRefresh, CancellationToken cancellationToken);
+        /// <summary>True for managed identity, whose failures get their own advice.</summary>
+        protected abstract bool IsManagedIdentity { get; }
+
+        /// <summary>One MSAL request; MSAL serves it from its own cache when it can.</summary>
+        protected abstract Task<AuthenticationResult> RequestAsync(bool forceRefresh, CancellationToken cancellationToken);
+
+        private async Task<(BearerToken Token, bool FromIdentityProvider)> AcquireAsync(bool forceRefresh, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var result = await RequestAsync(forceRefresh, cancellationToken).ConfigureAwait(false);
+                return (new BearerToken(result.AccessToken, result.ExpiresOn),
+                    result.AuthenticationResultMetadata?.TokenSource == TokenSource.IdentityProvider);
+            }
+            catch (MsalException ex)
+            {
+                throw TokenErrors.FromMsal(ex, IsManagedIdentity);
+            }
+            catch (Exception ex) when (TokenErrors.IsUnreachable(ex, cancellationToken))
+            {
+                throw TokenErrors.Unreachable(ex, IsManagedIdentity);
+            }
+        }
 
         internal static string Reveal(SecureString secure)
         {
@@ -137,24 +159,10 @@ namespace RecurringIntegrations.Core.Authentication
         internal static bool IsMicrosoftCloud(Uri authorityHost) =>
             Array.Exists(MicrosoftCloudHosts, host => string.Equals(host, authorityHost.Host, StringComparison.OrdinalIgnoreCase));
 
-        protected override async Task<(BearerToken, bool)> AcquireAsync(bool forceRefresh, CancellationToken cancellationToken)
-        {
-            try
-            {
-                var result = await _app.AcquireTokenForClient(_scopes).WithForceRefresh(forceRefresh)
-                    .ExecuteAsync(cancellationToken).ConfigureAwait(false);
-                return (new BearerToken(result.AccessToken, result.ExpiresOn),
-                    result.AuthenticationResultMetadata?.TokenSource == TokenSource.IdentityProvider);
-            }
-            catch (MsalException ex)
-            {
-                throw TokenErrors.FromMsal(ex);
-            }
-            catch (Exception ex) when (TokenErrors.IsUnreachable(ex, cancellationToken))
-            {
-                throw TokenErrors.Unreachable(ex);
-            }
-        }
+        protected override bool IsManagedIdentity => false;
+
+        protected override Task<AuthenticationResult> RequestAsync(bool forceRefresh, CancellationToken cancellationToken) =>
+            _app.AcquireTokenForClient(_scopes).WithForceRefresh(forceRefresh).ExecuteAsync(cancellationToken);
     }
 
     /// <summary>Managed identity (system or user-assigned) through MSAL: Azure Automation, App Service, VMs.</summary>
@@ -172,24 +180,10 @@ namespace RecurringIntegrations.Core.Authentication
             _resource = environment;
         }
 
-        protected override async Task<(BearerToken, bool)> AcquireAsync(bool forceRefresh, CancellationToken cancellationToken)
-        {
-            try
-            {
-                var result = await _app.AcquireTokenForManagedIdentity(_resource).WithForceRefresh(forceRefresh)
-                    .ExecuteAsync(cancellationToken).ConfigureAwait(false);
-                return (new BearerToken(result.AccessToken, result.ExpiresOn),
-                    result.AuthenticationResultMetadata?.TokenSource == TokenSource.IdentityProvider);
-            }
-            catch (MsalException ex)
-            {
-                throw TokenErrors.FromMsal(ex, managedIdentity: true);
-            }
-            catch (Exception ex) when (TokenErrors.IsUnreachable(ex, cancellationToken))
-            {
-                throw TokenErrors.Unreachable(ex, managedIdentity: true);
-            }
-        }
+        protected override bool IsManagedIdentity => true;
+
+        protected override Task<AuthenticationResult> RequestAsync(bool forceRefresh, CancellationToken cancellationToken) =>
+            _app.AcquireTokenForManagedIdentity(_resource).WithForceRefresh(forceRefresh).ExecuteAsync(cancellationToken);
     }
 
     /// <summary>A token the caller already holds: used as is, never refreshed; its expiry is read from the JWT when it is one.</summary>
@@ -243,7 +237,7 @@ namespace RecurringIntegrations.Core.Authentication
 
     internal static class TokenErrors
     {
-        public static D365Exception FromMsal(MsalException ex, bool managedIdentity = false)
+        public static D365Exception FromMsal(MsalException ex, bool managedIdentity)
         {
             var text = ex.Message ?? string.Empty;
             string advice;
@@ -271,7 +265,7 @@ namespace RecurringIntegrations.Core.Authentication
         public static bool IsUnreachable(Exception ex, CancellationToken cancellationToken) =>
             ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
-        public static D365Exception Unreachable(Exception ex, bool managedIdentity = false)
+        public static D365Exception Unreachable(Exception ex, bool managedIdentity)
         {
             var detail = ex.InnerException?.Message ?? ex.Message;
             return new D365Exception(managedIdentity ? "ManagedIdentityTokenFailed" : "TokenRequestFailed", D365ErrorCategory.ConnectionError,
