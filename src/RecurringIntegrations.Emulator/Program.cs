@@ -18,6 +18,7 @@ internal static class Program
           --tenant T                tenant id the token endpoint accepts
           --client-id C             client id the token endpoint accepts
           --client-secret S         client secret the token endpoint accepts
+          --client-certificate PATH accept client assertions signed by this certificate (.cer/.pem; repeatable)
           --processing-delay-ms N   an import is Processing after N ms and done after 2N ms (default 1000)
           --http-download-location  answer DownloadLocation as http://host:80/... like production
           --export-folder DIR       queue every file in DIR as an export message on the export activity
@@ -52,6 +53,7 @@ internal static class Program
                     case "--tenant": options.TenantId = Value(); break;
                     case "--client-id": options.ClientId = Value(); break;
                     case "--client-secret": options.ClientSecret = Value(); break;
+                    case "--client-certificate": options.ClientCertificates.Add(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Value())); break;
                     case "--processing-delay-ms": options.ProcessingDelay = TimeSpan.FromMilliseconds(int.Parse(Value(), CultureInfo.InvariantCulture)); break;
                     case "--http-download-location": options.HttpDownloadLocation = true; break;
                     case "--export-folder": exportFolder = Value(); break;

@@ -16,9 +16,23 @@ BeforeAll {
     '<CustomerGroup><Id>10</Id></CustomerGroup>' | Set-Content (Join-Path $work 'in/a.xml')
     "<CustomerGroup><Id>20</Id></CustomerGroup>`nEMULATOR-ERROR: Customer group 20 has no terms of payment" | Set-Content (Join-Path $work 'in/b.xml')
 
+    # The app's certificate: registered with the emulator (its public part) and put in the CurrentUser\My store.
+    $rsa = [Security.Cryptography.RSA]::Create(2048)
+    $request = [Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=RecurringIntegrations README test', $rsa,
+        [Security.Cryptography.HashAlgorithmName]::SHA256, [Security.Cryptography.RSASignaturePadding]::Pkcs1)
+    $created = $request.CreateSelfSigned([DateTimeOffset]::UtcNow.AddMinutes(-5), [DateTimeOffset]::UtcNow.AddDays(1))
+    $script:cert = [Security.Cryptography.X509Certificates.X509Certificate2]::new($created.Export('Pfx'), [string] $null,
+        [Security.Cryptography.X509Certificates.X509KeyStorageFlags]'Exportable, PersistKeySet')
+    $publicCertificate = Join-Path $work 'app.cer'
+    [IO.File]::WriteAllBytes($publicCertificate, $cert.Export('Cert'))
+    $script:store = [Security.Cryptography.X509Certificates.X509Store]::new('My', 'CurrentUser')
+    $store.Open('ReadWrite')
+    $store.Add($cert)
+
     Import-Module (Join-Path $repositoryRoot 'src/RecurringIntegrations.Emulator/Emulator.psm1') -Force
     $script:emulator = Start-D365Emulator -ArgumentList '--processing-delay-ms', '200', '--export-folder', $exportFolder,
-        '--tenant', 'contoso.onmicrosoft.com', '--client-id', '11111111-2222-3333-4444-555555555555'
+        '--tenant', 'contoso.onmicrosoft.com', '--client-id', '11111111-2222-3333-4444-555555555555',
+        '--client-certificate', $publicCertificate
     Import-Module (Join-Path $repositoryRoot 'out/RecurringIntegrations/RecurringIntegrations.psd1') -Force
     $PSDefaultParameterValues = @{
         'Connect-D365:AuthorityHost'        = $emulator.Ready.authorityHost
@@ -42,6 +56,10 @@ BeforeAll {
 }
 
 AfterAll {
+    if ($script:store) {
+        $store.Remove($cert)
+        $store.Dispose()
+    }
     Disconnect-D365 -ErrorAction SilentlyContinue
     Remove-Module RecurringIntegrations -Force -ErrorAction SilentlyContinue
     if ($script:emulator) { Stop-D365Emulator $script:emulator }
@@ -125,10 +143,13 @@ Describe 'README: Connecting' {
         }
     }
 
-    It 'with a certificate (not run: the standalone emulator takes certificates only in-process, see the xunit suite)' {
-        $readme.Contains('Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -CertificateThumbprint ') | Should -BeTrue
-        $readme.Contains('Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -Certificate $cert') | Should -BeTrue
-        Set-ItResult -Skipped -Because 'the standalone emulator has no option to trust a client certificate'
+    It 'with a certificate from the store and as an object' {
+        $byThumbprint = 'Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -CertificateThumbprint 0123456789ABCDEF0123456789ABCDEF01234567'
+        $readme.Contains($byThumbprint) | Should -BeTrue
+        & ([scriptblock]::Create($byThumbprint.Replace('0123456789ABCDEF0123456789ABCDEF01234567', $cert.Thumbprint))) |
+            Select-Object -ExpandProperty CertificateThumbprint | Should -Be $cert.Thumbprint
+        Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -Certificate $cert' |
+            Select-Object -ExpandProperty AuthenticationKind | Should -Be 'Certificate'
     }
 
     It 'with the managed identity, system- and user-assigned' {
