@@ -88,7 +88,6 @@ namespace RecurringIntegrations
         internal Uri EnvironmentUri { get; }
         internal ITokenProvider Tokens { get; }
         internal D365Transport Transport { get; }
-        internal HttpClient Http => _http;
         internal bool IsDisposed { get; private set; }
 
         /// <summary>Makes a session and acquires its first token now, so a wrong credential fails here and not mid-run.</summary>
