@@ -3,9 +3,9 @@
     Build, test, demo and package RecurringIntegrations.
 .DESCRIPTION
     Build   : dotnet build; lays the importable module out in out/RecurringIntegrations.
-    Test    : the xunit suite (dotnet test), then the Pester suite (tests/Pester).
+    Test    : the xunit suite (dotnet test), then the Pester suite (tests/Pester); ends with "N passed, M failed".
     Demo    : builds, starts the emulator, runs module/Examples/Demo.ps1 against it, stops the emulator.
-    Package : builds in Release and writes a PowerShell Gallery package (nupkg) to out/packages.
+    Package : builds in Release and writes a PowerShell Gallery package (nupkg) to out/packages (PSResourceGet).
     Clean   : removes out/ and every bin/ and obj/ folder.
 .EXAMPLE
     ./build.ps1 -Task Demo
@@ -67,16 +67,74 @@ function Invoke-Demo {
     }
 }
 
+# The whole suite: xunit, then Pester (run even when xunit failed, so one run shows every failure). Ends with one
+# line "N passed, M failed" over both, which .ci/run reads; throws when anything failed.
+function Invoke-Test {
+    $xunit = Measure-Command {
+        $script:xunitOutput = dotnet test (Join-Path $root 'RecurringIntegrations.slnx') -c $Configuration --nologo 2>&1 |
+            ForEach-Object { Write-Host $_; "$_" }
+    }
+    $xunitExit = $LASTEXITCODE
+    # One summary line per test assembly: "Passed!  - Failed:     0, Passed:   348, Skipped: ..."
+    $xunitPassed = 0; $xunitFailed = 0
+    foreach ($line in $xunitOutput) {
+        if ($line -match 'Failed:\s*(\d+), Passed:\s*(\d+),') { $xunitFailed += [int] $Matches[1]; $xunitPassed += [int] $Matches[2] }
+    }
+    if ($xunitExit -ne 0 -and $xunitFailed -eq 0) {
+        Write-Host "dotnet test failed before running its tests (exit code $xunitExit)."
+        $xunitFailed = 1
+    }
+
+    $resultFile = New-TemporaryFile
+    try {
+        $pester = Measure-Command { & (Join-Path $root 'tests/Pester/Run-Pester.ps1') -ResultFile $resultFile | Out-Host }
+        $pesterPassed, $pesterFailed = [int[]] ((Get-Content $resultFile -Raw).Trim() -split ' ')
+    }
+    catch {
+        Write-Host "The Pester suite did not run to the end: $_"
+        $pesterPassed, $pesterFailed = 0, 1
+    }
+    finally {
+        Remove-Item $resultFile -ErrorAction SilentlyContinue
+    }
+
+    Write-Host ('xunit:  {0} passed, {1} failed in {2:0} s' -f $xunitPassed, $xunitFailed, $xunit.TotalSeconds)
+    Write-Host ('Pester: {0} passed, {1} failed in {2:0} s' -f $pesterPassed, $pesterFailed, $pester.TotalSeconds)
+    $failed = $xunitFailed + $pesterFailed
+    Write-Host ('{0} passed, {1} failed' -f ($xunitPassed + $pesterPassed), $failed)
+    if ($failed -gt 0) { throw "$failed test(s) failed." }
+}
+
+# A PowerShell Gallery package in out/packages, made by publishing to a folder repository registered for this run
+# only: PSResourceGet where it is installed (PowerShell 7.4+ ships it), else PowerShellGet 2 (Windows PowerShell 5.1).
+function Invoke-Package {
+    $packages = Join-Path $root 'out/packages'
+    New-Item -ItemType Directory -Force -Path $packages | Out-Null
+    # A repository refuses a version it already holds: a rebuild replaces the package.
+    Remove-Item -Path (Join-Path $packages 'RecurringIntegrations.*.nupkg') -ErrorAction SilentlyContinue
+    Test-ModuleManifest (Join-Path $moduleDir 'RecurringIntegrations.psd1') | Out-Null
+    $repository = 'RecurringIntegrationsBuild'
+    if (Get-Command Publish-PSResource -ErrorAction SilentlyContinue) {
+        if (Get-PSResourceRepository -Name $repository -ErrorAction SilentlyContinue) { Unregister-PSResourceRepository -Name $repository }
+        Register-PSResourceRepository -Name $repository -Uri $packages -Trusted
+        try { Publish-PSResource -Path $moduleDir -Repository $repository }
+        finally { Unregister-PSResourceRepository -Name $repository }
+    }
+    elseif (Get-Command Publish-Module -ErrorAction SilentlyContinue) {
+        if (Get-PSRepository -Name $repository -ErrorAction SilentlyContinue) { Unregister-PSRepository -Name $repository }
+        Register-PSRepository -Name $repository -SourceLocation $packages -PublishLocation $packages -InstallationPolicy Trusted
+        try { Publish-Module -Path $moduleDir -Repository $repository -NuGetApiKey 'local' }
+        finally { Unregister-PSRepository -Name $repository }
+    }
+    else {
+        throw 'The Package task needs PSResourceGet (Publish-PSResource; PowerShell 7.4+ ships it, or Install-Module Microsoft.PowerShell.PSResourceGet) or PowerShellGet 2 (Publish-Module).'
+    }
+    Get-ChildItem $packages -Filter *.nupkg | ForEach-Object { "Package: $($_.FullName)" }
+}
+
 switch ($Task) {
     'Build' { Invoke-Build }
-    'Test' {
-        Invoke-Native 'dotnet test' { dotnet test (Join-Path $root 'RecurringIntegrations.slnx') -c $Configuration --nologo }
-        $resultFile = New-TemporaryFile
-        & (Join-Path $root 'tests/Pester/Run-Pester.ps1') -ResultFile $resultFile
-        $passed, $failed = (Get-Content $resultFile -Raw).Trim() -split ' '
-        Remove-Item $resultFile
-        if ([int] $failed -gt 0) { throw "$failed Pester test(s) failed." }
-    }
+    'Test' { Invoke-Test }
     'Demo' {
         Invoke-Build
         Invoke-Demo
@@ -84,24 +142,7 @@ switch ($Task) {
     'Package' {
         $Configuration = 'Release'
         Invoke-Build
-        if (-not (Get-Command Publish-Module -ErrorAction SilentlyContinue)) {
-            throw 'The Package task needs the PowerShellGet module (Publish-Module), which Windows PowerShell 5.1 and PowerShell 7 ship with.'
-        }
-        $packages = Join-Path $root 'out/packages'
-        New-Item -ItemType Directory -Force -Path $packages | Out-Null
-        # Publish-Module refuses a version the repository already holds: a rebuild replaces the package.
-        Remove-Item -Path (Join-Path $packages 'RecurringIntegrations.*.nupkg') -ErrorAction SilentlyContinue
-        $repository = 'RecurringIntegrationsLocal'
-        if (Get-PSRepository -Name $repository -ErrorAction SilentlyContinue) { Unregister-PSRepository -Name $repository }
-        Register-PSRepository -Name $repository -SourceLocation $packages -PublishLocation $packages -InstallationPolicy Trusted
-        try {
-            Test-ModuleManifest (Join-Path $moduleDir 'RecurringIntegrations.psd1') | Out-Null
-            Publish-Module -Path $moduleDir -Repository $repository -NuGetApiKey 'local'
-        }
-        finally {
-            Unregister-PSRepository -Name $repository
-        }
-        Get-ChildItem $packages -Filter *.nupkg | ForEach-Object { "Package: $($_.FullName)" }
+        Invoke-Package
     }
     'Clean' {
         Remove-Item -Recurse -Force -ErrorAction SilentlyContinue (Join-Path $root 'out')

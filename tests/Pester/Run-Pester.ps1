@@ -14,9 +14,7 @@ if (-not $pester) {
         Install-Module Pester -MinimumVersion 5.0.0 -Scope CurrentUser -Force -SkipPublisherCheck -ErrorAction Stop
     }
     catch {
-        Write-Warning "Pester 5 is not installed and could not be installed ($($_.Exception.Message)); the Pester suite was not run."
-        if ($ResultFile) { Set-Content -Path $ResultFile -Value '0 0' }
-        return
+        throw "Pester 5 is not installed and could not be installed ($($_.Exception.Message)). Install it (Install-PSResource Pester) and run again."
     }
 }
 Import-Module Pester -MinimumVersion 5.0.0
