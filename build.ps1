@@ -29,9 +29,16 @@ function Invoke-Native([string] $What, [scriptblock] $Command) {
     if ($LASTEXITCODE -ne 0) { throw "$What failed (exit code $LASTEXITCODE)." }
 }
 
+# The build's own output matters only when it fails, and then all of it: so the demo's first screen is the demo.
 function Invoke-Build {
-    Invoke-Native 'dotnet build' { dotnet build (Join-Path $root 'src/RecurringIntegrations.PowerShell') -c $Configuration --nologo }
-    Invoke-Native 'dotnet build (emulator)' { dotnet build (Join-Path $root 'src/RecurringIntegrations.Emulator') -c $Configuration --nologo }
+    foreach ($project in 'src/RecurringIntegrations.PowerShell', 'src/RecurringIntegrations.Emulator') {
+        $output = dotnet build (Join-Path $root $project) -c $Configuration --nologo 2>&1
+        if ($LASTEXITCODE -ne 0) {
+            $output | Out-Host
+            throw "dotnet build $project failed (exit code $LASTEXITCODE)."
+        }
+    }
+    "Built $moduleDir ($Configuration)."
 }
 
 # Runs module/Examples/Demo.ps1 against a fresh emulator with sample files. The finally block also runs on Ctrl+C,

@@ -2,7 +2,7 @@
 .SYNOPSIS
     The whole recurring-integration round trip, as you would script it against a real environment:
     connect, import three files, wait for their statuses, show the execution errors, drain an export queue
-    into a folder with acknowledgements, and write a CSV and an HTML report.
+    into a folder with acknowledgements, and write the status rows and the error rows as CSV and an HTML report.
 .EXAMPLE
     $secret = Read-Host -AsSecureString 'Client secret'
     ./Demo.ps1 -Environment https://contoso.operations.dynamics.com -TenantId contoso.onmicrosoft.com `
@@ -29,42 +29,37 @@ $ErrorActionPreference = 'Stop'
 
 # 1. Connect: the token is fetched now, so a wrong secret fails here.
 Connect-D365 -Environment $Environment -TenantId $TenantId -ClientId $ClientId -ClientSecret $ClientSecret `
-    -AuthorityHost $AuthorityHost -SkipCertificateCheck:$SkipCertificateCheck | Format-List Environment, AuthenticationKind, TokenExpiresOn
+    -AuthorityHost $AuthorityHost -SkipCertificateCheck:$SkipCertificateCheck | Format-Table
 
 # 2. Import: one message per file.
 $sent = Get-ChildItem -Path $InputFolder -File | Send-D365Enqueue -ActivityId $ImportActivity -EntityName $EntityName
-$sent | Format-Table FileName, MessageId
+$sent | Format-Table
 
-# 3. Wait until the service has processed every message.
+# 3. Wait until the service has processed every message. Each status names its file, so it is a report row as it is.
 $statuses = $sent | Get-D365MessageStatus -Wait -TimeoutSeconds 300 -PollIntervalSeconds 2
-$statuses | Format-Table MessageId, Status
+$statuses | Format-Table
 
-# 4. Why did the others fail?
+# 4. Why did the others fail? Each error names its file too.
 $errors = @($statuses | Where-Object Status -ne 'Processed' | Get-D365ExecutionError)
-$errors | Format-Table MessageId, ErrorMessage -Wrap
+$errors | Format-Table
 
 # 5. Export: save every waiting file, acknowledging each one only once it is safely on disk.
 $received = @(Receive-D365Dequeue -ActivityId $ExportActivity -OutputPath $OutputFolder -Acknowledge)
-$received | Format-Table FileName, Length, Acknowledged
+$received | Format-Table
 
-# 6. Report: one row per imported file, as CSV and as an HTML page with a status summary.
+# 6. Report: the status rows and the error rows as they are (no join), as CSV and as an HTML page.
 New-Item -ItemType Directory -Force -Path $ReportFolder | Out-Null
-$report = foreach ($message in $sent) {
-    $status = $statuses | Where-Object MessageId -eq $message.MessageId
-    [pscustomobject]@{
-        FileName  = $message.FileName
-        MessageId = $message.MessageId
-        Status    = $status.Status
-        Errors    = @($errors | Where-Object MessageId -eq $message.MessageId).Count
-    }
-}
 $csv = Join-Path $ReportFolder 'import-report.csv'
-$report | Export-Csv -Path $csv -NoTypeInformation
+$statuses | Export-Csv -Path $csv -NoTypeInformation
+$errorsCsv = Join-Path $ReportFolder 'import-errors.csv'
+$errors | Select-Object FileName, MessageId, Index, ErrorMessage | Export-Csv -Path $errorsCsv -NoTypeInformation
 $summary = $statuses | Group-Object Status | Select-Object @{ n = 'Status'; e = { $_.Name } }, Count | ConvertTo-Html -Fragment
-$details = $report | ConvertTo-Html -Fragment
+$files = $statuses | Select-Object FileName, Status, EnqueuedAt, CheckedAt, MessageId, ExecutionId | ConvertTo-Html -Fragment
+$details = $errors | Select-Object FileName, Index, ErrorMessage | ConvertTo-Html -Fragment
 $html = Join-Path $ReportFolder 'import-report.html'
-ConvertTo-Html -Title 'Recurring integrations report' -Body "<h1>Imports</h1>$summary<h2>Files</h2>$details<h2>Exports received</h2>$(@($received).Count) file(s) saved and acknowledged." |
+ConvertTo-Html -Title 'Recurring integrations report' -Body ("<h1>Imports</h1>$summary<h2>Files</h2>$files<h2>Errors</h2>$details" +
+    "<h2>Exports received</h2>$(@($received).Count) file(s) saved and acknowledged.") |
     Set-Content -Path $html -Encoding utf8
-"Report: $csv and $html"
+"Report: $csv, $errorsCsv and $html"
 
 Disconnect-D365

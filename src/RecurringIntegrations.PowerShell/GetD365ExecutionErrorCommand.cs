@@ -7,7 +7,8 @@ namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
     /// Get-D365ExecutionError: the errors of a message's execution, one flat object per error (every field the service
-    /// gave is a property, so Export-Csv writes them all), nothing when there are none.
+    /// gave is a property, so Export-Csv writes them all), nothing when there are none. Each error names its file when the
+    /// input knows it (FileName, by property name).
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "D365ExecutionError", DefaultParameterSetName = ByMessageIdSet)]
     [OutputType(Messages.ExecutionErrorTypeName)]
@@ -17,7 +18,7 @@ namespace RecurringIntegrations.PowerShell
         public const string ByExecutionIdSet = "ByExecutionId";
         private static readonly HashSet<string> FixedProperties = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
         {
-            nameof(ExecutionError.MessageId), nameof(ExecutionError.ExecutionId), nameof(ExecutionError.Index),
+            nameof(ExecutionError.FileName), nameof(ExecutionError.MessageId), nameof(ExecutionError.ExecutionId), nameof(ExecutionError.Index),
             nameof(ExecutionError.EntityName), nameof(ExecutionError.ErrorMessage),
         };
 
@@ -29,6 +30,10 @@ namespace RecurringIntegrations.PowerShell
         [Parameter(Mandatory = true, ParameterSetName = ByExecutionIdSet)]
         [ValidateNotNullOrEmpty]
         public string[] ExecutionId { get; set; } = Array.Empty<string>();
+
+        /// <summary>The message's file name, copied into each error (binds the FileName of Send-D365Enqueue's or Get-D365MessageStatus's output).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        public string? FileName { get; set; }
 
         protected override void ProcessRecord()
         {
@@ -50,7 +55,12 @@ namespace RecurringIntegrations.PowerShell
 
         private void Emit(IReadOnlyList<ExecutionError> errors)
         {
-            foreach (var error in errors) WriteObject(ToFlatObject(error));
+            var fileName = string.IsNullOrWhiteSpace(FileName) ? null : FileName;
+            foreach (var error in errors)
+            {
+                error.FileName = fileName;
+                WriteObject(ToFlatObject(error));
+            }
         }
 
         /// <summary>The service's error fields are undocumented and vary: each becomes a note property after the fixed ones.</summary>
@@ -58,6 +68,7 @@ namespace RecurringIntegrations.PowerShell
         {
             var result = new PSObject();
             result.TypeNames.Insert(0, Messages.ExecutionErrorTypeName);
+            result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.FileName), error.FileName));
             result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.MessageId), error.MessageId));
             result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.ExecutionId), error.ExecutionId));
             result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.Index), error.Index));

@@ -30,6 +30,9 @@ namespace RecurringIntegrations.PowerShell
 
         public const string StatusActivity = "Waiting for {0} messages to finish processing";
         public const string StatusStatus = "{0} of {1} finished";
+        public const string StatusContextAmbiguousErrorId = "StatusContextAmbiguous";
+        public const string StatusContextAmbiguous = "-FileName, -Path, -ActivityId and -EnqueuedAt describe one message, but {0} message ids were given with them.";
+        public const string StatusContextAmbiguousAction = "Give one -MessageId with them, or pipe the messages of Send-D365Enqueue (one per file).";
 
         public const string ExecutionErrorTypeName = "RecurringIntegrations.ExecutionError";
     }

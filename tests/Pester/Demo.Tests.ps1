@@ -24,11 +24,23 @@ Describe 'build.ps1 -Task Demo' {
         }
         $LASTEXITCODE | Should -Be 0 -Because ($output -join "`n")
 
+        # The first screen tells the story: one line for the build, then the demo itself.
+        $lines = @($output | ForEach-Object { "$_" } | Where-Object { $_.Trim() })
+        $lines[0] | Should -BeLike 'Built *'
+        ($output -join "`n") | Should -Not -Match 'Restor(e|ing) |Build succeeded|Time Elapsed|warning (CS|NU|MSB)'
+        ($lines[1..12] -join "`n") | Should -Match 'customer-groups-1\.csv'
+
+        # The status rows are the report as they are: one per file, no join.
         $rows = @(Import-Csv (Join-Path $reportFolder 'import-report.csv'))
         $rows.Count | Should -Be 3
-        ($rows | Where-Object FileName -eq 'customer-groups-bad.csv').Status | Should -Be 'ProcessedWithErrors'
-        ($rows | Where-Object FileName -eq 'customer-groups-bad.csv').Errors | Should -Be 2
+        $bad = $rows | Where-Object FileName -eq 'customer-groups-bad.csv'
+        $bad.Status | Should -Be 'ProcessedWithErrors'
+        $bad.ExecutionId | Should -Not -BeNullOrEmpty
+        $bad.EnqueuedAt | Should -Not -BeNullOrEmpty
         @($rows | Where-Object Status -eq 'Processed').Count | Should -Be 2
+        $errorRows = @(Import-Csv (Join-Path $reportFolder 'import-errors.csv'))
+        $errorRows.Count | Should -Be 2
+        $errorRows.FileName | Should -Be @('customer-groups-bad.csv', 'customer-groups-bad.csv')
         $html = Get-Content (Join-Path $reportFolder 'import-report.html') -Raw
         $html | Should -Match '<td>Processed</td><td>2</td>'
         $html | Should -Match '2 file\(s\) saved and acknowledged'

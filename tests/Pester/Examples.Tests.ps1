@@ -123,26 +123,6 @@ Describe 'Invoke-D365InboxImport.ps1' {
     }
 }
 
-Describe 'Get-D365DailyStatusReport.ps1' {
-    It 'writes the CSV and the HTML summary of the day from the journal' {
-        $reports = Join-Path $work 'reports'
-        $files = & (Join-Path $examples 'Get-D365DailyStatusReport.ps1') @target -JournalPath (Join-Path $inbox 'journal.csv') `
-            -OutputFolder $reports -WarningVariable warnings
-        $day = (Get-Date).ToString('yyyy-MM-dd', [cultureinfo]::InvariantCulture)
-        $files.Name | Should -Be @("status-$day.csv", "status-$day.html")
-        # The three messages of the first run; the fourth was sent to the other emulator, whose service is gone: Unknown.
-        $rows = @(Import-Csv (Join-Path $reports "status-$day.csv"))
-        $rows.Count | Should -Be 4
-        @($rows | Where-Object Status -eq 'Processed').Count | Should -Be 2
-        @($rows | Where-Object Status -eq 'ProcessedWithErrors').Count | Should -Be 1
-        @($rows | Where-Object Status -eq 'Unknown').Count | Should -Be 1
-        $warnings.Count | Should -Be 1
-        $html = Get-Content (Join-Path $reports "status-$day.html") -Raw
-        $html | Should -Match '<td>Processed</td><td>2</td>'
-        $html | Should -Match '<td>ProcessedWithErrors</td><td>1</td>'
-    }
-}
-
 Describe 'Invoke-D365ImportRunbook.ps1' {
     BeforeAll {
         $script:runbookFolder = Join-Path $work 'runbook'

@@ -121,6 +121,14 @@ Describe 'README: A quick tour' {
         Invoke-ReadmeCommand 'Get-D365MessageStatus -MessageId $ids | Export-Csv status.csv -NoTypeInformation'
         (Import-Csv (Join-Path $work 'status.csv')).MessageId | Should -Be ([string] $ids)
     }
+
+    It 'reports one row per file, naming it, with no join' {
+        Invoke-ReadmeCommand ("Get-ChildItem .\in\*.xml | Send-D365Enqueue -ActivityId `$importJob -EntityName 'Customer groups' |" +
+            "`n    Get-D365MessageStatus -Wait | Export-Csv status.csv -NoTypeInformation")
+        $rows = @(Import-Csv (Join-Path $work 'status.csv'))
+        $rows.FileName | Should -Be @(Get-ChildItem (Join-Path $work 'in') -Filter *.xml | Sort-Object Name).Name
+        $rows | ForEach-Object { $_.Status | Should -Not -BeNullOrEmpty; $_.ExecutionId | Should -Not -BeNullOrEmpty; $_.EnqueuedAt | Should -Not -BeNullOrEmpty }
+    }
 }
 
 Describe 'README: Connecting' {

@@ -42,7 +42,10 @@ namespace RecurringIntegrations
         public override string ToString() => $"{CorrelationId} ({FileName})";
     }
 
-    /// <summary>The processing status of one enqueued message.</summary>
+    /// <summary>
+    /// The processing status of one enqueued message, with what is known of its file: a status row stands alone in a
+    /// report (Export-Csv, ConvertTo-Html) without a join back to the files. Properties are in report column order.
+    /// </summary>
     public sealed class MessageStatus
     {
         /// <summary>Statuses after which the service does nothing more with the message.</summary>
@@ -51,13 +54,20 @@ namespace RecurringIntegrations
             "Processed", "ProcessedWithErrors", "PreProcessingError", "PostProcessingFailed", "PostProcessingError",
         };
 
+        /// <summary>The file the message carried, when the caller knew it (from Send-D365Enqueue or a CSV of its output).</summary>
+        public string? FileName { get; set; }
         public Guid MessageId { get; set; }
         /// <summary>The service's status word, kept as given: the service may add new ones.</summary>
         public string Status { get; set; } = string.Empty;
         public bool IsTerminal { get; set; }
         /// <summary>True only for Processed.</summary>
         public bool Succeeded { get; set; }
+        public DateTimeOffset? EnqueuedAt { get; set; }
         public DateTimeOffset CheckedAt { get; set; }
+        /// <summary>The data management execution of the message; asked for only once the status is terminal, null when the service has none.</summary>
+        public string? ExecutionId { get; set; }
+        public Guid? ActivityId { get; set; }
+        public string? Path { get; set; }
         public string Environment { get; set; } = string.Empty;
 
         public static bool IsTerminalStatus(string status)
@@ -67,12 +77,14 @@ namespace RecurringIntegrations
             return false;
         }
 
-        public override string ToString() => $"{MessageId}: {Status}";
+        public override string ToString() => $"{FileName ?? MessageId.ToString()}: {Status}";
     }
 
     /// <summary>One error of a message's execution. <see cref="Fields"/> holds every field the service gave, as text.</summary>
     public sealed class ExecutionError
     {
+        /// <summary>The file of the message, when the caller knew it: each error row names its file.</summary>
+        public string? FileName { get; set; }
         public Guid? MessageId { get; set; }
         public string ExecutionId { get; set; } = string.Empty;
         /// <summary>Position of the error in the service's list, from 1.</summary>

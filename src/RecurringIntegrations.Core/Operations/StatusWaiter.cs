@@ -29,28 +29,48 @@ namespace RecurringIntegrations.Core.Operations
         /// <summary>Status calls in flight at once; far below the service's 52 concurrent requests per user.</summary>
         public int MaxConcurrency { get; set; } = 8;
 
-        /// <summary>Reads one message's status now.</summary>
-        public async Task<MessageStatus> GetAsync(Guid messageId, CancellationToken cancellationToken)
+        /// <summary>
+        /// Reads one message's status now. A terminal status also gets the message's execution id (one more call, only
+        /// then: before it the service may not have one, and a report needs it only for finished messages).
+        /// </summary>
+        public async Task<MessageStatus> GetAsync(MessageReference message, CancellationToken cancellationToken)
         {
-            var status = await _client.GetMessageStatusAsync(messageId, cancellationToken).ConfigureAwait(false);
-            return Create(messageId, status, _session.Environment);
+            if (message is null) throw new ArgumentNullException(nameof(message));
+            var status = Create(message, await _client.GetMessageStatusAsync(message.MessageId, cancellationToken).ConfigureAwait(false), _session.Environment);
+            if (status.IsTerminal)
+                status.ExecutionId = await _client.GetExecutionIdAsync(message.MessageId, cancellationToken).ConfigureAwait(false);
+            return status;
         }
 
-        public static MessageStatus Create(Guid messageId, string status, string environment) => new MessageStatus
+        public Task<MessageStatus> GetAsync(Guid messageId, CancellationToken cancellationToken) =>
+            GetAsync(new MessageReference(messageId), cancellationToken);
+
+        public static MessageStatus Create(MessageReference message, string status, string environment) => new MessageStatus
         {
-            MessageId = messageId,
+            FileName = message.FileName,
+            MessageId = message.MessageId,
             Status = status,
             IsTerminal = MessageStatus.IsTerminalStatus(status),
             Succeeded = string.Equals(status, "Processed", StringComparison.OrdinalIgnoreCase),
+            EnqueuedAt = message.EnqueuedAt,
             CheckedAt = DateTimeOffset.Now,
+            ActivityId = message.ActivityId,
+            Path = message.Path,
             Environment = environment,
         };
 
-        public async Task RunAsync(IReadOnlyCollection<Guid> messageIds, OperationCallbacks<MessageStatus> callbacks, CancellationToken cancellationToken)
+        public Task RunAsync(IReadOnlyCollection<Guid> messageIds, OperationCallbacks<MessageStatus> callbacks, CancellationToken cancellationToken)
         {
             if (messageIds is null) throw new ArgumentNullException(nameof(messageIds));
+            return RunAsync(messageIds.Select(id => new MessageReference(id)).ToList(), callbacks, cancellationToken);
+        }
+
+        /// <summary>A message given twice is asked about once, with what its first mention knew of it.</summary>
+        public async Task RunAsync(IReadOnlyCollection<MessageReference> messages, OperationCallbacks<MessageStatus> callbacks, CancellationToken cancellationToken)
+        {
+            if (messages is null) throw new ArgumentNullException(nameof(messages));
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
-            var pending = messageIds.Distinct().ToList();
+            var pending = messages.GroupBy(m => m.MessageId).Select(g => g.First()).ToList();
             var total = pending.Count;
             var done = 0;
             var last = new Dictionary<Guid, MessageStatus>();
@@ -60,25 +80,26 @@ namespace RecurringIntegrations.Core.Operations
 
             while (pending.Count > 0)
             {
-                var round = await Task.WhenAll(pending.Select(id => PollAsync(id, slots, cancellationToken))).ConfigureAwait(false);
-                var still = new List<Guid>();
-                foreach (var (id, status, error) in round)
+                var round = await Task.WhenAll(pending.Select(message => PollAsync(message, slots, cancellationToken))).ConfigureAwait(false);
+                var still = new List<MessageReference>();
+                foreach (var (message, status, error) in round)
                 {
+                    var id = message.MessageId;
                     if (error != null)
                     {
                         // A message the service cannot answer for will not start answering: report it once and stop asking.
                         callbacks.OnError(id, error);
-                        callbacks.OnProgress(++done, total, id.ToString("D"));
+                        callbacks.OnProgress(++done, total, message.FileName ?? id.ToString("D"));
                     }
                     else if (status!.IsTerminal)
                     {
                         callbacks.OnResult(status);
-                        callbacks.OnProgress(++done, total, id.ToString("D"));
+                        callbacks.OnProgress(++done, total, message.FileName ?? id.ToString("D"));
                     }
                     else
                     {
                         last[id] = status;
-                        still.Add(id);
+                        still.Add(message);
                     }
                 }
                 pending = still;
@@ -87,8 +108,8 @@ namespace RecurringIntegrations.Core.Operations
                 var left = deadline - DateTimeOffset.UtcNow;
                 if (left <= TimeSpan.Zero)
                 {
-                    foreach (var id in pending) callbacks.OnResult(last[id]);
-                    callbacks.OnError(pending.ToArray(), new D365Exception("StatusWaitTimeout", D365ErrorCategory.OperationTimeout,
+                    foreach (var message in pending) callbacks.OnResult(last[message.MessageId]);
+                    callbacks.OnError(pending.Select(m => m.MessageId).ToArray(), new D365Exception("StatusWaitTimeout", D365ErrorCategory.OperationTimeout,
                         $"{pending.Count} of {total} messages did not reach a terminal status within {Timeout.TotalSeconds:0} s; their last status was written out.",
                         "Wait longer with -TimeoutSeconds, or pipe the unfinished messages to Get-D365MessageStatus -Wait again later."));
                     return;
@@ -97,16 +118,16 @@ namespace RecurringIntegrations.Core.Operations
             }
         }
 
-        private async Task<(Guid Id, MessageStatus? Status, D365Exception? Error)> PollAsync(Guid id, SemaphoreSlim slots, CancellationToken cancellationToken)
+        private async Task<(MessageReference Message, MessageStatus? Status, D365Exception? Error)> PollAsync(MessageReference message, SemaphoreSlim slots, CancellationToken cancellationToken)
         {
             await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                return (id, await GetAsync(id, cancellationToken).ConfigureAwait(false), null);
+                return (message, await GetAsync(message, cancellationToken).ConfigureAwait(false), null);
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
-                return (id, null, Failures.AsD365(ex, "MessageStatusFailed", $"Reading the status of message {id} failed"));
+                return (message, null, Failures.AsD365(ex, "MessageStatusFailed", $"Reading the status of message {message.MessageId} failed"));
             }
             finally
             {

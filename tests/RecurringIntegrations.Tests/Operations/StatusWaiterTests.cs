@@ -38,6 +38,40 @@ namespace RecurringIntegrations.Tests.Operations
         }
 
         [Fact]
+        public async Task Statuses_carry_what_the_caller_knew_of_each_message_and_the_execution_id_once_terminal()
+        {
+            await using var env = await Emulated.StartAsync();
+            var path = env.WriteFile("known.xml", "<k/>");
+            var id = await env.Client.EnqueueAsync(WellKnown.ImportActivity, path, "Customer groups", null, null, CancellationToken.None);
+            var sentAt = DateTimeOffset.Now;
+            var known = new MessageReference(id) { FileName = "known.xml", Path = path, ActivityId = WellKnown.ImportActivity, EnqueuedAt = sentAt };
+            var recorder = new Recorder<MessageStatus>();
+
+            await new StatusWaiter(env.Session, env.Client) { PollInterval = TimeSpan.FromMilliseconds(50), Timeout = TimeSpan.FromSeconds(30) }
+                .RunAsync(new[] { known, new MessageReference(id) }, recorder.Callbacks(), CancellationToken.None);
+
+            var status = Assert.Single(recorder.Results);
+            Assert.Equal(("known.xml", path, (Guid?)WellKnown.ImportActivity, (DateTimeOffset?)sentAt), (status.FileName, status.Path, status.ActivityId, status.EnqueuedAt));
+            Assert.Equal(await env.Client.GetExecutionIdAsync(id, CancellationToken.None), status.ExecutionId);
+            Assert.False(string.IsNullOrEmpty(status.ExecutionId));
+        }
+
+        [Fact]
+        public async Task A_status_still_in_progress_has_no_execution_id_and_costs_no_execution_id_call()
+        {
+            await using var env = await Emulated.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMinutes(10));
+            var id = await env.Client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile("slow.xml", "<s/>"), "Customer groups", null, null, CancellationToken.None);
+
+            var status = await new StatusWaiter(env.Session, env.Client).GetAsync(new MessageReference(id) { FileName = "slow.xml" }, CancellationToken.None);
+
+            Assert.False(status.IsTerminal);
+            Assert.Null(status.ExecutionId);
+            Assert.Equal("slow.xml", status.FileName);
+            Assert.Contains(env.VerboseLines, l => l.Contains("GetMessageStatus"));
+            Assert.DoesNotContain(env.VerboseLines, l => l.Contains("GetExecutionIdByMessageId"));
+        }
+
+        [Fact]
         public async Task Timeout_reports_the_last_status_of_the_rest_and_one_summary_error()
         {
             await using var env = await Emulated.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMinutes(10));
