@@ -138,15 +138,15 @@ Describe 'Default views at <Width> columns (culture "<Culture>")' -ForEach @(
         $lines = Format-Lines $statuses $Width $Culture
         $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual $Width }
         $lines[1] | Should -Match '^Message\s+Status\s+CheckedAt$'
-        ($lines | Where-Object { $_ -match '^customer-groups-bad\.csv\s+ProcessedWithErrors\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$' }).Count | Should -Be 1
-        ($lines | Where-Object { $_ -match '^customer-groups-1\.csv\s+Processed\s' }).Count | Should -Be 1
+        @($lines | Where-Object { $_ -match '^customer-groups-bad\.csv\s+ProcessedWithErrors\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$' }).Count | Should -Be 1
+        @($lines | Where-Object { $_ -match '^customer-groups-1\.csv\s+Processed\s' }).Count | Should -Be 1
         ($lines -join "`n") | Should -Not -Match ([string] $statuses[0].MessageId)
     }
 
     It 'shows a status asked for by bare id by its message id' {
         $lines = Format-Lines (Get-D365MessageStatus -MessageId $sent[0].MessageId) $Width $Culture
         $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual $Width }
-        ($lines | Where-Object { $_ -match "^$($sent[0].MessageId)\s+Processed\s" }).Count | Should -Be 1
+        @($lines | Where-Object { $_ -match "^$($sent[0].MessageId)\s+Processed\s" }).Count | Should -Be 1
     }
 
     It 'gives the error text the line, in whole words, under one heading per file' {
@@ -165,12 +165,12 @@ Describe 'Default views at <Width> columns (culture "<Culture>")' -ForEach @(
     It 'fits enqueued messages, dequeued messages and the session, leading with file names and the environment' {
         $sentLines = Format-Lines $sent $Width $Culture
         $sentLines[1] | Should -Match '^FileName\s+Length\s+EnqueuedAt$'
-        ($sentLines | Where-Object { $_ -match '^customer-groups-bad\.csv\s+\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$' }).Count | Should -Be 1
+        @($sentLines | Where-Object { $_ -match '^customer-groups-bad\.csv\s+\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$' }).Count | Should -Be 1
         $dequeued = [RecurringIntegrations.DequeuedMessage]@{ CorrelationId = [guid]::NewGuid(); FileName = "$([guid]::NewGuid()).xml"; Length = 123456; Acknowledged = $true }
         $dequeuedLines = Format-Lines $dequeued $Width $Culture
-        ($dequeuedLines | Where-Object { $_ -match "^$([regex]::Escape($dequeued.FileName))\s+123456\s+True$" }).Count | Should -Be 1
+        @($dequeuedLines | Where-Object { $_ -match "^$([regex]::Escape($dequeued.FileName))\s+123456\s+True$" }).Count | Should -Be 1
         $sessionLines = Format-Lines (Get-D365Session) $Width $Culture
-        ($sessionLines | Where-Object { $_ -match "^$([regex]::Escape($emulator.Ready.environment))\s+ClientSecret\s+\d{4}-" }).Count | Should -Be 1
+        @($sessionLines | Where-Object { $_ -match "^$([regex]::Escape($emulator.Ready.environment))\s+ClientSecret\s+\d{4}-" }).Count | Should -Be 1
         foreach ($line in $sentLines + $dequeuedLines + $sessionLines) { $line.Length | Should -BeLessOrEqual $Width }
     }
 }

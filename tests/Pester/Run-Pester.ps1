@@ -6,6 +6,8 @@ param(
     [string] $ResultFile
 )
 $ErrorActionPreference = 'Stop'
+# build.ps1 runs in strict mode; the tests run as a user's session would, the same as under a bare Invoke-Pester.
+Set-StrictMode -Off
 $root = Resolve-Path (Join-Path $PSScriptRoot '../..')
 
 $pester = Get-Module -ListAvailable Pester | Where-Object Version -ge ([version]'5.0.0') | Sort-Object Version -Descending | Select-Object -First 1
