@@ -31,6 +31,12 @@ namespace RecurringIntegrations.PowerShell
         public const string StatusActivity = "Waiting for {0} messages to finish processing";
         public const string StatusStatus = "{0} of {1} finished";
 
+        public const string ModuleFileMissingErrorId = "ModuleFileMissing";
+        public const string ModuleFileDamagedErrorId = "ModuleFileDamaged";
+        public const string ModuleFileMissing = "The module file {0} is missing.";
+        public const string ModuleFileDamaged = "The module file {0} is damaged or is not the version this module was built with.";
+        public const string ModuleFileAction = "Reinstall the module (Install-Module RecurringIntegrations -Force), or rebuild it with dotnet build.";
+
         public const string ExecutionErrorTypeName = "RecurringIntegrations.ExecutionError";
     }
 }
