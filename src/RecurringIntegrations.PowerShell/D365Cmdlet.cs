@@ -1,5 +1,4 @@
 using System;
-using System.IO;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
@@ -44,11 +43,9 @@ namespace RecurringIntegrations.PowerShell
             catch (Exception ex) when (!(ex is D365Exception) && ModuleInitializer.Dependencies?.BrokenFile(ex) is string path)
             {
                 // A file under Dependencies/ fails when Core first reaches it (MSAL at the first sign-in), long after import.
-                throw File.Exists(path)
-                    ? new D365Exception(Messages.ModuleFileDamagedErrorId, D365ErrorCategory.InvalidData,
-                        string.Format(Messages.ModuleFileDamaged, path), Messages.ModuleFileAction, innerException: ex)
-                    : new D365Exception(Messages.ModuleFileMissingErrorId, D365ErrorCategory.ObjectNotFound,
-                        string.Format(Messages.ModuleFileMissing, path), Messages.ModuleFileAction, innerException: ex);
+                var broken = ModuleFileException.For(path, ex);
+                throw new D365Exception(broken.ErrorId, broken.IsMissing ? D365ErrorCategory.ObjectNotFound : D365ErrorCategory.InvalidData,
+                    broken.Text, Messages.ModuleFileAction, innerException: ex);
             }
         }
 

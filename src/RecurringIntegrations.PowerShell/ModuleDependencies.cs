@@ -61,13 +61,13 @@ namespace RecurringIntegrations.PowerShell
         {
             var folder = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(cmdletAssemblyPath) ?? string.Empty, FolderName);
             var listPath = System.IO.Path.Combine(folder, ListFileName);
-            if (!File.Exists(listPath)) throw Missing(listPath);
+            if (!File.Exists(listPath)) throw ModuleFileException.For(listPath, null);
             var shipped = new List<ShippedAssembly>();
             foreach (var line in File.ReadAllLines(listPath))
             {
                 var fields = line.Split('\t');
                 if (line.Length == 0 || line[0] == '#') continue;
-                if (fields.Length != 2) throw Damaged(listPath, null);
+                if (fields.Length != 2) throw ModuleFileException.For(listPath, null);
                 var relative = fields[0].Replace('/', System.IO.Path.DirectorySeparatorChar);
                 shipped.Add(new ShippedAssembly(System.IO.Path.Combine(folder, relative), new AssemblyName(fields[1])));
             }
@@ -78,7 +78,7 @@ namespace RecurringIntegrations.PowerShell
         public void ThrowIfAnyMissing()
         {
             foreach (var assembly in _byName.Values)
-                if (!File.Exists(assembly.Path)) throw Missing(assembly.Path);
+                if (!File.Exists(assembly.Path)) throw ModuleFileException.For(assembly.Path, null);
         }
 
         public string PathOf(string name) =>
@@ -141,11 +141,28 @@ namespace RecurringIntegrations.PowerShell
                 return null;
             }
         }
+    }
 
-        public static FileNotFoundException Missing(string path) =>
-            new FileNotFoundException(string.Format(Messages.ModuleFileMissing, path) + " " + Messages.ModuleFileAction, path);
+    /// <summary>A file of the module's own that is missing or does not load: named, with the advice to reinstall.</summary>
+    internal sealed class ModuleFileException : IOException
+    {
+        private ModuleFileException(string errorId, string text, string path, Exception? inner)
+            : base(text + " " + Messages.ModuleFileAction, inner)
+        {
+            ErrorId = errorId;
+            Text = text;
+            Path = path;
+        }
 
-        public static FileLoadException Damaged(string path, Exception? inner) =>
-            new FileLoadException(string.Format(Messages.ModuleFileDamaged, path) + " " + Messages.ModuleFileAction, path, inner);
+        public string ErrorId { get; }
+        /// <summary>What is wrong, without the advice.</summary>
+        public string Text { get; }
+        public string Path { get; }
+        public bool IsMissing => ErrorId == Messages.ModuleFileMissingErrorId;
+
+        /// <summary>Missing when the file is not there; damaged when it is there and still failed (or is a list that does not parse).</summary>
+        public static ModuleFileException For(string path, Exception? failure) => File.Exists(path)
+            ? new ModuleFileException(Messages.ModuleFileDamagedErrorId, string.Format(Messages.ModuleFileDamaged, path), path, failure)
+            : new ModuleFileException(Messages.ModuleFileMissingErrorId, string.Format(Messages.ModuleFileMissing, path), path, failure);
     }
 }

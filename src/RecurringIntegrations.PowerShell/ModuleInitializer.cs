@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Concurrent;
-using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Reflection;
@@ -15,59 +14,68 @@ namespace RecurringIntegrations.PowerShell
     /// Windows PowerShell 5.1 has no load contexts: an AssemblyResolve handler answers our own requests from the list,
     /// preferring the .NET Framework builds under Dependencies/Desktop, and loads each file with LoadFile so that no
     /// other module's copy of the same name is bound to ours, nor ours to theirs.
+    /// Both are set up once per process and never undone (there is no IModuleAssemblyCleanup): assemblies cannot be
+    /// unloaded, ours go on resolving their dependencies lazily (MSAL at the first sign-in) in every runspace that
+    /// imported the module, and Remove-Module in one runspace must not break another.
     /// </summary>
-    public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
+    public sealed class ModuleInitializer : IModuleAssemblyInitializer
     {
         private const string LoaderName = "RecurringIntegrations.Loader";
         private const string CoreName = "RecurringIntegrations.Core";
         private const string BridgeTypeName = "RecurringIntegrations.Loader.CoreBridge";
         private static readonly string CmdletAssemblyPath = typeof(ModuleInitializer).Assembly.Location;
         private static readonly ConcurrentDictionary<string, Assembly> LoadedFiles = new ConcurrentDictionary<string, Assembly>(StringComparer.OrdinalIgnoreCase);
+        private static readonly object Gate = new object();
 
         private static bool IsDesktop => RuntimeInformation.FrameworkDescription.StartsWith(".NET Framework", StringComparison.OrdinalIgnoreCase);
 
-        /// <summary>The list this session's import read; null before the first import.</summary>
+        /// <summary>The module's dependency list, read by the first import that succeeded in this process.</summary>
         internal static ModuleDependencies? Dependencies { get; private set; }
 
         public void OnImport()
         {
-            var dependencies = ModuleDependencies.Read(CmdletAssemblyPath, IsDesktop);
-            dependencies.ThrowIfAnyMissing();
-            Dependencies = dependencies;
-            if (IsDesktop)
+            lock (Gate)
             {
-                AppDomain.CurrentDomain.AssemblyResolve += ResolveOnDesktop;
-                Load(dependencies, () => LoadFile(dependencies.PathOf(CoreName)));
+                if (Dependencies != null) return;
+                try
+                {
+                    var dependencies = ModuleDependencies.Read(CmdletAssemblyPath, IsDesktop);
+                    dependencies.ThrowIfAnyMissing();
+                    Dependencies = dependencies;
+                    LoadCore(dependencies);
+                }
+                catch (ModuleFileException ex)
+                {
+                    Dependencies = null;
+                    var record = new ErrorRecord(ex, ex.ErrorId, ex.IsMissing ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, ex.Path)
+                    {
+                        ErrorDetails = new ErrorDetails(ex.Message) { RecommendedAction = Messages.ModuleFileAction },
+                    };
+                    throw new RuntimeException(ex.Message, ex, record);
+                }
             }
-            else
-            {
-                var paths = dependencies.Assemblies.Select(a => a.Path).ToArray();
-                Load(dependencies, () => Bridge(dependencies).GetMethod("Initialize")!.Invoke(null, new object[] { paths }));
-            }
         }
 
-        public void OnRemove(PSModuleInfo psModuleInfo)
-        {
-            if (Dependencies is null) return;
-            if (IsDesktop) AppDomain.CurrentDomain.AssemblyResolve -= ResolveOnDesktop;
-            else Bridge(Dependencies).GetMethod("Shutdown")!.Invoke(null, null);
-        }
-
-        private static Type Bridge(ModuleDependencies dependencies)
-        {
-            return Assembly.LoadFrom(dependencies.PathOf(LoaderName)).GetType(BridgeTypeName, throwOnError: true)!;
-        }
-
-        /// <summary>Core loads at import, so a missing or damaged file fails Import-Module with its name, not a later command.</summary>
-        private static void Load(ModuleDependencies dependencies, Action load)
+        /// <summary>Core loads at import, so a missing or damaged file fails Import-Module with its name, not some later command.</summary>
+        private static void LoadCore(ModuleDependencies dependencies)
         {
             try
             {
-                load();
+                if (IsDesktop)
+                {
+                    AppDomain.CurrentDomain.AssemblyResolve -= ResolveOnDesktop;
+                    AppDomain.CurrentDomain.AssemblyResolve += ResolveOnDesktop;
+                    LoadFile(dependencies.PathOf(CoreName));
+                }
+                else
+                {
+                    var bridge = Assembly.LoadFrom(dependencies.PathOf(LoaderName)).GetType(BridgeTypeName, throwOnError: true)!;
+                    bridge.GetMethod("Initialize")!.Invoke(null, new object[] { dependencies.Assemblies.Select(a => a.Path).ToArray() });
+                }
             }
             catch (Exception ex) when (dependencies.BrokenFile(ex) is string path)
             {
-                throw File.Exists(path) ? ModuleDependencies.Damaged(path, ex) : (Exception)ModuleDependencies.Missing(path);
+                throw ModuleFileException.For(path, ex);
             }
         }
 
@@ -78,7 +86,7 @@ namespace RecurringIntegrations.PowerShell
         }
 
         // LoadFile binds nothing by probing, so every reference of our assemblies comes back through ResolveOnDesktop;
-        // the cache keeps one Assembly per file, as LoadFile alone does not promise on .NET Framework.
+        // the cache keeps one Assembly per file, which LoadFile alone does not promise on .NET Framework.
         private static Assembly LoadFile(string path) => LoadedFiles.GetOrAdd(path, Assembly.LoadFile);
     }
 }

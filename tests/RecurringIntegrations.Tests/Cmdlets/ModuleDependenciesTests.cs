@@ -114,9 +114,10 @@ namespace RecurringIntegrations.Tests.Cmdlets
             {
                 Directory.CreateDirectory(Path.Combine(copy, "Dependencies"));
                 File.Copy(Path.Combine(BuiltModule.Dependencies, "assemblies.txt"), Path.Combine(copy, "Dependencies", "assemblies.txt"));
-                var error = Assert.Throws<FileNotFoundException>(() => ModuleDependencies.Read(Path.Combine(copy, "RecurringIntegrations.PowerShell.dll"), false).ThrowIfAnyMissing());
-                Assert.StartsWith(Path.Combine(copy, "Dependencies"), error.FileName);
-                Assert.Contains(error.FileName!, error.Message);
+                var error = Assert.Throws<ModuleFileException>(() => ModuleDependencies.Read(Path.Combine(copy, "RecurringIntegrations.PowerShell.dll"), false).ThrowIfAnyMissing());
+                Assert.Equal("ModuleFileMissing", error.ErrorId);
+                Assert.StartsWith(Path.Combine(copy, "Dependencies"), error.Path);
+                Assert.Contains(error.Path, error.Message);
                 Assert.Contains("Reinstall the module", error.Message);
             }
             finally
