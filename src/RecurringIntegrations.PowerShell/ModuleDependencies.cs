@@ -50,7 +50,7 @@ namespace RecurringIntegrations.PowerShell
             _paths = new HashSet<string>(_byName.Values.Select(a => a.Path), StringComparer.OrdinalIgnoreCase);
 
             bool IsDesktopBuild(string path) =>
-                System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(path)).Equals(DesktopFolderName, StringComparison.OrdinalIgnoreCase);
+                Path.GetFileName(Path.GetDirectoryName(path)).Equals(DesktopFolderName, StringComparison.OrdinalIgnoreCase);
         }
 
         /// <summary>The assemblies this edition of PowerShell loads, one per name.</summary>
@@ -59,17 +59,17 @@ namespace RecurringIntegrations.PowerShell
         /// <summary>Reads the list beside the cmdlet assembly. A missing list, like a missing assembly, means a broken install.</summary>
         public static ModuleDependencies Read(string cmdletAssemblyPath, bool desktop)
         {
-            var folder = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(cmdletAssemblyPath) ?? string.Empty, FolderName);
-            var listPath = System.IO.Path.Combine(folder, ListFileName);
+            var folder = Path.Combine(Path.GetDirectoryName(cmdletAssemblyPath) ?? string.Empty, FolderName);
+            var listPath = Path.Combine(folder, ListFileName);
             if (!File.Exists(listPath)) throw ModuleFileException.For(listPath, null);
             var shipped = new List<ShippedAssembly>();
             foreach (var line in File.ReadAllLines(listPath))
             {
-                var fields = line.Split('\t');
                 if (line.Length == 0 || line[0] == '#') continue;
+                var fields = line.Split('\t');
                 if (fields.Length != 2) throw ModuleFileException.For(listPath, null);
-                var relative = fields[0].Replace('/', System.IO.Path.DirectorySeparatorChar);
-                shipped.Add(new ShippedAssembly(System.IO.Path.Combine(folder, relative), new AssemblyName(fields[1])));
+                var relative = fields[0].Replace('/', Path.DirectorySeparatorChar);
+                shipped.Add(new ShippedAssembly(Path.Combine(folder, relative), new AssemblyName(fields[1])));
             }
             return new ModuleDependencies(cmdletAssemblyPath, shipped, desktop);
         }
