@@ -40,6 +40,13 @@ namespace RecurringIntegrations.PowerShell
             {
                 throw new PipelineStoppedException();
             }
+            catch (Exception ex) when (!(ex is D365Exception) && ModuleInitializer.Dependencies?.BrokenFile(ex) is string path)
+            {
+                // A file under Dependencies/ fails when Core first reaches it (MSAL at the first sign-in), long after import.
+                var broken = ModuleFileException.For(path, ex);
+                throw new D365Exception(broken.ErrorId, broken.IsMissing ? D365ErrorCategory.ObjectNotFound : D365ErrorCategory.InvalidData,
+                    broken.Text, Messages.ModuleFileAction, innerException: ex);
+            }
         }
 
         /// <summary>Runs work for one item; its failure becomes a non-terminating error on that item and the pipeline goes on.</summary>

@@ -34,6 +34,12 @@ namespace RecurringIntegrations.PowerShell
         public const string StatusContextAmbiguous = "-FileName, -Path, -ActivityId and -EnqueuedAt describe one message, but {0} message ids were given with them.";
         public const string StatusContextAmbiguousAction = "Give one -MessageId with them, or pipe the messages of Send-D365Enqueue (one per file).";
 
+        public const string ModuleFileMissingErrorId = "ModuleFileMissing";
+        public const string ModuleFileDamagedErrorId = "ModuleFileDamaged";
+        public const string ModuleFileMissing = "The module file {0} is missing.";
+        public const string ModuleFileDamaged = "The module file {0} is damaged or is not the version this module was built with.";
+        public const string ModuleFileAction = "Reinstall the module (Install-Module RecurringIntegrations -Force), or rebuild it with dotnet build.";
+
         public const string ExecutionErrorTypeName = "RecurringIntegrations.ExecutionError";
     }
 }

@@ -1,5 +1,6 @@
 using System;
-using System.IO;
+using System.Collections.Concurrent;
+using System.Linq;
 using System.Management.Automation;
 using System.Reflection;
 using System.Runtime.InteropServices;
@@ -7,33 +8,85 @@ using System.Runtime.InteropServices;
 namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
-    /// On Windows PowerShell 5.1 (.NET Framework) there are no binding redirects for a module: an assembly asking for
-    /// another version of System.Text.Json, System.Memory and the like than the one in the module folder fails to load.
-    /// This resolves every assembly that exists in the module folder to that file, whatever version was asked for
-    /// (as msgraph-sdk-powershell does). PowerShell 7 has its own load context rules and needs none of it.
+    /// Makes Core and its dependencies, which live under Dependencies/, loadable without handing them to anyone else.
+    /// PowerShell 7: the loader (a net6.0 assembly, since netstandard2.0 cannot subclass AssemblyLoadContext) puts them
+    /// in the module's own load context and bridges Core alone to the default one.
+    /// Windows PowerShell 5.1 has no load contexts: an AssemblyResolve handler answers our own requests from the list,
+    /// preferring the .NET Framework builds under Dependencies/Desktop, and loads each file with LoadFile so that no
+    /// other module's copy of the same name is bound to ours, nor ours to theirs.
+    /// Both are set up once per process and never undone (there is no IModuleAssemblyCleanup): assemblies cannot be
+    /// unloaded, ours go on resolving their dependencies lazily (MSAL at the first sign-in) in every runspace that
+    /// imported the module, and Remove-Module in one runspace must not break another.
     /// </summary>
-    public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
+    public sealed class ModuleInitializer : IModuleAssemblyInitializer
     {
-        private static readonly string ModuleFolder = Path.GetDirectoryName(typeof(ModuleInitializer).Assembly.Location) ?? string.Empty;
+        private const string LoaderName = "RecurringIntegrations.Loader";
+        private const string CoreName = "RecurringIntegrations.Core";
+        private const string BridgeTypeName = "RecurringIntegrations.Loader.CoreBridge";
+        private static readonly string CmdletAssemblyPath = typeof(ModuleInitializer).Assembly.Location;
+        private static readonly ConcurrentDictionary<string, Assembly> LoadedFiles = new ConcurrentDictionary<string, Assembly>(StringComparer.OrdinalIgnoreCase);
+        private static readonly object Gate = new object();
 
-        private static bool IsNetFramework => RuntimeInformation.FrameworkDescription.StartsWith(".NET Framework", StringComparison.OrdinalIgnoreCase);
+        private static bool IsDesktop => RuntimeInformation.FrameworkDescription.StartsWith(".NET Framework", StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>The module's dependency list, read by the first import that succeeded in this process.</summary>
+        internal static ModuleDependencies? Dependencies { get; private set; }
 
         public void OnImport()
         {
-            if (IsNetFramework) AppDomain.CurrentDomain.AssemblyResolve += ResolveFromModuleFolder;
+            lock (Gate)
+            {
+                if (Dependencies != null) return;
+                try
+                {
+                    var dependencies = ModuleDependencies.Read(CmdletAssemblyPath, IsDesktop);
+                    dependencies.ThrowIfAnyMissing();
+                    Dependencies = dependencies;
+                    LoadCore(dependencies);
+                }
+                catch (ModuleFileException ex)
+                {
+                    Dependencies = null;
+                    var record = new ErrorRecord(ex, ex.ErrorId, ex.IsMissing ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, ex.Path)
+                    {
+                        ErrorDetails = new ErrorDetails(ex.Message) { RecommendedAction = Messages.ModuleFileAction },
+                    };
+                    throw new RuntimeException(ex.Message, ex, record);
+                }
+            }
         }
 
-        public void OnRemove(PSModuleInfo psModuleInfo)
+        /// <summary>Core loads at import, so a missing or damaged file fails Import-Module with its name, not some later command.</summary>
+        private static void LoadCore(ModuleDependencies dependencies)
         {
-            if (IsNetFramework) AppDomain.CurrentDomain.AssemblyResolve -= ResolveFromModuleFolder;
+            try
+            {
+                if (IsDesktop)
+                {
+                    AppDomain.CurrentDomain.AssemblyResolve -= ResolveOnDesktop;
+                    AppDomain.CurrentDomain.AssemblyResolve += ResolveOnDesktop;
+                    LoadFile(dependencies.PathOf(CoreName));
+                }
+                else
+                {
+                    var bridge = Assembly.LoadFrom(dependencies.PathOf(LoaderName)).GetType(BridgeTypeName, throwOnError: true)!;
+                    bridge.GetMethod("Initialize")!.Invoke(null, new object[] { dependencies.Assemblies.Select(a => a.Path).ToArray() });
+                }
+            }
+            catch (Exception ex) when (dependencies.BrokenFile(ex) is string path)
+            {
+                throw ModuleFileException.For(path, ex);
+            }
         }
 
-        private static Assembly? ResolveFromModuleFolder(object? sender, ResolveEventArgs args)
+        private static Assembly? ResolveOnDesktop(object? sender, ResolveEventArgs args)
         {
-            var name = new AssemblyName(args.Name).Name;
-            if (string.IsNullOrEmpty(name)) return null;
-            var candidate = Path.Combine(ModuleFolder, name + ".dll");
-            return File.Exists(candidate) ? Assembly.LoadFrom(candidate) : null;
+            var path = Dependencies?.ResolveForDesktop(new AssemblyName(args.Name), args.RequestingAssembly?.Location);
+            return path is null ? null : LoadFile(path);
         }
+
+        // LoadFile binds nothing by probing, so every reference of our assemblies comes back through ResolveOnDesktop;
+        // the cache keeps one Assembly per file, which LoadFile alone does not promise on .NET Framework.
+        private static Assembly LoadFile(string path) => LoadedFiles.GetOrAdd(path, Assembly.LoadFile);
     }
 }

@@ -15,7 +15,7 @@ namespace RecurringIntegrations.Benchmarks;
 
 /// <summary>
 /// Measures the module's Core against a naive client, side by side in one run, with the emulator in its own process.
-/// dotnet run -c Release --project tests/Benchmarks [-- --files 1000 --size-kb 10 --big-mb 1024 --throttle 8 | --quick]
+/// dotnet run -c Release --project tests/Benchmarks [-- --files 1000 --size-kb 10 --big-mb 1024 --throttle 8 | --quick | --import-only]
 /// </summary>
 internal static class Program
 {
@@ -33,6 +33,7 @@ internal static class Program
           --big-mb M     size of the big file uploaded and downloaded (default 1024)
           --throttle T   parallel transfers for the parallel runs (default 8)
           --quick        a smoke run: --files 100 --big-mb 64
+          --import-only  only Import-Module in fresh pwsh processes
           --work DIR     folder for the temporary files (default: the system temp folder); removed at the end
         """;
 
@@ -74,6 +75,12 @@ internal static class Program
         try
         {
             PrintMachine(report, options, args);
+            if (options.ImportOnly)
+            {
+                if (FindPowerShell(report, work) is { } only) await ImportModulePhaseAsync(report, only.Runner, only.Module, cancellation.Token);
+                report.Summary(total.Elapsed);
+                return report.AllPassed ? 0 : 1;
+            }
             RequireFreeSpace(work, 2 * options.BigMB * MB + 3L * (options.Files + WarmUp) * options.SizeKB * 1024 + 512 * MB);
             var small = TestFiles.CreateSmall(Path.Combine(work, "small"), options.Files + WarmUp, options.SizeKB);
             await EnqueuePhaseAsync(report, options, work, small, cancellation.Token);
@@ -100,7 +107,8 @@ internal static class Program
         var memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         report.Note($"Machine: {Environment.ProcessorCount} logical cores, {memory / (1024.0 * MB):0} GB memory, {RuntimeInformation.OSDescription}, " +
                     $"{RuntimeInformation.FrameworkDescription}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC");
-        report.Note($"Run: dotnet run -c Release --project tests/Benchmarks{(args.Length > 0 ? " -- " + string.Join(' ', args) : "")}: " +
+        var command = $"dotnet run -c Release --project tests/Benchmarks{(args.Length > 0 ? " -- " + string.Join(' ', args) : "")}";
+        report.Note(options.ImportOnly ? $"Run: {command}" : $"Run: {command}: " +
                     $"{options.Files} files of {options.SizeKB} KB, big file {options.BigMB} MB, throttle {options.Throttle}, emulator over https on loopback in its own process");
     }
 
@@ -238,25 +246,39 @@ internal static class Program
         TryDeleteFolder(folder);
     }
 
-    private static async Task PowerShellPhaseAsync(Report report, Options options, string work, IReadOnlyList<string> files, CancellationToken cancellationToken)
+    private static (PowerShellRunner Runner, string Module)? FindPowerShell(Report report, string work)
     {
         var pwsh = PowerShellRunner.Find();
         if (pwsh is null)
         {
             report.Note("pwsh is not on PATH: Import-Module time and Send-D365Enqueue vs Invoke-RestMethod are skipped.");
-            return;
+            return null;
         }
         var module = PowerShellRunner.FindBuiltModule();
         if (module is null)
         {
             report.Note("The built module (out/RecurringIntegrations) was not found: run dotnet build first; the PowerShell figures are skipped.");
-            return;
+            return null;
         }
-        var runner = new PowerShellRunner(pwsh, work);
+        return (new PowerShellRunner(pwsh, work), module);
+    }
+
+    /// <summary>Each import in its own pwsh, as a session or runbook starts: Core and the loader are loaded on import.</summary>
+    private static async Task ImportModulePhaseAsync(Report report, PowerShellRunner runner, string module, CancellationToken cancellationToken)
+    {
+        const int processes = 10;
         var importTimes = new List<double>();
-        for (var i = 0; i < 3; i++) importTimes.Add(await runner.ImportModuleMillisecondsAsync(module, cancellationToken));
-        var importMedian = importTimes.OrderBy(t => t).ElementAt(1);
-        report.Target("Import-Module (median of 3 fresh pwsh processes)", $"{importMedian:0} ms", "< 400 ms", importMedian < 400);
+        for (var i = 0; i < processes; i++) importTimes.Add(await runner.ImportModuleMillisecondsAsync(module, cancellationToken));
+        importTimes.Sort();
+        var importMedian = (importTimes[processes / 2 - 1] + importTimes[processes / 2]) / 2;
+        report.Target($"Import-Module (median of {processes} fresh pwsh processes; {importTimes[0]:0}-{importTimes[^1]:0} ms)", $"{importMedian:0} ms", "< 300 ms", importMedian < 300);
+    }
+
+    private static async Task PowerShellPhaseAsync(Report report, Options options, string work, IReadOnlyList<string> files, CancellationToken cancellationToken)
+    {
+        if (FindPowerShell(report, work) is not { } found) return;
+        var (runner, module) = found;
+        await ImportModulePhaseAsync(report, runner, module, cancellationToken);
 
         await using var emulator = await EmulatorProcess.StartAsync(work, null, cancellationToken);
         var timed = files.Skip(WarmUp).ToList();
@@ -345,6 +367,7 @@ internal static class Program
         public long BigMB { get; private set; } = 1024;
         public int Throttle { get; private set; } = 8;
         public string WorkRoot { get; private set; } = Path.GetTempPath();
+        public bool ImportOnly { get; private set; }
         public bool Help { get; private set; }
 
         public static Options Parse(string[] args)
@@ -360,6 +383,7 @@ internal static class Program
                     case "--big-mb": options.BigMB = Positive(Value()); break;
                     case "--throttle": options.Throttle = Positive(Value()); break;
                     case "--quick": options.Files = 100; options.BigMB = 64; break;
+                    case "--import-only": options.ImportOnly = true; break;
                     case "--work": options.WorkRoot = Value(); break;
                     case "--help" or "-h" or "-?": options.Help = true; break;
                     default: throw new ArgumentException($"Unknown option {args[i]}.");

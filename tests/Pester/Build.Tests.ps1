@@ -36,11 +36,13 @@ Describe 'build.ps1 -Task Clean' {
 Describe 'The built module folder' {
     It 'holds the manifest, the assemblies and the module files, and not PowerShell itself' {
         $module = Join-Path $repositoryRoot 'out/RecurringIntegrations'
-        foreach ($file in 'RecurringIntegrations.psd1', 'RecurringIntegrations.PowerShell.dll', 'RecurringIntegrations.Core.dll',
-            'Microsoft.Identity.Client.dll', 'RecurringIntegrations.Format.ps1xml', 'en-US/about_RecurringIntegrations.help.txt',
-            'Examples/Demo.ps1') {
+        foreach ($file in 'RecurringIntegrations.psd1', 'RecurringIntegrations.PowerShell.dll', 'Dependencies/RecurringIntegrations.Core.dll',
+            'Dependencies/RecurringIntegrations.Loader.dll', 'Dependencies/Microsoft.Identity.Client.dll',
+            'Dependencies/Desktop/Microsoft.Identity.Client.dll', 'Dependencies/assemblies.txt', 'RecurringIntegrations.Format.ps1xml',
+            'en-US/about_RecurringIntegrations.help.txt', 'Examples/Demo.ps1') {
             Test-Path (Join-Path $module $file) | Should -BeTrue -Because $file
         }
-        Test-Path (Join-Path $module 'System.Management.Automation.dll') | Should -BeFalse -Because 'PowerShell provides it'
+        Get-ChildItem (Join-Path $module '*.dll') | ForEach-Object Name | Should -Be 'RecurringIntegrations.PowerShell.dll'
+        Get-ChildItem $module -Recurse -Filter 'System.Management.Automation.dll' | Should -BeNullOrEmpty -Because 'PowerShell provides it'
     }
 }

@@ -60,7 +60,8 @@ Describe 'build.ps1 -Task Package' {
         $entries | Should -Contain 'RecurringIntegrations.psd1'
         $entries | Should -Contain 'RecurringIntegrations.PowerShell.dll'
         $entries | Should -Contain 'RecurringIntegrations.Format.ps1xml'
-        @($entries | Where-Object { $_ -match '(^|/)RecurringIntegrations\.Core\.dll$' }).Count | Should -BeGreaterThan 0
+        $entries | Should -Contain 'Dependencies/RecurringIntegrations.Core.dll'
+        $entries | Should -Contain 'Dependencies/assemblies.txt'
     }
 
     It 'installs with Install-PSResource from a folder repository into a scratch module path and imports' {

@@ -19,7 +19,8 @@ namespace RecurringIntegrations.Tests.Cmdlets
         public static string Folder => Path.Combine(RepositoryRoot, "out", "RecurringIntegrations");
         public static MetadataLoadContext Context => LazyContext.Value;
         public static Assembly Cmdlets => Context.LoadFromAssemblyPath(Path.Combine(Folder, "RecurringIntegrations.PowerShell.dll"));
-        public static Assembly Core => Context.LoadFromAssemblyPath(Path.Combine(Folder, "RecurringIntegrations.Core.dll"));
+        public static string Dependencies => Path.Combine(Folder, "Dependencies");
+        public static Assembly Core => Context.LoadFromAssemblyPath(Path.Combine(Dependencies, "RecurringIntegrations.Core.dll"));
 
         public static IReadOnlyList<Type> CmdletTypes => Cmdlets.GetTypes()
             .Where(t => t.GetCustomAttributesData().Any(a => a.AttributeType.FullName == "System.Management.Automation.CmdletAttribute"))
@@ -55,8 +56,10 @@ namespace RecurringIntegrations.Tests.Cmdlets
                 "powershellstandard.library", "5.1.0-preview-06", "lib", "netstandard2.0", "System.Management.Automation.dll");
             paths.Add(standard);
             var framework = new HashSet<string>(paths.Select(Path.GetFileName), StringComparer.OrdinalIgnoreCase);
-            // The module's own copies of framework assemblies would clash with the runtime's; only the rest is added.
-            paths.AddRange(Directory.GetFiles(Folder, "*.dll").Where(p => !framework.Contains(Path.GetFileName(p))));
+            // The module's own copies of framework assemblies would clash with the runtime's; only the rest is added,
+            // as PowerShell 7 loads them (Dependencies/Desktop is Windows PowerShell's).
+            paths.AddRange(Directory.GetFiles(Folder, "*.dll").Concat(Directory.GetFiles(Dependencies, "*.dll"))
+                .Where(p => !framework.Contains(Path.GetFileName(p))));
             return new MetadataLoadContext(new PathAssemblyResolver(paths));
         }
 

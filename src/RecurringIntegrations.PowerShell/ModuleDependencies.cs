@@ -1,0 +1,168 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+
+namespace RecurringIntegrations.PowerShell
+{
+    /// <summary>One assembly the module ships under Dependencies/, with the identity the build recorded for it.</summary>
+    internal sealed class ShippedAssembly
+    {
+        public ShippedAssembly(string path, AssemblyName identity)
+        {
+            Path = path;
+            Identity = identity;
+        }
+
+        public string Path { get; }
+        public AssemblyName Identity { get; }
+        public string Name => Identity.Name ?? string.Empty;
+    }
+
+    /// <summary>
+    /// The module's own dependency list, Dependencies/assemblies.txt, written by the build: which assemblies the module
+    /// ships, where, and at which version. The loaders answer only for these, and a file of the list that is missing or
+    /// does not load is reported by its path with the advice to reinstall.
+    /// </summary>
+    internal sealed class ModuleDependencies
+    {
+        public const string FolderName = "Dependencies";
+        public const string DesktopFolderName = "Desktop";
+        public const string ListFileName = "assemblies.txt";
+
+        private readonly string _requesterOfCore;
+        private readonly Dictionary<string, ShippedAssembly> _byName;
+        private readonly HashSet<string> _paths;
+
+        /// <param name="cmdletAssemblyPath">The cmdlet assembly, the one requester outside the list that may ask for Core.</param>
+        /// <param name="shipped">What the list holds: the .NET Framework builds under Desktop/ and everything else.</param>
+        /// <param name="desktop">True on Windows PowerShell: a Desktop/ build replaces the assembly of the same name.</param>
+        public ModuleDependencies(string cmdletAssemblyPath, IEnumerable<ShippedAssembly> shipped, bool desktop)
+        {
+            _requesterOfCore = cmdletAssemblyPath;
+            _byName = new Dictionary<string, ShippedAssembly>(StringComparer.OrdinalIgnoreCase);
+            foreach (var assembly in shipped.OrderBy(a => IsDesktopBuild(a.Path)))
+            {
+                if (IsDesktopBuild(assembly.Path) && !desktop) continue;
+                _byName[assembly.Name] = assembly;
+            }
+            _paths = new HashSet<string>(_byName.Values.Select(a => a.Path), StringComparer.OrdinalIgnoreCase);
+
+            bool IsDesktopBuild(string path) =>
+                Path.GetFileName(Path.GetDirectoryName(path)).Equals(DesktopFolderName, StringComparison.OrdinalIgnoreCase);
+        }
+
+        /// <summary>The assemblies this edition of PowerShell loads, one per name.</summary>
+        public IReadOnlyCollection<ShippedAssembly> Assemblies => _byName.Values;
+
+        /// <summary>Reads the list beside the cmdlet assembly. A missing list, like a missing assembly, means a broken install.</summary>
+        public static ModuleDependencies Read(string cmdletAssemblyPath, bool desktop)
+        {
+            var folder = Path.Combine(Path.GetDirectoryName(cmdletAssemblyPath) ?? string.Empty, FolderName);
+            var listPath = Path.Combine(folder, ListFileName);
+            if (!File.Exists(listPath)) throw ModuleFileException.For(listPath, null);
+            var shipped = new List<ShippedAssembly>();
+            foreach (var line in File.ReadAllLines(listPath))
+            {
+                if (line.Length == 0 || line[0] == '#') continue;
+                var fields = line.Split('\t');
+                if (fields.Length != 2) throw ModuleFileException.For(listPath, null);
+                var relative = fields[0].Replace('/', Path.DirectorySeparatorChar);
+                shipped.Add(new ShippedAssembly(Path.Combine(folder, relative), new AssemblyName(fields[1])));
+            }
+            return new ModuleDependencies(cmdletAssemblyPath, shipped, desktop);
+        }
+
+        /// <summary>Every file of the list is checked at import: a missing one would otherwise fail some later command obscurely.</summary>
+        public void ThrowIfAnyMissing()
+        {
+            foreach (var assembly in _byName.Values)
+                if (!File.Exists(assembly.Path)) throw ModuleFileException.For(assembly.Path, null);
+        }
+
+        public string PathOf(string name) =>
+            _byName.TryGetValue(name, out var assembly) ? assembly.Path : throw new ArgumentException(name + " is not in the module's dependency list.", nameof(name));
+
+        /// <summary>
+        /// Windows PowerShell's AssemblyResolve decision. It answers only for a name in the list at a version the shipped
+        /// file satisfies (the binding redirect .NET Framework lacks for modules), and only when the requester is the
+        /// cmdlet assembly or a file of the list: another module asking for System.Text.Json or MSAL never gets ours, and
+        /// neither does a request whose requester .NET Framework does not know.
+        /// </summary>
+        /// <returns>The file to load, or null to leave the request to others.</returns>
+        public string? ResolveForDesktop(AssemblyName requested, string? requesterPath)
+        {
+            if (requesterPath is null) return null;
+            if (!_paths.Contains(requesterPath) && !string.Equals(requesterPath, _requesterOfCore, StringComparison.OrdinalIgnoreCase)) return null;
+            if (requested.Name is null || !_byName.TryGetValue(requested.Name, out var shipped)) return null;
+            if (requested.Version != null && shipped.Identity.Version != null && requested.Version > shipped.Identity.Version) return null;
+            var wantedToken = requested.GetPublicKeyToken();
+            if (wantedToken != null && wantedToken.Length > 0 && Token(wantedToken) != Token(shipped.Identity.GetPublicKeyToken())) return null;
+            return shipped.Path;
+        }
+
+        /// <summary>
+        /// The file of the list behind a failure to load an assembly, wherever it sits in the exception's chain: the runtime
+        /// reports a missing or damaged dependency by path or by assembly name, often wrapped.
+        /// </summary>
+        public string? BrokenFile(Exception exception)
+        {
+            for (var current = exception; current != null; current = current.InnerException)
+            {
+                if (current is AggregateException aggregate)
+                    return aggregate.InnerExceptions.Select(BrokenFile).FirstOrDefault(path => path != null);
+                var fileName = current switch
+                {
+                    FileNotFoundException missing => missing.FileName,
+                    FileLoadException unloadable => unloadable.FileName,
+                    BadImageFormatException damaged => damaged.FileName,
+                    _ => null,
+                };
+                if (fileName is null) continue;
+                if (_paths.Contains(fileName)) return fileName;
+                var name = NameOf(fileName);
+                if (name != null && _byName.TryGetValue(name, out var shipped)) return shipped.Path;
+            }
+            return null;
+        }
+
+        // Not SequenceEqual: on byte arrays the compiler picks the span overload, which would tie this assembly to System.Memory.
+        private static string Token(byte[]? token) => token is null ? string.Empty : BitConverter.ToString(token);
+
+        private static string? NameOf(string assemblyDisplayName)
+        {
+            try
+            {
+                return new AssemblyName(assemblyDisplayName).Name;
+            }
+            catch (Exception ex) when (ex is ArgumentException || ex is FileLoadException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>A file of the module's own that is missing or does not load: named, with the advice to reinstall.</summary>
+    internal sealed class ModuleFileException : IOException
+    {
+        private ModuleFileException(string errorId, string text, string path, Exception? inner)
+            : base(text + " " + Messages.ModuleFileAction, inner)
+        {
+            ErrorId = errorId;
+            Text = text;
+            Path = path;
+        }
+
+        public string ErrorId { get; }
+        /// <summary>What is wrong, without the advice.</summary>
+        public string Text { get; }
+        public string Path { get; }
+        public bool IsMissing => ErrorId == Messages.ModuleFileMissingErrorId;
+
+        /// <summary>Missing when the file is not there; damaged when it is there and still failed (or is a list that does not parse).</summary>
+        public static ModuleFileException For(string path, Exception? failure) => File.Exists(path)
+            ? new ModuleFileException(Messages.ModuleFileDamagedErrorId, string.Format(Messages.ModuleFileDamaged, path), path, failure)
+            : new ModuleFileException(Messages.ModuleFileMissingErrorId, string.Format(Messages.ModuleFileMissing, path), path, failure);
+    }
+}
