@@ -48,7 +48,7 @@ Describe 'build.ps1 -Task Package' {
         $repositories | Should -Not -Match 'RecurringIntegrationsBuild'
     }
 
-    It 'holds the manifest, the cmdlet assembly, Core and the formats' {
+    It 'holds the manifest, the cmdlet assembly and the formats at the top, Core and the Windows PowerShell builds under Dependencies' {
         Add-Type -AssemblyName System.IO.Compression.FileSystem
         $zip = [IO.Compression.ZipFile]::OpenRead($package.FullName)
         try {
@@ -62,6 +62,7 @@ Describe 'build.ps1 -Task Package' {
         $entries | Should -Contain 'RecurringIntegrations.Format.ps1xml'
         $entries | Should -Contain 'Dependencies/RecurringIntegrations.Core.dll'
         $entries | Should -Contain 'Dependencies/assemblies.txt'
+        $entries | Should -Contain 'Dependencies/Desktop/Microsoft.Identity.Client.dll'
     }
 
     It 'installs with Install-PSResource from a folder repository into a scratch module path and imports' {
