@@ -77,7 +77,7 @@ $report = @(foreach ($row in $sent) {
 function Get-StatusRank([string] $Status) {
     if ($Status -eq 'Processed') { return 3 }
     if ($Status -eq 'Unknown') { return 1 }
-    if ([RecurringIntegrations.MessageStatus]::IsTerminalStatus($Status)) { return 0 }
+    if (@($current | Where-Object { $_.Status -eq $Status -and $_.IsTerminal }).Count -gt 0) { return 0 }
     2
 }
 $palette = @('#c62828', '#757575', '#ef8f00', '#2e7d32')  # by rank: failed, unknown, running, processed
