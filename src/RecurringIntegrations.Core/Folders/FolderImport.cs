@@ -51,7 +51,30 @@ namespace RecurringIntegrations.Core.Folders
         /// <summary>Default: journal.csv in the inbox.</summary>
         public string? JournalPath { get; set; }
 
+        public string InboxPath => _inboxPath;
+
         public string SendActionText => "Enqueue to activity " + _activityId.ToString("D");
+
+        /// <summary>
+        /// The inbox's files that the filter selects, in sending order, without touching anything (what -WhatIf shows). A run
+        /// may still leave some of them for later: those being written, or whose name is still in flight.
+        /// </summary>
+        public IReadOnlyList<string> Candidates()
+        {
+            var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
+            var journalPath = Path.GetFullPath(JournalPath ?? Path.Combine(inbox, JournalFileName));
+            return Directory.GetFiles(inbox, string.IsNullOrWhiteSpace(Filter) ? "*" : Filter, SearchOption.TopDirectoryOnly)
+                .Select(Path.GetFullPath)
+                .Where(f => !IsJournal(f, journalPath))
+                .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal)
+                .ToList();
+        }
+
+        private static bool IsJournal(string file, string journalPath) =>
+            FileNameComparer.Equals(file, journalPath) || FileNameComparer.Equals(file, journalPath + ".lock");
+
+        private static StringComparer FileNameComparer =>
+            Path.DirectorySeparatorChar == '\\' ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
         public async Task RunAsync(OperationCallbacks<FolderImportResult> callbacks, CancellationToken cancellationToken)
         {
@@ -103,9 +126,6 @@ namespace RecurringIntegrations.Core.Folders
                 foreach (var name in new[] { Sending, Pending, Processed, Failed, Unconfirmed })
                     _folders[name] = FolderFiles.StateFolder(inbox, name);
             }
-
-            private static StringComparer FileNameComparer =>
-                Path.DirectorySeparatorChar == '\\' ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
             /// <summary>Settles what an earlier run left in 'sending' and 'pending', before anything new is sent.</summary>
             public void Recover()
@@ -212,12 +232,9 @@ namespace RecurringIntegrations.Core.Folders
 
             private List<FileInfo> ListInbox()
             {
-                var journalPath = _journal.Path;
                 var files = new List<FileInfo>();
-                foreach (var path in Directory.GetFiles(_inbox, string.IsNullOrWhiteSpace(_import.Filter) ? "*" : _import.Filter, SearchOption.TopDirectoryOnly))
+                foreach (var full in _import.Candidates())
                 {
-                    var full = Path.GetFullPath(path);
-                    if (FileNameComparer.Equals(full, journalPath) || FileNameComparer.Equals(full, journalPath + ".lock")) continue;
                     var name = Path.GetFileName(full);
                     if (name.IndexOfAny(new[] { '\r', '\n' }) >= 0)
                     {
@@ -232,7 +249,7 @@ namespace RecurringIntegrations.Core.Folders
                     }
                     files.Add(new FileInfo(full));
                 }
-                return files.OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+                return files;
             }
 
             /// <summary>Drops the files still being written: changed within the settle time, changed over it, or locked.</summary>
