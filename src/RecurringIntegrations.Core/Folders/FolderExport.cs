@@ -257,8 +257,11 @@ namespace RecurringIntegrations.Core.Folders
                     catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
                                                !(ex is D365Exception d && d.ErrorId == "JournalWriteFailed"))
                     {
-                        _callbacks.OnError(message.CorrelationId, Failures.AsD365(ex, "DequeueAckFailed",
-                            $"Message {message.CorrelationId} was saved to '{saved.Path}' but acknowledging it failed; when it is redelivered it is acknowledged without a second copy"));
+                        _callbacks.OnError(message.CorrelationId, new D365Exception("DequeueAckFailed",
+                            (ex as D365Exception)?.Category ?? D365ErrorCategory.NotSpecified,
+                            $"Message {message.CorrelationId} was saved to '{saved.Path}' but acknowledging it failed: {ex.Message}",
+                            "Nothing to do: the service delivers it again in 30 minutes, and the next run acknowledges it without a second copy.",
+                            innerException: ex));
                     }
                 }
                 _callbacks.OnResult(result);

@@ -20,9 +20,11 @@ namespace RecurringIntegrations.Core.Folders
     public sealed class FolderImport
     {
         public const string JournalFileName = "journal.csv";
-        public const string Sending = "sending", Pending = "pending", Processed = "processed", Failed = "failed", Unconfirmed = "unconfirmed";
+        public const string SendingFolder = "sending", PendingFolder = "pending", ProcessedFolder = "processed", FailedFolder = "failed", UnconfirmedFolder = "unconfirmed";
         public const string ErrorFileSuffix = ".error.txt";
-        private const string Returned = "Returned", Skipped = "Skipped", Sent = "Sent";
+        // Journal events; the last five match FolderImportOutcome and the state folders.
+        private const string Sending = "Sending", Sent = "Sent", Returned = "Returned", Skipped = "Skipped";
+        private const string Pending = "Pending", Processed = "Processed", Failed = "Failed", Unconfirmed = "Unconfirmed";
         private const int MaxStatusCalls = 8;
 
         private readonly D365Session _session;
@@ -123,7 +125,7 @@ namespace RecurringIntegrations.Core.Folders
                 _inbox = inbox;
                 _journal = journal;
                 _callbacks = callbacks;
-                foreach (var name in new[] { Sending, Pending, Processed, Failed, Unconfirmed })
+                foreach (var name in new[] { SendingFolder, PendingFolder, ProcessedFolder, FailedFolder, UnconfirmedFolder })
                     _folders[name] = FolderFiles.StateFolder(inbox, name);
             }
 
@@ -131,7 +133,7 @@ namespace RecurringIntegrations.Core.Folders
             public void Recover()
             {
                 var attempts = Attempts(_journal.Entries);
-                foreach (var file in Directory.GetFiles(_folders[Sending]).OrderBy(f => f, StringComparer.Ordinal))
+                foreach (var file in Directory.GetFiles(_folders[SendingFolder]).OrderBy(f => f, StringComparer.Ordinal))
                 {
                     var name = Path.GetFileName(file);
                     _busyNames.Add(name);
@@ -156,7 +158,7 @@ namespace RecurringIntegrations.Core.Folders
                             break;
                     }
                 }
-                foreach (var file in Directory.GetFiles(_folders[Pending]).Where(f => !f.EndsWith(ErrorFileSuffix, StringComparison.Ordinal))
+                foreach (var file in Directory.GetFiles(_folders[PendingFolder]).Where(f => !f.EndsWith(ErrorFileSuffix, StringComparison.Ordinal))
                              .OrderBy(f => f, StringComparer.Ordinal))
                 {
                     var name = Path.GetFileName(file);
@@ -319,7 +321,7 @@ namespace RecurringIntegrations.Core.Folders
             {
                 var name = file.Name;
                 if (!await _callbacks.ConfirmAsync(file.FullName, _import.SendActionText, cancellationToken).ConfigureAwait(false)) return;
-                var sending = Path.Combine(_folders[Sending], name);
+                var sending = Path.Combine(_folders[SendingFolder], name);
                 _journal.Append(Sending, name, path: sending);
                 try
                 {
@@ -333,7 +335,7 @@ namespace RecurringIntegrations.Core.Folders
                         _callbacks.OnWarning($"'{name}' vanished from the inbox before it was sent: skipped.");
                     else
                         _callbacks.OnError(file.FullName, new D365Exception("FolderMoveFailed", ex is UnauthorizedAccessException ? D365ErrorCategory.PermissionDenied : D365ErrorCategory.WriteError,
-                            $"Cannot move '{file.FullName}' into '{_folders[Sending]}': {ex.Message}",
+                            $"Cannot move '{file.FullName}' into '{_folders[SendingFolder]}': {ex.Message}",
                             "It was not sent and stays in the inbox. Give the account permission to rename files in the inbox, or close the program that holds the file.", innerException: ex));
                     return;
                 }
@@ -373,7 +375,7 @@ namespace RecurringIntegrations.Core.Folders
 
             private void ToUnconfirmed(string name, string source, string reason)
             {
-                var target = FolderFiles.FreeName(_folders[Unconfirmed], name);
+                var target = FolderFiles.FreeName(_folders[UnconfirmedFolder], name);
                 _journal.Append(Unconfirmed, name, path: target, detail: reason);
                 FolderFiles.Move(source, target, "It stays in 'sending'; the next run tries again.");
                 Report(name, null, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
@@ -413,7 +415,7 @@ namespace RecurringIntegrations.Core.Folders
                     if (left <= TimeSpan.Zero)
                     {
                         foreach (var item in waiting) Guard(item.Path, () => ToPending(item, lastStatus[item.MessageId]));
-                        _callbacks.OnWarning($"{waiting.Count} file(s) did not finish processing within {_import.Timeout.TotalSeconds:0} s; they wait in '{_folders[Pending]}' and a later run settles them. They are never sent again.");
+                        _callbacks.OnWarning($"{waiting.Count} file(s) did not finish processing within {_import.Timeout.TotalSeconds:0} s; they wait in '{_folders[PendingFolder]}' and a later run settles them. They are never sent again.");
                         return;
                     }
                     await Task.Delay(left < _import.PollInterval ? left : _import.PollInterval, cancellationToken).ConfigureAwait(false);
@@ -441,7 +443,7 @@ namespace RecurringIntegrations.Core.Folders
             {
                 if (string.Equals(status, "Processed", StringComparison.OrdinalIgnoreCase))
                 {
-                    Guard(item.Path, () => MoveTo(item, Processed, status, 0, null));
+                    Guard(item.Path, () => MoveTo(item, Processed, ProcessedFolder, status, 0, null));
                     return;
                 }
                 IReadOnlyList<ExecutionError> errors = Array.Empty<ExecutionError>();
@@ -454,13 +456,13 @@ namespace RecurringIntegrations.Core.Folders
                 {
                     unavailable = ex.Message;
                 }
-                Guard(item.Path, () => MoveTo(item, Failed, status, errors.Count, target =>
+                Guard(item.Path, () => MoveTo(item, Failed, FailedFolder, status, errors.Count, target =>
                     WriteErrorFile(target + ErrorFileSuffix, ErrorReport(item, status, errors, unavailable))));
             }
 
             private void ToPending(InFlight item, string status)
             {
-                var folder = _folders[Pending];
+                var folder = _folders[PendingFolder];
                 if (!string.Equals(Path.GetDirectoryName(item.Path), folder, StringComparison.Ordinal))
                 {
                     var target = Path.Combine(folder, item.Name);
@@ -471,17 +473,17 @@ namespace RecurringIntegrations.Core.Folders
                 Report(item.Name, item.MessageId, status, FolderImportOutcome.Pending, item.Path, 0);
             }
 
-            private void MoveTo(InFlight item, string folder, string status, int errorCount, Action<string>? beforeJournal)
+            private void MoveTo(InFlight item, string outcome, string folder, string status, int errorCount, Action<string>? beforeJournal)
             {
                 var target = FolderFiles.FreeName(_folders[folder], item.Name);
                 if (!string.Equals(Path.GetFileName(target), item.Name, StringComparison.Ordinal))
                     _callbacks.OnWarning($"'{folder}' already holds a file named '{item.Name}'; this one (message {item.MessageId}) is kept as '{Path.GetFileName(target)}'.");
                 beforeJournal?.Invoke(target);
-                _journal.Append(folder == Processed ? Processed : Failed, item.Name, item.MessageId, status, target,
+                _journal.Append(outcome, item.Name, item.MessageId, status, target,
                     length: errorCount, detail: errorCount > 0 ? $"{errorCount} execution error(s)" : null);
                 FolderFiles.Move(item.Path, target, "Its outcome is in the journal; the next run completes the move.");
                 item.Path = target;
-                Report(item.Name, item.MessageId, status, folder == Processed ? FolderImportOutcome.Processed : FolderImportOutcome.Failed, target, errorCount);
+                Report(item.Name, item.MessageId, status, (FolderImportOutcome)Enum.Parse(typeof(FolderImportOutcome), outcome), target, errorCount);
             }
 
             private void Report(string name, Guid? messageId, string status, FolderImportOutcome outcome, string path, int errorCount)

@@ -48,7 +48,7 @@ public sealed class FolderKillTests
 
             // Where every file ended, by content.
             var located = new Dictionary<string, string>();
-            foreach (var folder in new[] { FolderImport.Processed, FolderImport.Failed, FolderImport.Unconfirmed })
+            foreach (var folder in new[] { FolderImport.ProcessedFolder, FolderImport.FailedFolder, FolderImport.UnconfirmedFolder })
                 foreach (var file in Directory.GetFiles(Path.Combine(inbox, folder)).Where(f => !f.EndsWith(FolderImport.ErrorFileSuffix)))
                 {
                     var name = Path.GetFileName(file);
@@ -57,8 +57,8 @@ public sealed class FolderKillTests
                     Assert.True(located.TryAdd(name, folder), $"{name} is in {located.GetValueOrDefault(name)} and in {folder}");
                 }
             Assert.Equal(contents.Keys.OrderBy(n => n), located.Keys.OrderBy(n => n));
-            Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.Sending)));
-            Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.Pending)));
+            Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.SendingFolder)));
+            Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.PendingFolder)));
             Assert.Equal(new[] { "journal.csv", "journal.csv.lock" }, Directory.GetFiles(inbox).Select(Path.GetFileName).OrderBy(n => n));
 
             // The service's books: never twice; exactly once unless the file is in 'unconfirmed'.
@@ -68,7 +68,7 @@ public sealed class FolderKillTests
                 Assert.Single(messages);
                 Assert.Equal(contents[name], Encoding.UTF8.GetString(messages[0].Content!));
             }
-            var unconfirmed = located.Where(l => l.Value == FolderImport.Unconfirmed).Select(l => l.Key).ToList();
+            var unconfirmed = located.Where(l => l.Value == FolderImport.UnconfirmedFolder).Select(l => l.Key).ToList();
             foreach (var name in contents.Keys.Except(unconfirmed)) Assert.True(onService.ContainsKey(name), $"{name} never reached the service");
             Assert.InRange(unconfirmed.Count, 0, kills * Throttle);
 
@@ -82,7 +82,7 @@ public sealed class FolderKillTests
                 Assert.Equal(Path.Combine(inbox, located[name], name), final.Path);
                 var sent = lines.Where(e => e.Event == "Sent").ToList();
                 Assert.True(sent.Count <= 1, $"{name} journalled as sent {sent.Count} times");
-                if (located[name] != FolderImport.Unconfirmed)
+                if (located[name] != FolderImport.UnconfirmedFolder)
                     Assert.Equal(onService[name][0].MessageId, Assert.Single(sent).MessageGuid);
                 var expected = located[name] switch { "processed" => "Processed", "failed" => "ProcessedWithErrors", _ => null };
                 if (expected != null) Assert.Equal(expected, onService[name][0].Status);
