@@ -3,7 +3,7 @@
     Daily status report: asks the service for the current status of every message a day's imports sent, and writes
     it as CSV and as an HTML page with a summary per status.
 .DESCRIPTION
-    Reads the journal CSV that Invoke-D365InboxImport.ps1 appends to (Date, File, MessageId, Status), keeps the rows
+    Reads the journal CSV that Invoke-D365FolderImport appends to (Date, File, MessageId, Status, ...), keeps the rows
     of -Date, and writes status-<yyyy-MM-dd>.csv and status-<yyyy-MM-dd>.html to -OutputFolder. A message whose status
     cannot be read is reported with the status 'Unknown' and a warning. Returns the two files.
 .PARAMETER Credential
@@ -33,7 +33,8 @@ $ErrorActionPreference = 'Stop'
 # The journal's dates are written with the invariant culture, so they compare as text whatever the machine's culture.
 $day = $Date.ToString('yyyy-MM-dd', [cultureinfo]::InvariantCulture)
 # A message settled by a later run has a later row too: one row per message, its first (the day it was sent).
-$sent = @(Import-Csv -LiteralPath $JournalPath | Where-Object { $_.Date.StartsWith($day) } |
+# Lines without a message id (a file about to be sent, or one that never got an id) name no message.
+$sent = @(Import-Csv -LiteralPath $JournalPath | Where-Object { $_.MessageId -and $_.Date.StartsWith($day) } |
     Group-Object MessageId | ForEach-Object { $_.Group[0] })
 
 $current = @()
