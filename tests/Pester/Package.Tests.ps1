@@ -55,6 +55,6 @@ Describe 'build.ps1 -Task Package' -Skip:(-not $hasPowerShellGet) {
         Save-Module -Name RecurringIntegrations -Repository 'RecurringIntegrationsTest' -Path $saved
         $manifest = Get-ChildItem $saved -Recurse -Filter 'RecurringIntegrations.psd1' | Select-Object -First 1
         $imported = & $powershell -NoProfile -NonInteractive -Command "Import-Module '$($manifest.FullName)'; (Get-Command -Module RecurringIntegrations).Count"
-        $imported | Should -Be 8
+        $imported | Should -Be 10
     }
 }
