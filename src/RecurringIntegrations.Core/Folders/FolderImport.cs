@@ -136,7 +136,6 @@ namespace RecurringIntegrations.Core.Folders
                 foreach (var file in Directory.GetFiles(_folders[SendingFolder]).OrderBy(f => f, StringComparer.Ordinal))
                 {
                     var name = Path.GetFileName(file);
-                    _busyNames.Add(name);
                     attempts.TryGetValue(name, out var events);
                     var last = events?.LastOrDefault();
                     var messageId = events?.LastOrDefault(e => e.MessageGuid.HasValue)?.MessageGuid;
@@ -162,7 +161,6 @@ namespace RecurringIntegrations.Core.Folders
                              .OrderBy(f => f, StringComparer.Ordinal))
                 {
                     var name = Path.GetFileName(file);
-                    _busyNames.Add(name);
                     attempts.TryGetValue(name, out var events);
                     var last = events?.LastOrDefault();
                     var messageId = events?.LastOrDefault(e => e.MessageGuid.HasValue)?.MessageGuid;
@@ -175,6 +173,10 @@ namespace RecurringIntegrations.Core.Folders
                             $"'{file}' waits in 'pending' but the journal '{_journal.Path}' has no message id for it.",
                             "Was the journal deleted or replaced? Look the file up in the job's message history; move it to 'processed' or 'failed' by hand, or back into the inbox to send it again."));
                 }
+                // What is still in flight now, after the replays: a new file of the same name waits until it is settled.
+                foreach (var folder in new[] { SendingFolder, PendingFolder })
+                    foreach (var file in Directory.GetFiles(_folders[folder]).Where(f => !f.EndsWith(ErrorFileSuffix, StringComparison.Ordinal)))
+                        _busyNames.Add(Path.GetFileName(file));
             }
 
             /// <summary>Completes a move whose journal line was written before the process died.</summary>
@@ -199,7 +201,7 @@ namespace RecurringIntegrations.Core.Folders
                     }
                     if (entry.Event == Returned) return;
                     Report(name, messageId, entry.Status, (FolderImportOutcome)Enum.Parse(typeof(FolderImportOutcome), entry.Event), target,
-                        int.TryParse(entry.Length, out var count) ? count : 0);
+                        int.TryParse(entry.Detail.Split(' ')[0], out var count) ? count : 0);
                 });
             }
 
@@ -366,7 +368,6 @@ namespace RecurringIntegrations.Core.Folders
                 catch (Exception ex)
                 {
                     Guard(sending, () => ToUnconfirmed(name, sending, ex.Message));
-                    Progress(name);
                     return;
                 }
                 _journal.Append(Sent, name, messageId, path: sending);
@@ -479,8 +480,7 @@ namespace RecurringIntegrations.Core.Folders
                 if (!string.Equals(Path.GetFileName(target), item.Name, StringComparison.Ordinal))
                     _callbacks.OnWarning($"'{folder}' already holds a file named '{item.Name}'; this one (message {item.MessageId}) is kept as '{Path.GetFileName(target)}'.");
                 beforeJournal?.Invoke(target);
-                _journal.Append(outcome, item.Name, item.MessageId, status, target,
-                    length: errorCount, detail: errorCount > 0 ? $"{errorCount} execution error(s)" : null);
+                _journal.Append(outcome, item.Name, item.MessageId, status, target, detail: errorCount > 0 ? $"{errorCount} execution error(s)" : null);
                 FolderFiles.Move(item.Path, target, "Its outcome is in the journal; the next run completes the move.");
                 item.Path = target;
                 Report(item.Name, item.MessageId, status, (FolderImportOutcome)Enum.Parse(typeof(FolderImportOutcome), outcome), target, errorCount);
