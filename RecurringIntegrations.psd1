@@ -13,7 +13,8 @@
     CmdletsToExport        = @(
         'Connect-D365', 'Get-D365Session', 'Disconnect-D365',
         'Send-D365Enqueue', 'Receive-D365Dequeue', 'Confirm-D365Ack',
-        'Get-D365MessageStatus', 'Get-D365ExecutionError'
+        'Get-D365MessageStatus', 'Get-D365ExecutionError',
+        'Invoke-D365FolderImport', 'Invoke-D365FolderExport'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

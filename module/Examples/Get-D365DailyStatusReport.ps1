@@ -4,12 +4,12 @@
     it as CSV and as a self-contained HTML page: counts per status with a bar chart, the files with failures first,
     and each failure's errors.
 .DESCRIPTION
-    Reads the journal CSV that Invoke-D365InboxImport.ps1 appends to (Date, File, MessageId, Status; a FileName column
-    is read as well as File), keeps the rows of -Date, and writes status-<yyyy-MM-dd>.csv and status-<yyyy-MM-dd>.html
-    to -OutputFolder. The CSV has one row per message: Date, File, MessageId, Status, CheckedAt, ExecutionId, Errors
-    (how many execution errors). The HTML page needs nothing but a browser: its style and its chart (SVG) are inside it,
-    so it can be mailed or opened offline. A message whose status cannot be read is reported with the status 'Unknown'
-    and a warning; so are errors that cannot be read. Returns the two files.
+    Reads the journal CSV that Invoke-D365FolderImport appends to (Date, File, MessageId, Status, ...; a FileName
+    column is read as well as File), keeps the rows of -Date, and writes status-<yyyy-MM-dd>.csv and
+    status-<yyyy-MM-dd>.html to -OutputFolder. The CSV has one row per message: Date, File, MessageId, Status,
+    CheckedAt, ExecutionId, Errors (how many execution errors). The HTML page needs nothing but a browser: its style
+    and its chart (SVG) are inside it, so it can be mailed or opened offline. A message whose status cannot be read is
+    reported with the status 'Unknown' and a warning; so are errors that cannot be read. Returns the two files.
 .PARAMETER Credential
     The app registration: user name = client id, password = client secret.
 .PARAMETER Date
@@ -37,8 +37,9 @@ $ErrorActionPreference = 'Stop'
 # The journal's dates are written with the invariant culture, so they compare as text whatever the machine's culture.
 $day = $Date.ToString('yyyy-MM-dd', [cultureinfo]::InvariantCulture)
 # A message settled by a later run has a later row too: one row per message, its first (the day it was sent).
+# Lines without a message id (a file about to be sent, or one that never got an id) name no message.
 # Renamed to the names Get-D365MessageStatus binds, so each status comes back naming its file and sending time.
-$sent = @(Import-Csv -LiteralPath $JournalPath | Where-Object { $_.Date.StartsWith($day) } |
+$sent = @(Import-Csv -LiteralPath $JournalPath | Where-Object { $_.MessageId -and $_.Date.StartsWith($day) } |
     Group-Object MessageId | ForEach-Object { $_.Group[0] } |
     Select-Object MessageId, @{ n = 'FileName'; e = { if ($_.PSObject.Properties['FileName']) { $_.FileName } else { $_.File } } },
         @{ n = 'EnqueuedAt'; e = { $_.Date } })

@@ -26,6 +26,11 @@ namespace RecurringIntegrations.PowerShell
         public const string DequeueStatus = "{0} messages saved";
         public const string DequeueStatusOf = "{0} of at most {1} messages saved";
 
+        public const string FolderImportActivity = "Importing the inbox {0}";
+        public const string FolderImportAction = "Settle the files of earlier runs and import the new ones";
+        public const string FolderImportStatus = "{0} of {1} files handled";
+        public const string FolderExportAction = "Save the waiting export messages of activity {0} here and acknowledge them";
+
         public const string AckAction = "Acknowledge on activity {0}";
 
         public const string StatusActivity = "Waiting for {0} messages to finish processing";

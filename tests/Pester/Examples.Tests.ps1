@@ -27,6 +27,19 @@ BeforeAll {
     }
     $script:import = $ready.importActivity
     $script:export = $ready.exportActivity
+    $script:credentialPath = Join-Path $work 'app.credential.xml'
+    $credential | Export-Clixml -LiteralPath $credentialPath
+    # What the scheduled job needs to reach the emulator instead of a real environment.
+    $script:job = @{
+        Environment          = $ready.environment
+        AuthorityHost        = $ready.authorityHost
+        TenantId             = $ready.tenantId
+        CredentialPath       = $credentialPath
+        SkipCertificateCheck = $true
+        PollIntervalSeconds  = 1
+        TimeoutSeconds       = 60
+        WarningAction        = 'SilentlyContinue'
+    }
 }
 
 AfterAll {
@@ -35,99 +48,107 @@ AfterAll {
     Remove-Item $script:work -Recurse -Force -ErrorAction SilentlyContinue
 }
 
-Describe 'Invoke-D365InboxImport.ps1' {
+Describe 'Invoke-D365FolderJob.ps1' {
     BeforeAll {
         $script:inbox = Join-Path $work 'inbox'
+        $script:exports = Join-Path $work 'exports-saved'
         New-Item -ItemType Directory -Path $inbox | Out-Null
         'CUSTOMERGROUPID' + "`n" + 'WHOLESALE' | Set-Content (Join-Path $inbox 'good-1.csv')
         'CUSTOMERGROUPID' + "`n" + 'RETAIL' | Set-Content (Join-Path $inbox 'good-2.csv')
         'CUSTOMERGROUPID' + "`n" + 'EMULATOR-ERROR: Customer group TOO-LONG is too long' | Set-Content (Join-Path $inbox 'bad.csv')
-        $script:results = @(& (Join-Path $examples 'Invoke-D365InboxImport.ps1') @target -ActivityId $import -EntityName 'Customer groups' `
-            -InboxPath $inbox -PollIntervalSeconds 1 -TimeoutSeconds 60)
+        # Written long enough ago that the default settle time lets them go at once.
+        Get-ChildItem $inbox -File | ForEach-Object { $_.LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(-5) }
+        $script:rows = [Collections.Generic.List[object]]::new()
+        $script:failure = $null
+        try {
+            & (Join-Path $examples 'Invoke-D365FolderJob.ps1') @job -ImportPath $inbox -ImportActivityId $import -EntityName 'Customer groups' `
+                -ExportPath $exports -ExportActivityId $export | ForEach-Object { $rows.Add($_) }
+        }
+        catch {
+            $script:failure = $_
+        }
     }
 
-    It 'moves the good files to processed' {
+    It 'sorts the imported files into processed and failed, with the errors beside the failed one' {
         (Get-ChildItem (Join-Path $inbox 'processed') -File).Name | Sort-Object | Should -Be @('good-1.csv', 'good-2.csv')
-    }
-
-    It 'moves the bad file to failed with its execution errors beside it' {
         (Get-ChildItem (Join-Path $inbox 'failed') -File).Name | Sort-Object | Should -Be @('bad.csv', 'bad.csv.error.txt')
-        $text = Get-Content (Join-Path $inbox 'failed/bad.csv.error.txt') -Raw
-        $text | Should -Match 'ProcessedWithErrors'
-        $text | Should -Match 'TOO-LONG is too long'
+        Get-Content (Join-Path $inbox 'failed/bad.csv.error.txt') -Raw | Should -Match 'ProcessedWithErrors[\s\S]*TOO-LONG is too long'
+        @($rows | Where-Object { $_.PSObject.TypeNames -contains 'RecurringIntegrations.FolderImportResult' }).Count | Should -Be 3
     }
 
-    It 'leaves only the journal in the inbox and journals every message when sent and when settled' {
-        (Get-ChildItem $inbox -File).Name | Should -Be 'journal.csv'
+    It 'fails the scheduled run because one file failed, naming it' {
+        $failure | Should -Not -BeNullOrEmpty
+        $failure.ToString() | Should -Match 'bad.csv: Failed'
+    }
+
+    It 'drains the export queue into its folder and acknowledges each file' {
+        $saved = @($rows | Where-Object { $_.PSObject.TypeNames -contains 'RecurringIntegrations.FolderExportResult' })
+        $saved.Count | Should -Be 2
+        $saved.Acknowledged | Should -Be @($true, $true)
+        @(Get-ChildItem $exports -File | Where-Object Name -notlike 'journal.csv*').Count | Should -Be 2
+    }
+
+    It 'journals every transition in a CSV that Import-Csv reads' {
         $journal = @(Import-Csv (Join-Path $inbox 'journal.csv'))
-        $journal.Count | Should -Be 6
-        @($journal | Where-Object Status -eq 'Enqueued').MessageId | Sort-Object | Should -Be ([string[]] ($results.MessageId | Sort-Object))
-        (@($journal | Where-Object Status -ne 'Enqueued') | Sort-Object File).Status | Should -Be @('ProcessedWithErrors', 'Processed', 'Processed')
+        @($journal | Where-Object Event -eq 'Sent').Count | Should -Be 3
+        ($journal | Where-Object File -eq 'bad.csv' | Select-Object -Last 1).Event | Should -Be 'Failed'
+        @(Import-Csv (Join-Path $exports 'journal.csv') | Where-Object Event -eq 'Acknowledged').Count | Should -Be 2
     }
 
-    It 'keeps a file the service refuses (unknown activity) in the inbox and journals nothing for it' {
-        'CUSTOMERGROUPID' + "`n" + 'KEEP' | Set-Content (Join-Path $inbox 'refused.csv')
-        & (Join-Path $examples 'Invoke-D365InboxImport.ps1') @target -ActivityId ([guid]::NewGuid()) -InboxPath $inbox `
-            -PollIntervalSeconds 1 -WarningVariable warnings | Out-Null
-        Test-Path (Join-Path $inbox 'refused.csv') | Should -BeTrue
-        ($warnings -join "`n") | Should -Match 'refused.csv'
-        @(Import-Csv (Join-Path $inbox 'journal.csv')).Count | Should -Be 6
+    It 'runs clean the next time, with nothing new' {
+        { & (Join-Path $examples 'Invoke-D365FolderJob.ps1') @job -ImportPath $inbox -ImportActivityId $import -ExportPath $exports -ExportActivityId $export } |
+            Should -Not -Throw
     }
 
-    It 'moves a file whose upload answer was lost to unconfirmed and never sends it again' {
-        $lossy = Start-D365Emulator -ArgumentList '--fault', 'reset-after-body:/api/connector/enqueue:1'
-        try {
-            $lossyTarget = $target.Clone()
-            $lossyTarget.Environment = $lossy.Ready.environment
-            $lossyTarget.AuthorityHost = $lossy.Ready.authorityHost
-            'CUSTOMERGROUPID' + "`n" + 'LOST' | Set-Content (Join-Path $inbox 'lost.csv')
-            & (Join-Path $examples 'Invoke-D365InboxImport.ps1') @lossyTarget -ActivityId $import -InboxPath $inbox -Filter 'lost.csv' `
-                -PollIntervalSeconds 1 -TimeoutSeconds 1 -WarningVariable warnings | Out-Null
-            & (Join-Path $examples 'Invoke-D365InboxImport.ps1') @lossyTarget -ActivityId $import -InboxPath $inbox -Filter 'lost.csv' `
-                -PollIntervalSeconds 1 -TimeoutSeconds 1 | Out-Null
-        }
-        finally {
-            Stop-D365Emulator $lossy
-        }
-        Test-Path (Join-Path $inbox 'lost.csv') | Should -BeFalse
-        Test-Path (Join-Path $inbox 'unconfirmed/lost.csv') | Should -BeTrue
-        ($warnings -join "`n") | Should -Match 'message history'
-        @(Import-Csv (Join-Path $inbox 'journal.csv') | Where-Object File -eq 'lost.csv').Count | Should -Be 0
-    }
-
-    It 'parks a sent file whose processing has not finished in pending, never sends it again, and settles it next run' {
-        # Processing takes 3 s against a 1 s wait: sent, but not finished in this run.
-        $slow = Start-D365Emulator -ArgumentList '--processing-delay-ms', '1500'
-        try {
-            $slowTarget = $target.Clone()
-            $slowTarget.Environment = $slow.Ready.environment
-            $slowTarget.AuthorityHost = $slow.Ready.authorityHost
-            & (Join-Path $examples 'Invoke-D365InboxImport.ps1') @slowTarget -ActivityId $import -InboxPath $inbox -Filter 'refused.csv' `
-                -PollIntervalSeconds 1 -TimeoutSeconds 1 -WarningVariable warnings | Out-Null
-            Test-Path (Join-Path $inbox 'refused.csv') | Should -BeFalse
-            Test-Path (Join-Path $inbox 'pending/refused.csv') | Should -BeTrue
-            ($warnings -join "`n") | Should -Match 'pending'
-            (Import-Csv (Join-Path $inbox 'journal.csv') | Select-Object -Last 1).Status | Should -Be 'Enqueued'
-
-            Start-Sleep -Seconds 4
-            $settled = @(& (Join-Path $examples 'Invoke-D365InboxImport.ps1') @slowTarget -ActivityId $import -InboxPath $inbox `
-                -PollIntervalSeconds 1 -TimeoutSeconds 1)
-            $settled.Status | Should -Be 'Processed'
-            Test-Path (Join-Path $inbox 'processed/refused.csv') | Should -BeTrue
-            @(Get-ChildItem (Join-Path $inbox 'pending')).Count | Should -Be 0
-        }
-        finally {
-            Stop-D365Emulator $slow
-        }
-        (Import-Csv (Join-Path $inbox 'journal.csv') | Select-Object -Last 1).Status | Should -Be 'Processed'
+    It 'shows how to schedule it with Task Scheduler, a systemd timer and cron in its help' {
+        $help = Get-Help (Join-Path $examples 'Invoke-D365FolderJob.ps1') -Full | Out-String -Width 400
+        $help | Should -Match 'Register-ScheduledTask'
+        $help | Should -Match 'OnCalendar='
+        $help | Should -Match '\*/15 \* \* \* \*'
     }
 }
 
-Describe 'Invoke-D365ImportRunbook.ps1' {
+Describe 'Invoke-D365FolderImport -WhatIf' {
+    It 'sends nothing and changes nothing in the inbox' {
+        $folder = Join-Path $work 'whatif'
+        New-Item -ItemType Directory -Path $folder | Out-Null
+        'CUSTOMERGROUPID' + "`n" + 'W' | Set-Content (Join-Path $folder 'w.csv')
+        Connect-D365 -Environment $emulator.Ready.environment -TenantId $emulator.Ready.tenantId -Credential $credential `
+            -AuthorityHost $emulator.Ready.authorityHost -SkipCertificateCheck -WarningAction SilentlyContinue | Out-Null
+        try {
+            $before = @(Get-ChildItem $folder -Recurse).Count
+            Invoke-D365FolderImport -Path $folder -ActivityId $import -WhatIf | Should -BeNullOrEmpty
+            @(Get-ChildItem $folder -Recurse).Count | Should -Be $before
+            Test-Path (Join-Path $folder 'w.csv') | Should -BeTrue
+        }
+        finally {
+            Disconnect-D365
+        }
+    }
+}
+
+Describe 'Get-D365DailyStatusReport.ps1' {
+    It 'reads the journal of Invoke-D365FolderImport (the page itself: Reports.Tests.ps1)' {
+        $reports = Join-Path $work 'reports'
+        $files = & (Join-Path $examples 'Get-D365DailyStatusReport.ps1') @target -JournalPath (Join-Path $inbox 'journal.csv') `
+            -OutputFolder $reports -WarningVariable warnings
+        $day = (Get-Date).ToString('yyyy-MM-dd', [cultureinfo]::InvariantCulture)
+        $files.Name | Should -Be @("status-$day.csv", "status-$day.html")
+        # The three messages the folder job sent.
+        $rows = @(Import-Csv (Join-Path $reports "status-$day.csv"))
+        $rows.Count | Should -Be 3
+        @($rows | Where-Object Status -eq 'Processed').Count | Should -Be 2
+        @($rows | Where-Object Status -eq 'ProcessedWithErrors').Count | Should -Be 1
+        $warnings.Count | Should -Be 0
+    }
+}
+
+Describe 'Invoke-D365FolderRunbook.ps1' {
     BeforeAll {
         $script:runbookFolder = Join-Path $work 'runbook'
         New-Item -ItemType Directory -Path $runbookFolder | Out-Null
         'CUSTOMERGROUPID' + "`n" + 'WHOLESALE' | Set-Content (Join-Path $runbookFolder 'a.csv')
+        Get-ChildItem $runbookFolder -File | ForEach-Object { $_.LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(-5) }
         $script:runbook = @{
             Environment          = $emulator.Ready.environment
             ActivityId           = $import
@@ -145,18 +166,19 @@ Describe 'Invoke-D365ImportRunbook.ps1' {
         $env:IDENTITY_ENDPOINT = $emulator.Ready.managedIdentityEndpoint
         $env:IDENTITY_HEADER = $emulator.Ready.managedIdentityHeader
         try {
-            $output = & (Join-Path $examples 'Invoke-D365ImportRunbook.ps1') @runbook
+            $output = & (Join-Path $examples 'Invoke-D365FolderRunbook.ps1') @runbook
         }
         finally {
             Remove-Item Env:IDENTITY_ENDPOINT, Env:IDENTITY_HEADER
         }
-        ($output -join "`n") | Should -Match 'a.csv: Processed'
+        ($output -join "`n") | Should -Match 'a.csv: Processed Processed'
+        Test-Path (Join-Path $runbookFolder 'processed/a.csv') | Should -BeTrue
     }
 
-    It 'signs in with an Automation credential asset and throws when a file did not end Processed' {
+    It 'signs in with an Automation credential asset and throws when a file failed' {
         'CUSTOMERGROUPID' + "`n" + 'EMULATOR-ERROR: bad row' | Set-Content (Join-Path $runbookFolder 'b.csv')
+        (Get-Item (Join-Path $runbookFolder 'b.csv')).LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(-5)
         # Stands in for the Azure Automation command, which exists only in a runbook.
-        # A closure, because inside the runbook the name $Credential is its own (empty) parameter.
         $asset = $credential
         Set-Item Function:global:Get-AutomationPSCredential -Value ({
                 param([string] $Name)
@@ -164,33 +186,13 @@ Describe 'Invoke-D365ImportRunbook.ps1' {
                 $asset
             }.GetNewClosure())
         try {
-            $report = Join-Path $work 'runbook-report.csv'
-            { & (Join-Path $examples 'Invoke-D365ImportRunbook.ps1') @runbook -TenantId $emulator.Ready.tenantId `
-                    -AuthorityHost $emulator.Ready.authorityHost -CredentialName 'D365 app' -ReportPath $report } |
-                Should -Throw '*1 of 2 file(s) did not end Processed: b.csv*'
+            { & (Join-Path $examples 'Invoke-D365FolderRunbook.ps1') @runbook -TenantId $emulator.Ready.tenantId `
+                    -AuthorityHost $emulator.Ready.authorityHost -CredentialName 'D365 app' } |
+                Should -Throw '*1 of 1 file(s) failed or are unconfirmed (b.csv)*'
         }
         finally {
             Remove-Item Function:Get-AutomationPSCredential
         }
-        $rows = Import-Csv $report
-        ($rows | Where-Object File -eq 'b.csv').Errors | Should -Be 'bad row'
-    }
-}
-
-Describe 'Invoke-D365ExportDrain.ps1' {
-    It 'saves and acknowledges every waiting file with a log line each' {
-        $out = Join-Path $work 'drained'
-        $log = Join-Path $work 'drain.log'
-        $lines = & (Join-Path $examples 'Invoke-D365ExportDrain.ps1') @target -ActivityId $export -OutputPath $out -LogPath $log
-        @(Get-ChildItem $out -File).Count | Should -Be 2
-        $logged = Get-Content $log
-        @($logged | Where-Object { $_ -match 'saved .* acknowledged True' }).Count | Should -Be 2
-        $logged[-1] | Should -Match '2 file\(s\) saved'
-        $lines | Should -Be $logged
-    }
-
-    It 'finds the queue empty the next time' {
-        $lines = & (Join-Path $examples 'Invoke-D365ExportDrain.ps1') @target -ActivityId $export -OutputPath (Join-Path $work 'drained')
-        $lines | Should -Match '0 file\(s\) saved'
+        Get-Content (Join-Path $runbookFolder 'failed/b.csv.error.txt') -Raw | Should -Match 'bad row'
     }
 }

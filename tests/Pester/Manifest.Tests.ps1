@@ -16,9 +16,9 @@ Describe 'RecurringIntegrations.psd1' {
         $manifest.CompatiblePSEditions | Sort-Object | Should -Be @('Core', 'Desktop')
     }
 
-    It 'exports exactly the eight cmdlets, and they are the ones the module has' {
+    It 'exports exactly the ten cmdlets, and they are the ones the module has' {
         $expected = 'Confirm-D365Ack', 'Connect-D365', 'Disconnect-D365', 'Get-D365ExecutionError', 'Get-D365MessageStatus',
-            'Get-D365Session', 'Receive-D365Dequeue', 'Send-D365Enqueue'
+            'Get-D365Session', 'Invoke-D365FolderExport', 'Invoke-D365FolderImport', 'Receive-D365Dequeue', 'Send-D365Enqueue'
         (Test-ModuleManifest -Path $manifestPath).ExportedCmdlets.Keys | Sort-Object | Should -Be $expected
         $module = Import-Module $manifestPath -Force -PassThru
         try {

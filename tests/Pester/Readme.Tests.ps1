@@ -131,6 +131,33 @@ Describe 'README: A quick tour' {
     }
 }
 
+Describe 'README: Folder workflows' {
+    BeforeAll {
+        Push-Location $work
+        New-Item -ItemType Directory -Path inbox | Out-Null
+        '<CustomerGroup><Id>30</Id></CustomerGroup>' | Set-Content inbox/c.xml
+        # Older than the settle time, as a file dropped a while ago.
+        (Get-Item inbox/c.xml).LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(-1)
+        $PSDefaultParameterValues['Invoke-D365FolderImport:PollIntervalSeconds'] = 1
+        $connect = $emulator.ConnectParameters
+        Connect-D365 @connect | Out-Null
+    }
+    AfterAll {
+        $PSDefaultParameterValues.Remove('Invoke-D365FolderImport:PollIntervalSeconds')
+        Pop-Location
+    }
+
+    It 'imports the inbox and drains the export queue into a folder' {
+        $rows = Invoke-ReadmeCommand ("Invoke-D365FolderImport -Path .\inbox -ActivityId `$importJob -EntityName 'Customer groups'`n" +
+            "Invoke-D365FolderExport -Path .\exports -ActivityId `$exportJob")
+        # The quick tour emptied the export queue: only the import has a row.
+        @($rows).Count | Should -Be 1
+        $rows.Outcome | Should -Be 'Processed'
+        Test-Path (Join-Path $work 'inbox/processed/c.xml') | Should -BeTrue
+        Test-Path (Join-Path $work 'exports/journal.csv') | Should -BeTrue
+    }
+}
+
 Describe 'README: Connecting' {
     AfterEach { (Get-D365Session).Environment | Should -Be $environment }
 

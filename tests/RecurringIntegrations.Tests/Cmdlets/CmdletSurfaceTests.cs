@@ -19,7 +19,7 @@ namespace RecurringIntegrations.Tests.Cmdlets
         private static readonly string[] DesignCmdlets =
         {
             "Connect-D365", "Get-D365Session", "Disconnect-D365", "Send-D365Enqueue", "Receive-D365Dequeue",
-            "Confirm-D365Ack", "Get-D365MessageStatus", "Get-D365ExecutionError",
+            "Confirm-D365Ack", "Get-D365MessageStatus", "Get-D365ExecutionError", "Invoke-D365FolderImport", "Invoke-D365FolderExport",
         };
 
         // cmdlet, parameter, parameter set, mandatory, by value, by property name, type
@@ -78,6 +78,23 @@ namespace RecurringIntegrations.Tests.Cmdlets
             { "Get-D365ExecutionError", "ExecutionId", "ByExecutionId", true, false, false, "System.String[]" },
             { "Get-D365ExecutionError", "FileName", All, false, false, true, "System.String" },
             { "Get-D365ExecutionError", "Session", All, false, false, false, "RecurringIntegrations.D365Session" },
+            { "Invoke-D365FolderImport", "Path", All, true, false, false, "System.String" },
+            { "Invoke-D365FolderImport", "ActivityId", All, true, false, false, "System.Guid" },
+            { "Invoke-D365FolderImport", "EntityName", All, false, false, false, "System.String" },
+            { "Invoke-D365FolderImport", "Company", All, false, false, false, "System.String" },
+            { "Invoke-D365FolderImport", "Filter", All, false, false, false, "System.String" },
+            { "Invoke-D365FolderImport", "ThrottleLimit", All, false, false, false, "System.Int32" },
+            { "Invoke-D365FolderImport", "TimeoutSeconds", All, false, false, false, "System.Int32" },
+            { "Invoke-D365FolderImport", "PollIntervalSeconds", All, false, false, false, "System.Int32" },
+            { "Invoke-D365FolderImport", "SettleSeconds", All, false, false, false, "System.Int32" },
+            { "Invoke-D365FolderImport", "JournalPath", All, false, false, false, "System.String" },
+            { "Invoke-D365FolderImport", "Session", All, false, false, false, "RecurringIntegrations.D365Session" },
+            { "Invoke-D365FolderExport", "Path", All, true, false, false, "System.String" },
+            { "Invoke-D365FolderExport", "ActivityId", All, true, false, false, "System.Guid" },
+            { "Invoke-D365FolderExport", "ThrottleLimit", All, false, false, false, "System.Int32" },
+            { "Invoke-D365FolderExport", "Expand", All, false, false, false, "System.Management.Automation.SwitchParameter" },
+            { "Invoke-D365FolderExport", "JournalPath", All, false, false, false, "System.String" },
+            { "Invoke-D365FolderExport", "Session", All, false, false, false, "RecurringIntegrations.D365Session" },
         };
 
         [Fact]
@@ -128,6 +145,8 @@ namespace RecurringIntegrations.Tests.Cmdlets
         [InlineData("Send-D365Enqueue", true)]
         [InlineData("Receive-D365Dequeue", true)]
         [InlineData("Confirm-D365Ack", true)]
+        [InlineData("Invoke-D365FolderImport", true)]
+        [InlineData("Invoke-D365FolderExport", true)]
         [InlineData("Connect-D365", false)]
         [InlineData("Get-D365MessageStatus", false)]
         public void State_changing_cmdlets_support_ShouldProcess(string cmdlet, bool expected)

@@ -1,0 +1,332 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core.Operations;
+
+namespace RecurringIntegrations.Core.Folders
+{
+    /// <summary>
+    /// Drains an export queue into a folder, idempotent by correlation id. Each message is downloaded into
+    /// 'receiving/&lt;correlation id&gt;' (complete, flushed), then journalled as Saved with its final name, then moved into
+    /// the folder, and only then acknowledged. A redelivered message whose Saved line is in the journal is acknowledged
+    /// without a second copy. On start, a 'receiving' folder with a Saved line is moved into place; one without is
+    /// removed (its message was not acknowledged and comes back).
+    /// </summary>
+    public sealed class FolderExport
+    {
+        public const string JournalFileName = "journal.csv";
+        public const string Receiving = "receiving";
+        private const string Saved = "Saved", Acknowledged = "Acknowledged";
+        private const int MaxConsecutiveFailures = 5;
+
+        private readonly D365Session _session;
+        private readonly D365Client _client;
+        private readonly Guid _activityId;
+        private readonly string _path;
+
+        public FolderExport(D365Session session, D365Client client, Guid activityId, string path)
+        {
+            _session = session ?? throw new ArgumentNullException(nameof(session));
+            _client = client ?? throw new ArgumentNullException(nameof(client));
+            _activityId = activityId;
+            _path = path;
+        }
+
+        public int ThrottleLimit { get; set; } = 1;
+        /// <summary>Unpack a package zip into a folder per message instead of keeping the zip.</summary>
+        public bool Expand { get; set; }
+        /// <summary>Default: journal.csv in the folder.</summary>
+        public string? JournalPath { get; set; }
+
+        public string AckActionText => "Acknowledge on activity " + _activityId.ToString("D");
+
+        public async Task RunAsync(OperationCallbacks<FolderExportResult> callbacks, CancellationToken cancellationToken)
+        {
+            if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
+            if (ThrottleLimit < 1 || ThrottleLimit > EnqueueBatch.MaxThrottleLimit)
+                throw new ArgumentOutOfRangeException(nameof(ThrottleLimit), ThrottleLimit, $"The throttle limit is 1 to {EnqueueBatch.MaxThrottleLimit}.");
+            var folder = FileChecks.PrepareOutputDirectory(_path);
+            var journalPath = Path.GetFullPath(JournalPath ?? Path.Combine(folder, JournalFileName));
+            using var journal = FolderJournal.Open(journalPath);
+            var run = new ExportRun(this, folder, journal, callbacks);
+            run.Recover();
+            var workers = Enumerable.Range(0, ThrottleLimit).Select(_ => Task.Run(() => run.WorkAsync(cancellationToken), cancellationToken)).ToList();
+            await Task.WhenAll(workers).ConfigureAwait(false);
+        }
+
+        private sealed class ExportRun
+        {
+            private readonly FolderExport _export;
+            private readonly string _folder;
+            private readonly string _receiving;
+            private readonly FolderJournal _journal;
+            private readonly OperationCallbacks<FolderExportResult> _callbacks;
+            private readonly Dictionary<Guid, JournalEntry> _saved = new Dictionary<Guid, JournalEntry>();
+            private readonly Dictionary<Guid, Task> _working = new Dictionary<Guid, Task>();
+            private readonly HashSet<Guid> _failed = new HashSet<Guid>();
+            private int _finished;
+            private int _failuresInARow;
+            private int _stopping;
+
+            public ExportRun(FolderExport export, string folder, FolderJournal journal, OperationCallbacks<FolderExportResult> callbacks)
+            {
+                _export = export;
+                _folder = folder;
+                _journal = journal;
+                _callbacks = callbacks;
+                _receiving = FolderFiles.StateFolder(folder, Receiving);
+                foreach (var entry in journal.Entries)
+                    if (entry.Event == Saved && entry.MessageGuid is { } id) _saved[id] = entry;
+            }
+
+            public void Recover()
+            {
+                foreach (var stage in Directory.GetDirectories(_receiving))
+                {
+                    try
+                    {
+                        if (Guid.TryParse(Path.GetFileName(stage), out var id) && _saved.TryGetValue(id, out var entry))
+                        {
+                            var item = StagedItem(stage, entry.File);
+                            if (item != null)
+                            {
+                                var target = entry.Path;
+                                if (FolderFiles.Exists(target))
+                                {
+                                    target = FolderFiles.FreeName(_folder, Path.GetFileName(target));
+                                    _saved[id] = _journal.Append(Saved, entry.File, id, path: target, length: long.TryParse(entry.Length, out var l) ? l : (long?)null,
+                                        detail: "completes the move the journal announced; the first name was taken");
+                                }
+                                FolderFiles.Move(item, target, "It stays in 'receiving'; the next run tries again.");
+                            }
+                        }
+                        // Not journalled as saved: the message was not acknowledged and comes back, so the partial copy goes.
+                        Directory.Delete(stage, recursive: true);
+                    }
+                    catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                    {
+                        _callbacks.OnWarning($"Could not clear '{stage}': {ex.Message}");
+                    }
+                    catch (D365Exception ex) when (ex.ErrorId != "JournalWriteFailed")
+                    {
+                        _callbacks.OnError(stage, ex);
+                    }
+                }
+            }
+
+            /// <summary>The saved file (or unpacked folder) inside a staging folder, by the name the journal gave it.</summary>
+            private static string? StagedItem(string stage, string name)
+            {
+                var path = Path.Combine(stage, name);
+                return FolderFiles.Exists(path) ? path : null;
+            }
+
+            private bool Stopping => Volatile.Read(ref _stopping) == 1;
+            private bool Stop() => Interlocked.Exchange(ref _stopping, 1) == 0;
+
+            public async Task WorkAsync(CancellationToken cancellationToken)
+            {
+                while (!Stopping)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    DequeueResult? message;
+                    try
+                    {
+                        message = await _export._client.DequeueAsync(_export._activityId, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        Stop();
+                        throw;
+                    }
+                    if (message is null)
+                    {
+                        Stop();
+                        return;
+                    }
+                    await HandleAsync(message, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            private async Task HandleAsync(DequeueResult message, CancellationToken cancellationToken)
+            {
+                var id = message.CorrelationId;
+                Task? earlier;
+                var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                lock (_working)
+                {
+                    _working.TryGetValue(id, out earlier);
+                    _working[id] = done.Task;
+                }
+                try
+                {
+                    // A redelivery while another worker still holds the message: let that one finish, then decide.
+                    if (earlier != null) await earlier.ConfigureAwait(false);
+                    JournalEntry? saved;
+                    lock (_saved) _saved.TryGetValue(id, out saved);
+                    if (saved != null)
+                    {
+                        await AcknowledgeAsync(message, saved, alreadySaved: true, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                    lock (_failed)
+                    {
+                        if (!_failed.Add(id))
+                        {
+                            if (Stop())
+                                _callbacks.OnWarning($"Message {id} came back a second time in this run after failing; stopping so it is not retried forever. It stays on the queue.");
+                            return;
+                        }
+                    }
+                    if (!await SaveAsync(message, cancellationToken).ConfigureAwait(false)) return;
+                    lock (_failed) _failed.Remove(id);
+                    lock (_saved) saved = _saved[id];
+                    await AcknowledgeAsync(message, saved, alreadySaved: false, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    done.TrySetResult(true);
+                }
+            }
+
+            private async Task<bool> SaveAsync(DequeueResult message, CancellationToken cancellationToken)
+            {
+                var id = message.CorrelationId;
+                var stage = Path.Combine(_receiving, id.ToString("D"));
+                try
+                {
+                    if (Directory.Exists(stage)) Directory.Delete(stage, recursive: true);
+                    var file = await _export._client.DownloadAsync(message, stage, overwrite: true, cancellationToken).ConfigureAwait(false);
+                    var item = file.Path;
+                    var expanded = false;
+                    if (_export.Expand && IsZip(file.Path))
+                    {
+                        item = ExpandPackage(file.Path);
+                        expanded = true;
+                    }
+                    var name = Path.GetFileName(item);
+                    var target = FolderFiles.FreeName(_folder, name);
+                    var entry = _journal.Append(Saved, name, id, expanded ? "Expanded" : string.Empty, target, file.Length);
+                    lock (_saved) _saved[id] = entry;
+                    FolderFiles.Move(item, target, "It is journalled as saved; the next run moves it into place.");
+                    TryDeleteFolder(stage);
+                    Interlocked.Exchange(ref _failuresInARow, 0);
+                    return true;
+                }
+                catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
+                                           !(ex is D365Exception d && d.ErrorId == "JournalWriteFailed"))
+                {
+                    lock (_saved)
+                        if (!_saved.ContainsKey(id)) TryDeleteFolder(stage);
+                    _callbacks.OnError(id, Failures.AsD365(ex, "DequeueDownloadFailed",
+                        $"Saving message {id} failed; it was not acknowledged and will be redelivered"));
+                    Interlocked.Increment(ref _finished);
+                    var inARow = Interlocked.Increment(ref _failuresInARow);
+                    if (inARow >= MaxConsecutiveFailures && Stop())
+                        _callbacks.OnWarning($"{inARow} messages failed in a row; stopping. The messages not saved stay on the queue.");
+                    lock (_saved) return _saved.ContainsKey(id);
+                }
+            }
+
+            private async Task AcknowledgeAsync(DequeueResult message, JournalEntry saved, bool alreadySaved, CancellationToken cancellationToken)
+            {
+                var result = new FolderExportResult
+                {
+                    CorrelationId = message.CorrelationId,
+                    FileName = Path.GetFileName(saved.Path),
+                    Path = saved.Path,
+                    Length = long.TryParse(saved.Length, out var length) ? length : 0,
+                    Expanded = saved.Status == "Expanded",
+                    AlreadySaved = alreadySaved,
+                    ActivityId = _export._activityId,
+                    SavedAt = DateTimeOffset.Now,
+                    Environment = _export._session.Environment,
+                };
+                if (await _callbacks.ConfirmAsync(saved.Path, _export.AckActionText, cancellationToken).ConfigureAwait(false))
+                {
+                    try
+                    {
+                        await _export._client.AcknowledgeAsync(_export._activityId, message.RawJson, cancellationToken).ConfigureAwait(false);
+                        result.Acknowledged = true;
+                        _journal.Append(Acknowledged, saved.File, message.CorrelationId, path: saved.Path);
+                    }
+                    catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
+                                               !(ex is D365Exception d && d.ErrorId == "JournalWriteFailed"))
+                    {
+                        _callbacks.OnError(message.CorrelationId, new D365Exception("DequeueAckFailed",
+                            (ex as D365Exception)?.Category ?? D365ErrorCategory.NotSpecified,
+                            $"Message {message.CorrelationId} was saved to '{saved.Path}' but acknowledging it failed: {ex.Message}",
+                            "Nothing to do: the service delivers it again in 30 minutes, and the next run acknowledges it without a second copy.",
+                            innerException: ex));
+                    }
+                }
+                _callbacks.OnResult(result);
+                _callbacks.OnProgress(Interlocked.Increment(ref _finished), -1, message.CorrelationId.ToString("D"));
+            }
+
+            private static bool IsZip(string path)
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+                var head = new byte[4];
+                return stream.Read(head, 0, 4) == 4 && head[0] == 0x50 && head[1] == 0x4B && head[2] == 0x03 && head[3] == 0x04;
+            }
+
+            /// <summary>Unpacks a package beside itself into a folder named after it, refusing entries that would land outside.</summary>
+            private static string ExpandPackage(string zip)
+            {
+                var target = Path.Combine(Path.GetDirectoryName(zip)!, Path.GetFileNameWithoutExtension(zip));
+                if (string.Equals(target, zip, StringComparison.Ordinal)) target += ".files";
+                var root = Path.GetFullPath(target) + Path.DirectorySeparatorChar;
+                try
+                {
+                    using (var archive = ZipFile.OpenRead(zip))
+                    {
+                        foreach (var entry in archive.Entries)
+                        {
+                            var destination = Path.GetFullPath(Path.Combine(root, entry.FullName));
+                            if (!destination.StartsWith(root, StringComparison.Ordinal))
+                                throw new D365Exception("PackageEntryOutsideFolder", D365ErrorCategory.SecurityError,
+                                    $"The package '{Path.GetFileName(zip)}' holds an entry '{entry.FullName}' that would be written outside its folder.",
+                                    "The message was not acknowledged; leave out -Expand to save the zip as it is.");
+                            if (entry.FullName.EndsWith("/", StringComparison.Ordinal) || entry.FullName.EndsWith("\\", StringComparison.Ordinal))
+                            {
+                                Directory.CreateDirectory(destination);
+                                continue;
+                            }
+                            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+                            entry.ExtractToFile(destination, overwrite: true);
+                        }
+                    }
+                }
+                catch (InvalidDataException ex)
+                {
+                    throw new D365Exception("PackageUnreadable", D365ErrorCategory.InvalidData,
+                        $"The package '{Path.GetFileName(zip)}' is not a readable zip: {ex.Message}",
+                        "The message was not acknowledged; leave out -Expand to save it as it is.", innerException: ex);
+                }
+                catch (IOException ex)
+                {
+                    throw new D365Exception("DownloadWriteFailed", D365ErrorCategory.WriteError,
+                        $"Unpacking '{Path.GetFileName(zip)}' failed: {ex.Message}",
+                        "Check free disk space and that the folder is writable. The message was not acknowledged and stays on the queue.", innerException: ex);
+                }
+                File.Delete(zip);
+                return target;
+            }
+
+            private static void TryDeleteFolder(string path)
+            {
+                try
+                {
+                    if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+                }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+            }
+        }
+    }
+}

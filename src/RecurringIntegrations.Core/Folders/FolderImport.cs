@@ -1,0 +1,567 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core.Operations;
+
+namespace RecurringIntegrations.Core.Folders
+{
+    /// <summary>
+    /// Imports an inbox folder, crash-safe. Every transition is journalled (flushed to disk) before it is taken, and a file
+    /// is renamed into 'sending' before its upload starts, so whatever moment the process dies the next run knows: a file in
+    /// 'sending' whose journal has its message id goes on as sent; one without goes to 'unconfirmed' and is never sent again
+    /// automatically. Sent files wait for their outcome and go to 'processed' or 'failed' (with their errors beside them), or
+    /// to 'pending' when not finished in time, where a later run settles them. Only one file of a name is in flight at once,
+    /// so the journal's lines for a name since its last 'Sending' all belong to the file in flight.
+    /// </summary>
+    public sealed class FolderImport
+    {
+        public const string JournalFileName = "journal.csv";
+        public const string SendingFolder = "sending", PendingFolder = "pending", ProcessedFolder = "processed", FailedFolder = "failed", UnconfirmedFolder = "unconfirmed";
+        public const string ErrorFileSuffix = ".error.txt";
+        // Journal events; the last five match FolderImportOutcome and the state folders.
+        private const string Sending = "Sending", Sent = "Sent", Returned = "Returned", Skipped = "Skipped";
+        private const string Pending = "Pending", Processed = "Processed", Failed = "Failed", Unconfirmed = "Unconfirmed";
+        private const int MaxStatusCalls = 8;
+
+        private readonly D365Session _session;
+        private readonly D365Client _client;
+        private readonly Guid _activityId;
+        private readonly string _inboxPath;
+
+        public FolderImport(D365Session session, D365Client client, Guid activityId, string inboxPath)
+        {
+            _session = session ?? throw new ArgumentNullException(nameof(session));
+            _client = client ?? throw new ArgumentNullException(nameof(client));
+            _activityId = activityId;
+            _inboxPath = inboxPath;
+        }
+
+        public string? EntityName { get; set; }
+        public string? Company { get; set; }
+        /// <summary>Which files of the inbox to send: a file-name wildcard (* and ?).</summary>
+        public string Filter { get; set; } = "*";
+        public int ThrottleLimit { get; set; } = 1;
+        /// <summary>How long this run waits for the files it sent (and the pending ones) to finish.</summary>
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(10);
+        public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>A file written to within this time, or whose size or time changes over it, is left for a later run.</summary>
+        public TimeSpan Settle { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>Default: journal.csv in the inbox.</summary>
+        public string? JournalPath { get; set; }
+
+        public string InboxPath => _inboxPath;
+
+        public string SendActionText => "Enqueue to activity " + _activityId.ToString("D");
+
+        /// <summary>
+        /// The inbox's files that the filter selects, in sending order, without touching anything (what -WhatIf shows). A run
+        /// may still leave some of them for later: those being written, or whose name is still in flight.
+        /// </summary>
+        public IReadOnlyList<string> Candidates()
+        {
+            var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
+            var journalPath = Path.GetFullPath(JournalPath ?? Path.Combine(inbox, JournalFileName));
+            return Directory.GetFiles(inbox, string.IsNullOrWhiteSpace(Filter) ? "*" : Filter, SearchOption.TopDirectoryOnly)
+                .Select(Path.GetFullPath)
+                .Where(f => !IsJournal(f, journalPath))
+                .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal)
+                .ToList();
+        }
+
+        private static bool IsJournal(string file, string journalPath) =>
+            FileNameComparer.Equals(file, journalPath) || FileNameComparer.Equals(file, journalPath + ".lock");
+
+        private static StringComparer FileNameComparer =>
+            Path.DirectorySeparatorChar == '\\' ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+
+        public async Task RunAsync(OperationCallbacks<FolderImportResult> callbacks, CancellationToken cancellationToken)
+        {
+            if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
+            if (ThrottleLimit < 1 || ThrottleLimit > EnqueueBatch.MaxThrottleLimit)
+                throw new ArgumentOutOfRangeException(nameof(ThrottleLimit), ThrottleLimit, $"The throttle limit is 1 to {EnqueueBatch.MaxThrottleLimit}.");
+            var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
+            var journalPath = Path.GetFullPath(JournalPath ?? Path.Combine(inbox, JournalFileName));
+            using var journal = FolderJournal.Open(journalPath);
+            var run = new ImportRun(this, inbox, journal, callbacks);
+            run.Recover();
+            await run.SendNewFilesAsync(cancellationToken).ConfigureAwait(false);
+            await run.WaitForOutcomesAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>A file that has a message id and waits for its outcome.</summary>
+        private sealed class InFlight
+        {
+            public InFlight(string name, string path, Guid messageId)
+            {
+                Name = name;
+                Path = path;
+                MessageId = messageId;
+            }
+
+            public string Name { get; }
+            public string Path { get; set; }
+            public Guid MessageId { get; }
+        }
+
+        private sealed class ImportRun
+        {
+            private readonly FolderImport _import;
+            private readonly string _inbox;
+            private readonly FolderJournal _journal;
+            private readonly OperationCallbacks<FolderImportResult> _callbacks;
+            private readonly Dictionary<string, string> _folders = new Dictionary<string, string>(StringComparer.Ordinal);
+            private readonly List<InFlight> _inFlight = new List<InFlight>();
+            private readonly HashSet<string> _busyNames = new HashSet<string>(FileNameComparer);
+            private int _completed;
+            private int _total;
+
+            public ImportRun(FolderImport import, string inbox, FolderJournal journal, OperationCallbacks<FolderImportResult> callbacks)
+            {
+                _import = import;
+                _inbox = inbox;
+                _journal = journal;
+                _callbacks = callbacks;
+                foreach (var name in new[] { SendingFolder, PendingFolder, ProcessedFolder, FailedFolder, UnconfirmedFolder })
+                    _folders[name] = FolderFiles.StateFolder(inbox, name);
+            }
+
+            /// <summary>Settles what an earlier run left in 'sending' and 'pending', before anything new is sent.</summary>
+            public void Recover()
+            {
+                var attempts = Attempts(_journal.Entries);
+                foreach (var file in Directory.GetFiles(_folders[SendingFolder]).OrderBy(f => f, StringComparer.Ordinal))
+                {
+                    var name = Path.GetFileName(file);
+                    attempts.TryGetValue(name, out var events);
+                    var last = events?.LastOrDefault();
+                    var messageId = events?.LastOrDefault(e => e.MessageGuid.HasValue)?.MessageGuid;
+                    switch (last?.Event)
+                    {
+                        case Sent when messageId.HasValue:
+                            _inFlight.Add(new InFlight(name, file, messageId.Value));
+                            break;
+                        case Pending when messageId.HasValue:
+                        case Processed:
+                        case Failed:
+                        case Unconfirmed:
+                        case Returned:
+                            Replay(last!, file, messageId);
+                            break;
+                        default:
+                            // Its upload may have started and its answer never came: sending it again could make a duplicate.
+                            Guard(file, () => ToUnconfirmed(name, file, "the run sending it stopped before the service's answer was recorded"));
+                            break;
+                    }
+                }
+                foreach (var file in Directory.GetFiles(_folders[PendingFolder]).Where(f => !f.EndsWith(ErrorFileSuffix, StringComparison.Ordinal))
+                             .OrderBy(f => f, StringComparer.Ordinal))
+                {
+                    var name = Path.GetFileName(file);
+                    attempts.TryGetValue(name, out var events);
+                    var last = events?.LastOrDefault();
+                    var messageId = events?.LastOrDefault(e => e.MessageGuid.HasValue)?.MessageGuid;
+                    if (last != null && (last.Event == Processed || last.Event == Failed || last.Event == Unconfirmed))
+                        Replay(last, file, messageId);
+                    else if (messageId.HasValue)
+                        _inFlight.Add(new InFlight(name, file, messageId.Value));
+                    else
+                        _callbacks.OnError(file, new D365Exception("FolderPendingWithoutMessageId", D365ErrorCategory.InvalidData,
+                            $"'{file}' waits in 'pending' but the journal '{_journal.Path}' has no message id for it.",
+                            "Was the journal deleted or replaced? Look the file up in the job's message history; move it to 'processed' or 'failed' by hand, or back into the inbox to send it again."));
+                }
+                // What is still in flight now, after the replays: a new file of the same name waits until it is settled.
+                foreach (var folder in new[] { SendingFolder, PendingFolder })
+                    foreach (var file in Directory.GetFiles(_folders[folder]).Where(f => !f.EndsWith(ErrorFileSuffix, StringComparison.Ordinal)))
+                        _busyNames.Add(Path.GetFileName(file));
+            }
+
+            /// <summary>Completes a move whose journal line was written before the process died.</summary>
+            private void Replay(JournalEntry entry, string source, Guid? messageId)
+            {
+                var name = Path.GetFileName(source);
+                Guard(source, () =>
+                {
+                    var target = entry.Path;
+                    if (FolderFiles.Exists(target))
+                    {
+                        target = FolderFiles.FreeName(Path.GetDirectoryName(target)!, Path.GetFileName(target));
+                        _journal.Append(entry.Event, name, messageId, entry.Status, target, detail: "completes the move the journal announced; the first name was taken");
+                    }
+                    if (entry.Event == Failed && !File.Exists(target + ErrorFileSuffix))
+                        WriteErrorFile(target + ErrorFileSuffix, $"Message {messageId} ended {entry.Status}. {entry.Detail}");
+                    FolderFiles.Move(source, target, "The file stays where it is; the next run tries again.");
+                    if (entry.Event == Pending)
+                    {
+                        _inFlight.Add(new InFlight(name, target, messageId!.Value));
+                        return;
+                    }
+                    if (entry.Event == Returned) return;
+                    Report(name, messageId, entry.Status, (FolderImportOutcome)Enum.Parse(typeof(FolderImportOutcome), entry.Event), target,
+                        int.TryParse(entry.Detail.Split(' ')[0], out var count) ? count : 0);
+                });
+            }
+
+            public async Task SendNewFilesAsync(CancellationToken cancellationToken)
+            {
+                var candidates = ListInbox();
+                _total = _inFlight.Count + candidates.Count;
+                _callbacks.OnProgress(0, _total, null);
+                candidates = await SettledAsync(candidates, cancellationToken).ConfigureAwait(false);
+                _total = _inFlight.Count + candidates.Count;
+
+                using var slots = new SemaphoreSlim(_import.ThrottleLimit);
+                var uploads = new List<Task>(candidates.Count);
+                foreach (var file in candidates)
+                {
+                    // Waiting here keeps at most ThrottleLimit files in 'sending' at once.
+                    await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    uploads.Add(Task.Run(async () =>
+                    {
+                        try
+                        {
+                            await SendAsync(file, cancellationToken).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            slots.Release();
+                        }
+                    }, cancellationToken));
+                }
+                await Task.WhenAll(uploads).ConfigureAwait(false);
+            }
+
+            private List<FileInfo> ListInbox()
+            {
+                var files = new List<FileInfo>();
+                foreach (var full in _import.Candidates())
+                {
+                    var name = Path.GetFileName(full);
+                    if (name.IndexOfAny(new[] { '\r', '\n' }) >= 0)
+                    {
+                        _callbacks.OnError(full, new D365Exception("FolderFileNameInvalid", D365ErrorCategory.InvalidArgument,
+                            $"The name of '{full}' holds a line break, which the journal cannot record.", "Rename the file; it stays in the inbox until then."));
+                        continue;
+                    }
+                    if (_busyNames.Contains(name))
+                    {
+                        _callbacks.OnWarning($"'{name}' waits in the inbox: a file of the same name is still in 'pending' or 'sending'. It is sent once that one is settled.");
+                        continue;
+                    }
+                    files.Add(new FileInfo(full));
+                }
+                return files;
+            }
+
+            /// <summary>Drops the files still being written: changed within the settle time, changed over it, or locked.</summary>
+            private async Task<List<FileInfo>> SettledAsync(List<FileInfo> files, CancellationToken cancellationToken)
+            {
+                var settle = _import.Settle;
+                var now = DateTime.UtcNow;
+                var seen = new List<(FileInfo File, long Length, DateTime Written)>();
+                foreach (var file in files)
+                {
+                    if (!file.Exists) continue;
+                    if (settle > TimeSpan.Zero && now - file.LastWriteTimeUtc < settle)
+                    {
+                        _callbacks.OnWarning($"'{file.Name}' was written to in the last {settle.TotalSeconds:0.#} s: left for a later run.");
+                        continue;
+                    }
+                    seen.Add((file, file.Length, file.LastWriteTimeUtc));
+                }
+                if (settle > TimeSpan.Zero && seen.Count > 0)
+                    await Task.Delay(settle, cancellationToken).ConfigureAwait(false);
+                var settled = new List<FileInfo>();
+                foreach (var (file, length, written) in seen)
+                {
+                    file.Refresh();
+                    if (!file.Exists)
+                    {
+                        _callbacks.OnWarning($"'{file.Name}' vanished from the inbox before it was sent: skipped.");
+                        continue;
+                    }
+                    if (file.Length != length || file.LastWriteTimeUtc != written)
+                    {
+                        _callbacks.OnWarning($"'{file.Name}' is still being written (its size or time changed): left for a later run.");
+                        continue;
+                    }
+                    if (CheckReadable(file)) settled.Add(file);
+                }
+                return settled;
+            }
+
+            private bool CheckReadable(FileInfo file)
+            {
+                try
+                {
+                    // No sharing: a writer that still holds the file open makes this fail (on Windows always, elsewhere for .NET writers).
+                    using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.None);
+                    if (stream.Length > 0) return true;
+                    _callbacks.OnError(file.FullName, new D365Exception("EnqueueFileEmpty", D365ErrorCategory.InvalidData,
+                        $"The file '{file.FullName}' is empty.", "The service would create an empty message: check that it was written completely. It stays in the inbox."));
+                }
+                catch (FileNotFoundException)
+                {
+                    _callbacks.OnWarning($"'{file.Name}' vanished from the inbox before it was sent: skipped.");
+                }
+                catch (UnauthorizedAccessException ex)
+                {
+                    _callbacks.OnError(file.FullName, new D365Exception("EnqueueFileAccessDenied", D365ErrorCategory.PermissionDenied,
+                        $"The file '{file.FullName}' cannot be read: access is denied.", "Run as an account that may read and move the inbox's files. It stays in the inbox.", innerException: ex));
+                }
+                catch (IOException)
+                {
+                    _callbacks.OnWarning($"'{file.Name}' is open in another program: left for a later run.");
+                }
+                return false;
+            }
+
+            private async Task SendAsync(FileInfo file, CancellationToken cancellationToken)
+            {
+                var name = file.Name;
+                if (!await _callbacks.ConfirmAsync(file.FullName, _import.SendActionText, cancellationToken).ConfigureAwait(false)) return;
+                var sending = Path.Combine(_folders[SendingFolder], name);
+                _journal.Append(Sending, name, path: sending);
+                try
+                {
+                    File.Move(file.FullName, sending);
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    var vanished = !File.Exists(file.FullName);
+                    _journal.Append(Skipped, name, detail: vanished ? "vanished before it was sent" : ex.Message);
+                    if (vanished)
+                        _callbacks.OnWarning($"'{name}' vanished from the inbox before it was sent: skipped.");
+                    else
+                        _callbacks.OnError(file.FullName, new D365Exception("FolderMoveFailed", ex is UnauthorizedAccessException ? D365ErrorCategory.PermissionDenied : D365ErrorCategory.WriteError,
+                            $"Cannot move '{file.FullName}' into '{_folders[SendingFolder]}': {ex.Message}",
+                            "It was not sent and stays in the inbox. Give the account permission to rename files in the inbox, or close the program that holds the file.", innerException: ex));
+                    return;
+                }
+
+                Guid messageId;
+                try
+                {
+                    messageId = await _import._client.EnqueueAsync(_import._activityId, sending, _import.EntityName, _import.Company, name, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // The upload may have gone out: the file stays in 'sending' and the next run moves it to 'unconfirmed'.
+                    throw;
+                }
+                catch (D365Exception ex) when (ex.ErrorId != "EnqueueOutcomeUnknown")
+                {
+                    // The service answered with a refusal, or the call never went out: it has no message, so the file may go again.
+                    Guard(sending, () =>
+                    {
+                        var back = FolderFiles.FreeName(_inbox, name);
+                        _journal.Append(Returned, name, path: back, detail: ex.ErrorId + ": " + ex.Message);
+                        FolderFiles.Move(sending, back, "It stays in 'sending'; the next run moves it to 'unconfirmed'.");
+                    });
+                    _callbacks.OnError(file.FullName, ex);
+                    Progress(name);
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    Guard(sending, () => ToUnconfirmed(name, sending, ex.Message));
+                    return;
+                }
+                _journal.Append(Sent, name, messageId, path: sending);
+                lock (_inFlight) _inFlight.Add(new InFlight(name, sending, messageId));
+            }
+
+            private void ToUnconfirmed(string name, string source, string reason)
+            {
+                var target = FolderFiles.FreeName(_folders[UnconfirmedFolder], name);
+                _journal.Append(Unconfirmed, name, path: target, detail: reason);
+                FolderFiles.Move(source, target, "It stays in 'sending'; the next run tries again.");
+                Report(name, null, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
+                _callbacks.OnError(target, new D365Exception("EnqueueOutcomeUnknown", D365ErrorCategory.ConnectionError,
+                    $"'{name}' may or may not have reached the service ({reason}). It was moved to '{target}' and will not be sent again automatically.",
+                    $"Look for the external identifier '{name}' in the job's message history (Data management > Recurring data jobs > Manage messages). If it is not there, move the file back into the inbox to send it again."));
+            }
+
+            public async Task WaitForOutcomesAsync(CancellationToken cancellationToken)
+            {
+                var waiting = _inFlight.ToList();
+                var deadline = DateTimeOffset.UtcNow + _import.Timeout;
+                var lastStatus = new Dictionary<Guid, string>();
+                using var slots = new SemaphoreSlim(MaxStatusCalls);
+                while (waiting.Count > 0)
+                {
+                    var round = await Task.WhenAll(waiting.Select(item => StatusAsync(item, slots, cancellationToken))).ConfigureAwait(false);
+                    var still = new List<InFlight>();
+                    foreach (var (item, status, error) in round)
+                    {
+                        if (error != null)
+                        {
+                            _callbacks.OnError(item.Path, error);
+                            Guard(item.Path, () => ToPending(item, lastStatus.TryGetValue(item.MessageId, out var s) ? s : string.Empty));
+                        }
+                        else if (MessageStatus.IsTerminalStatus(status!))
+                            await SettleAsync(item, status!, cancellationToken).ConfigureAwait(false);
+                        else
+                        {
+                            lastStatus[item.MessageId] = status!;
+                            still.Add(item);
+                        }
+                    }
+                    waiting = still;
+                    if (waiting.Count == 0) break;
+                    var left = deadline - DateTimeOffset.UtcNow;
+                    if (left <= TimeSpan.Zero)
+                    {
+                        foreach (var item in waiting) Guard(item.Path, () => ToPending(item, lastStatus[item.MessageId]));
+                        _callbacks.OnWarning($"{waiting.Count} file(s) did not finish processing within {_import.Timeout.TotalSeconds:0} s; they wait in '{_folders[PendingFolder]}' and a later run settles them. They are never sent again.");
+                        return;
+                    }
+                    await Task.Delay(left < _import.PollInterval ? left : _import.PollInterval, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            private async Task<(InFlight Item, string? Status, D365Exception? Error)> StatusAsync(InFlight item, SemaphoreSlim slots, CancellationToken cancellationToken)
+            {
+                await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    return (item, await _import._client.GetMessageStatusAsync(item.MessageId, cancellationToken).ConfigureAwait(false), null);
+                }
+                catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+                {
+                    return (item, null, Failures.AsD365(ex, "MessageStatusFailed", $"Reading the status of message {item.MessageId} ({item.Name}) failed; the file waits in 'pending'"));
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            }
+
+            private async Task SettleAsync(InFlight item, string status, CancellationToken cancellationToken)
+            {
+                if (string.Equals(status, "Processed", StringComparison.OrdinalIgnoreCase))
+                {
+                    Guard(item.Path, () => MoveTo(item, Processed, ProcessedFolder, status, 0, null));
+                    return;
+                }
+                IReadOnlyList<ExecutionError> errors = Array.Empty<ExecutionError>();
+                string? unavailable = null;
+                try
+                {
+                    errors = await MessageQueries.ExecutionErrorsOfMessageAsync(_import._client, item.MessageId, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+                {
+                    unavailable = ex.Message;
+                }
+                Guard(item.Path, () => MoveTo(item, Failed, FailedFolder, status, errors.Count, target =>
+                    WriteErrorFile(target + ErrorFileSuffix, ErrorReport(item, status, errors, unavailable))));
+            }
+
+            private void ToPending(InFlight item, string status)
+            {
+                var folder = _folders[PendingFolder];
+                if (!string.Equals(Path.GetDirectoryName(item.Path), folder, StringComparison.Ordinal))
+                {
+                    var target = Path.Combine(folder, item.Name);
+                    _journal.Append(Pending, item.Name, item.MessageId, status, target);
+                    FolderFiles.Move(item.Path, target, "It stays in 'sending' with its message id in the journal; the next run settles it.");
+                    item.Path = target;
+                }
+                Report(item.Name, item.MessageId, status, FolderImportOutcome.Pending, item.Path, 0);
+            }
+
+            private void MoveTo(InFlight item, string outcome, string folder, string status, int errorCount, Action<string>? beforeJournal)
+            {
+                var target = FolderFiles.FreeName(_folders[folder], item.Name);
+                if (!string.Equals(Path.GetFileName(target), item.Name, StringComparison.Ordinal))
+                    _callbacks.OnWarning($"'{folder}' already holds a file named '{item.Name}'; this one (message {item.MessageId}) is kept as '{Path.GetFileName(target)}'.");
+                beforeJournal?.Invoke(target);
+                _journal.Append(outcome, item.Name, item.MessageId, status, target, detail: errorCount > 0 ? $"{errorCount} execution error(s)" : null);
+                FolderFiles.Move(item.Path, target, "Its outcome is in the journal; the next run completes the move.");
+                item.Path = target;
+                Report(item.Name, item.MessageId, status, (FolderImportOutcome)Enum.Parse(typeof(FolderImportOutcome), outcome), target, errorCount);
+            }
+
+            private void Report(string name, Guid? messageId, string status, FolderImportOutcome outcome, string path, int errorCount)
+            {
+                _callbacks.OnResult(new FolderImportResult
+                {
+                    FileName = name,
+                    MessageId = messageId,
+                    Status = status,
+                    Outcome = outcome,
+                    Path = path,
+                    ErrorCount = errorCount,
+                    ActivityId = _import._activityId,
+                    HandledAt = DateTimeOffset.Now,
+                    Environment = _import._session.Environment,
+                });
+                Progress(name);
+            }
+
+            private void Progress(string name) =>
+                _callbacks.OnProgress(Interlocked.Increment(ref _completed), Math.Max(_total, _completed), name);
+
+            /// <summary>A local step that fails is that file's error; the others go on. A journal that cannot be written ends the run.</summary>
+            private void Guard(object target, Action step)
+            {
+                try
+                {
+                    step();
+                }
+                catch (D365Exception ex) when (ex.ErrorId != "JournalWriteFailed")
+                {
+                    _callbacks.OnError(target, ex);
+                }
+            }
+
+            private static string ErrorReport(InFlight item, string status, IReadOnlyList<ExecutionError> errors, string? unavailable)
+            {
+                var text = new StringBuilder();
+                text.AppendLine($"File: {item.Name}");
+                text.AppendLine($"Message {item.MessageId} ended {status}.");
+                if (unavailable != null) text.AppendLine("The execution errors could not be read: " + unavailable);
+                foreach (var error in errors)
+                {
+                    text.AppendLine();
+                    text.AppendLine($"Error {error.Index}: {error.ErrorMessage}");
+                    foreach (var field in error.Fields) text.AppendLine($"  {field.Key}: {field.Value}");
+                }
+                return text.ToString();
+            }
+
+            private static void WriteErrorFile(string path, string text)
+            {
+                var partial = path + ".partial";
+                try
+                {
+                    File.WriteAllText(partial, text, new UTF8Encoding(false));
+                    if (File.Exists(path)) File.Delete(path);
+                    File.Move(partial, path);
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    throw new D365Exception("FolderWriteFailed", ex is UnauthorizedAccessException ? D365ErrorCategory.PermissionDenied : D365ErrorCategory.WriteError,
+                        $"Cannot write '{path}': {ex.Message}",
+                        "Check free disk space and the account's permissions. The file stays where it is and the next run tries again.", innerException: ex);
+                }
+            }
+
+            /// <summary>For each file name, its journal lines since its last 'Sending': the attempt now in flight.</summary>
+            private static Dictionary<string, List<JournalEntry>> Attempts(IReadOnlyList<JournalEntry> entries)
+            {
+                var attempts = new Dictionary<string, List<JournalEntry>>(FileNameComparer);
+                foreach (var entry in entries)
+                {
+                    if (entry.Event == Sending) attempts[entry.File] = new List<JournalEntry>();
+                    if (attempts.TryGetValue(entry.File, out var list)) list.Add(entry);
+                }
+                return attempts;
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core.Folders;
+using RecurringIntegrations.Emulator;
+using RecurringIntegrations.Tests.Cmdlets;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace RecurringIntegrations.Tests.Folders;
+
+/// <summary>
+/// The folder workflows run in a separate process (tests/FolderKill) that is SIGKILLed at random moments, against an
+/// emulator with latency that lives in this process and so keeps the service's books across the kills.
+/// </summary>
+public sealed class FolderKillTests
+{
+    private const int Files = 200;
+    private const int Kills = 20;
+    private const int Throttle = 2;
+    private readonly ITestOutputHelper _output;
+
+    public FolderKillTests(ITestOutputHelper output) => _output = output;
+
+    [Fact]
+    public async Task Import_killed_at_20_random_moments_sends_every_file_once_or_parks_it_in_unconfirmed()
+    {
+        var watch = Stopwatch.StartNew();
+        await using var emulator = await D365Emulator.StartAsync(new EmulatorOptions { UseHttps = false, ProcessingDelay = TimeSpan.FromMilliseconds(100) });
+        // The issue's runbook: 100 ms per upload.
+        emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(100), Times = -1 });
+        var inbox = Directory.CreateTempSubdirectory("ri-kill-import-").FullName;
+        var contents = new Dictionary<string, string>();
+        for (var i = 0; i < Files; i++)
+        {
+            var name = $"import-{i:D3}.csv";
+            contents[name] = i % 10 == 7 ? $"CUSTOMERGROUPID\nEMULATOR-ERROR: group {i} is wrong\n" : $"CUSTOMERGROUPID\nG{i}\n";
+            File.WriteAllText(Path.Combine(inbox, name), contents[name]);
+        }
+        try
+        {
+            var (kills, finished) = await KillRepeatedlyAsync("import", inbox, emulator, WellKnown.ImportActivity, maxDelayMs: 700);
+            var last = await RunToEndAsync("import", inbox, emulator, WellKnown.ImportActivity);
+
+            // Where every file ended, by content.
+            var located = new Dictionary<string, string>();
+            foreach (var folder in new[] { FolderImport.ProcessedFolder, FolderImport.FailedFolder, FolderImport.UnconfirmedFolder })
+                foreach (var file in Directory.GetFiles(Path.Combine(inbox, folder)).Where(f => !f.EndsWith(FolderImport.ErrorFileSuffix)))
+                {
+                    var name = Path.GetFileName(file);
+                    Assert.True(contents.ContainsKey(name), $"unexpected file {file}");
+                    Assert.Equal(contents[name], File.ReadAllText(file));
+                    Assert.True(located.TryAdd(name, folder), $"{name} is in {located.GetValueOrDefault(name)} and in {folder}");
+                }
+            Assert.Equal(contents.Keys.OrderBy(n => n), located.Keys.OrderBy(n => n));
+            Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.SendingFolder)));
+            Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.PendingFolder)));
+            Assert.Equal(new[] { "journal.csv", "journal.csv.lock" }, Directory.GetFiles(inbox).Select(Path.GetFileName).OrderBy(n => n));
+
+            // The service's books: never twice; exactly once unless the file is in 'unconfirmed'.
+            var onService = emulator.State.Enqueued.GroupBy(m => m.ExternalIdentifier!).ToDictionary(g => g.Key, g => g.ToList());
+            foreach (var (name, messages) in onService)
+            {
+                Assert.Single(messages);
+                Assert.Equal(contents[name], Encoding.UTF8.GetString(messages[0].Content!));
+            }
+            var unconfirmed = located.Where(l => l.Value == FolderImport.UnconfirmedFolder).Select(l => l.Key).ToList();
+            foreach (var name in contents.Keys.Except(unconfirmed)) Assert.True(onService.ContainsKey(name), $"{name} never reached the service");
+            Assert.InRange(unconfirmed.Count, 0, kills * Throttle);
+
+            // The journal agrees with the folders and with the service.
+            var journal = FolderJournal.Read(Path.Combine(inbox, "journal.csv"));
+            foreach (var name in contents.Keys)
+            {
+                var lines = journal.Where(e => e.File == name).ToList();
+                var final = lines.Last();
+                Assert.Equal(located[name], final.Event.ToLowerInvariant());
+                Assert.Equal(Path.Combine(inbox, located[name], name), final.Path);
+                var sent = lines.Where(e => e.Event == "Sent").ToList();
+                Assert.True(sent.Count <= 1, $"{name} journalled as sent {sent.Count} times");
+                if (located[name] != FolderImport.UnconfirmedFolder)
+                    Assert.Equal(onService[name][0].MessageId, Assert.Single(sent).MessageGuid);
+                var expected = located[name] switch { "processed" => "Processed", "failed" => "ProcessedWithErrors", _ => null };
+                if (expected != null) Assert.Equal(expected, onService[name][0].Status);
+            }
+
+            _output.WriteLine($"import: {Files} files, {kills} kills (SIGKILL), {finished} run(s) ended before their kill, then a last run ({last} rows)");
+            _output.WriteLine($"import: processed {located.Count(l => l.Value == "processed")}, failed {located.Count(l => l.Value == "failed")}, " +
+                              $"unconfirmed {unconfirmed.Count} ({unconfirmed.Count(onService.ContainsKey)} of them on the service), " +
+                              $"service messages {emulator.State.Enqueued.Count}, duplicates 0, lost 0, journal lines {journal.Count}, {watch.Elapsed.TotalSeconds:0.0} s");
+        }
+        finally
+        {
+            Directory.Delete(inbox, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Export_killed_at_20_random_moments_saves_every_message_once_and_acknowledges_it()
+    {
+        var watch = Stopwatch.StartNew();
+        var redelivery = TimeSpan.FromSeconds(1.5);
+        await using var emulator = await D365Emulator.StartAsync(new EmulatorOptions { UseHttps = false, RedeliveryTimeout = redelivery });
+        emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/", Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(15), Times = -1 });
+        var contents = new Dictionary<Guid, string>();
+        for (var i = 0; i < Files; i++)
+        {
+            var content = $"<Export n=\"{i}\">{new string('x', i * 37)}</Export>";
+            contents[emulator.AddExportMessage(WellKnown.ExportActivity, $"export-{i:D3}.xml", Encoding.UTF8.GetBytes(content))] = content;
+        }
+        var folder = Directory.CreateTempSubdirectory("ri-kill-export-").FullName;
+        try
+        {
+            var (kills, finished) = await KillRepeatedlyAsync("export", folder, emulator, WellKnown.ExportActivity, maxDelayMs: 500);
+            // What the killed runs took off the queue comes back after the redelivery timeout.
+            await Task.Delay(redelivery + TimeSpan.FromMilliseconds(300));
+            var last = await RunToEndAsync("export", folder, emulator, WellKnown.ExportActivity);
+
+            Assert.Equal(0, emulator.State.PendingExports(WellKnown.ExportActivity));
+            Assert.Equal(contents.Keys.OrderBy(k => k), emulator.State.Acknowledged.OrderBy(k => k));
+            var saved = Directory.GetFiles(folder).Where(f => !Path.GetFileName(f).StartsWith("journal.csv")).ToList();
+            Assert.Equal(Files, saved.Count);
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(folder, FolderExport.Receiving)));
+            var byContent = saved.GroupBy(File.ReadAllText).ToDictionary(g => g.Key, g => g.ToList());
+            foreach (var (id, content) in contents)
+                Assert.True(byContent.TryGetValue(content, out var copies) && copies.Count == 1, $"message {id} saved {byContent.GetValueOrDefault(content)?.Count ?? 0} times");
+
+            var journal = FolderJournal.Read(Path.Combine(folder, "journal.csv"));
+            foreach (var (id, content) in contents)
+            {
+                var savedLine = Assert.Single(journal, e => e.Event == "Saved" && e.MessageGuid == id);
+                Assert.Equal(content, File.ReadAllText(savedLine.Path));
+            }
+            var redelivered = emulator.State.DequeueCounts.Count(c => c.Value > 1);
+            _output.WriteLine($"export: {Files} messages, {kills} kills (SIGKILL), {finished} run(s) ended before their kill, then a last run ({last} rows)");
+            _output.WriteLine($"export: saved {saved.Count} files, acknowledged {emulator.State.Acknowledged.Count}, redelivered {redelivered} " +
+                              $"(max {emulator.State.DequeueCounts.Values.Max()} deliveries of one), journalled acks {journal.Count(e => e.Event == "Acknowledged")}, " +
+                              $"duplicates 0, lost 0, {watch.Elapsed.TotalSeconds:0.0} s");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private async Task<(int Kills, int Finished)> KillRepeatedlyAsync(string mode, string folder, D365Emulator emulator, Guid activity, int maxDelayMs)
+    {
+        var seed = Environment.TickCount;
+        _output.WriteLine($"{mode}: random seed {seed}");
+        var random = new Random(seed);
+        int kills = 0, finished = 0;
+        for (var round = 0; round < Kills; round++)
+        {
+            using var process = Start(mode, folder, emulator, activity);
+            var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            process.OutputDataReceived += (_, e) => { if (e.Data == "running") running.TrySetResult(); };
+            process.BeginOutputReadLine();
+            var exited = process.WaitForExitAsync();
+            await Task.WhenAny(running.Task, exited).WaitAsync(TimeSpan.FromSeconds(60));
+            await Task.Delay(random.Next(0, maxDelayMs));
+            if (process.HasExited)
+            {
+                finished++;
+                continue;
+            }
+            // Process.Kill is SIGKILL on Unix (TerminateProcess on Windows): no finally block, no flush, no goodbye.
+            process.Kill();
+            await process.WaitForExitAsync();
+            kills++;
+        }
+        return (kills, finished);
+    }
+
+    private static async Task<int> RunToEndAsync(string mode, string folder, D365Emulator emulator, Guid activity)
+    {
+        using var process = Start(mode, folder, emulator, activity);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        var lines = (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(process.ExitCode == 0, $"the last run failed: {await errors}");
+        Assert.Equal("done", lines.Last().Trim());
+        return lines.Count(l => l.StartsWith("row "));
+    }
+
+    private static Process Start(string mode, string folder, D365Emulator emulator, Guid activity)
+    {
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
+        var program = Path.Combine(BuiltModule.RepositoryRoot, "tests", "FolderKill", "bin", configuration, "net10.0", "FolderKill.dll");
+        Assert.True(File.Exists(program), $"{program} is built with the tests");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { program, mode, folder, emulator.Environment, emulator.Options.TenantId, emulator.Options.ClientId,
+                     emulator.Options.ClientSecret, activity.ToString(), Throttle.ToString() })
+            start.ArgumentList.Add(argument);
+        return Process.Start(start)!;
+    }
+}
