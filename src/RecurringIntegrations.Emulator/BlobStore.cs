@@ -87,6 +87,8 @@ public sealed class BlobStore : IDisposable
         if (request.Headers.Authorization.Count > 0)
         {
             lock (_leaks) _leaks.Add($"{request.Method} {request.Path}");
+            // The standalone emulator's log is where scripts (the Pester suite) look for leaks.
+            Console.WriteLine($"LEAK: the storage host received an Authorization header: {request.Method} {request.Path}");
             await ErrorAsync(context, 403, "AuthenticationFailed", "An Authorization header was sent with a SAS request; storage does not take the environment's token.");
             return;
         }

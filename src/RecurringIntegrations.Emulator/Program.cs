@@ -36,7 +36,8 @@ internal static class Program
         Import content markers: a line containing 'EMULATOR-ERROR: text' gives an execution error 'text'
         (status ProcessedWithErrors); 'EMULATOR-PREPROCESSING-ERROR' anywhere ends in PreProcessingError.
         In a package's data file an 'EMULATOR-ERROR: text' line makes the import PartiallySucceeded; a zip without
-        PackageHeader.xml makes it Failed. The blob storage answers the host name localhost on the same port.
+        PackageHeader.xml makes it Failed. The blob storage answers the host name localhost on the same port;
+        an Authorization header sent to it is refused and logged as a line starting 'LEAK:'.
         """;
 
     public static async Task<int> Main(string[] args)

@@ -66,7 +66,9 @@ namespace RecurringIntegrations.PowerShell
             var folder = GetUnresolvedProviderPathFromPSPath(OutputPath ?? ".");
             using var packages = new DataPackageClient(ActiveSession, PostVerbose);
             ErrorKeysFile? file = null;
-            if (RunForItem(executionId, async token => file = await new PackageJobs(packages).GetErrorKeysFileAsync(executionId, entityName, folder, token).ConfigureAwait(false)) &&
+            // The keys file is small: the service usually has it within seconds.
+            var jobs = new PackageJobs(packages) { PollInterval = TimeSpan.FromSeconds(1) };
+            if (RunForItem(executionId, async token => file = await jobs.GetErrorKeysFileAsync(executionId, entityName, folder, token).ConfigureAwait(false)) &&
                 file != null)
                 WriteObject(file);
         }
