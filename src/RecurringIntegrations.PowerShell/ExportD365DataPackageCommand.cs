@@ -58,6 +58,8 @@ namespace RecurringIntegrations.PowerShell
         {
             base.BeginProcessing();
             _packages = new DataPackageClient(ActiveSession, PostVerbose);
+            // The storage host is another server: the session's choice to skip certificate checks reaches it too, and is said again.
+            if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
         }
 
         protected override void ProcessRecord()

@@ -65,6 +65,7 @@ namespace RecurringIntegrations.PowerShell
         {
             var folder = GetUnresolvedProviderPathFromPSPath(OutputPath ?? ".");
             using var packages = new DataPackageClient(ActiveSession, PostVerbose);
+            if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
             ErrorKeysFile? file = null;
             // The keys file is small: the service usually has it within seconds.
             var jobs = new PackageJobs(packages) { PollInterval = TimeSpan.FromSeconds(1) };

@@ -27,6 +27,8 @@ namespace RecurringIntegrations.PowerShell
         public const string ExportActivity = "Exporting data project {0}";
         public const string ExportStatus = "Running the export, then downloading the package";
 
-        public const string PackageExecutionTypeName = "RecurringIntegrations.PackageExecution";
+        public const string StorageSkipCertificateCheckWarning =
+            "-SkipCertificateCheck: the TLS certificate of the package storage host is not checked either. Use it only against a local test server, never a real environment.";
+
     }
 }

@@ -100,6 +100,12 @@ Describe 'Import-D365DataPackage and the pipeline' {
         (Get-D365ExecutionStatus -ExecutionId $run.ExecutionId).Status | Should -Be 'Succeeded'
     }
 
+    It 'warns that the storage host certificate is not checked when the session skips certificate checks' {
+        $zip = New-D365DataPackage -Path (New-DataFile 'warn.csv' 'A') -EntityName 'Customer groups' -SourceFormat CSV-Unicode -OutputPath (Join-Path $work 'warn.zip')
+        $null = Import-D365DataPackage -Path $zip.FullName -DefinitionGroupId 'Warn project' -LegalEntityId usmf -WarningVariable warnings -WarningAction SilentlyContinue
+        "$warnings" | Should -Match 'storage host is not checked'
+    }
+
     It 'refuses a raw file before uploading and says to build a package' {
         $raw = New-DataFile 'raw.csv' 'A,B'
         Import-D365DataPackage -Path $raw -DefinitionGroupId 'G' -LegalEntityId usmf -ErrorVariable failures -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
