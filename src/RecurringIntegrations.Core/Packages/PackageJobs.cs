@@ -50,6 +50,7 @@ namespace RecurringIntegrations.Core.Packages
     /// </summary>
     public sealed class PackageJobs
     {
+        private const string DetailsNotFound = "ExecutionDetailsNotFound";
         private readonly DataPackageClient _client;
 
         public PackageJobs(DataPackageClient client) => _client = client ?? throw new ArgumentNullException(nameof(client));
@@ -147,7 +148,17 @@ namespace RecurringIntegrations.Core.Packages
         {
             if (execution is null) throw new ArgumentNullException(nameof(execution));
             var updated = Copy(execution);
-            updated.Status = await _client.GetExecutionSummaryStatusAsync(execution.ExecutionId, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                updated.Status = await _client.GetExecutionSummaryStatusAsync(execution.ExecutionId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (D365Exception ex) when (IsNotFoundYet(ex))
+            {
+                throw new D365Exception(DetailsNotFound, D365ErrorCategory.ObjectNotFound,
+                    $"The service has no details of execution '{execution.ExecutionId}' (yet).",
+                    "Right after an import or export starts this lasts a short while: use -Wait, or ask again in a minute. Otherwise check the execution id.",
+                    ex.StatusCode, ex.ServiceMessage, ex);
+            }
             updated.IsTerminal = PackageExecution.IsTerminalStatus(updated.Status);
             updated.Succeeded = string.Equals(updated.Status, "Succeeded", StringComparison.OrdinalIgnoreCase);
             updated.CheckedAt = DateTimeOffset.Now;
@@ -173,7 +184,7 @@ namespace RecurringIntegrations.Core.Packages
                     current = await GetStatusAsync(current, cancellationToken).ConfigureAwait(false);
                     if (current.IsTerminal) return current;
                 }
-                catch (D365Exception ex) when (IsNotFoundYet(ex) && DateTimeOffset.UtcNow - started < NotFoundGrace)
+                catch (D365Exception ex) when (ex.ErrorId == DetailsNotFound && DateTimeOffset.UtcNow - started < NotFoundGrace)
                 {
                     current = Copy(current);
                     current.Status = "Unknown";

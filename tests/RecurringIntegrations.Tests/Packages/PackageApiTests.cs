@@ -179,7 +179,8 @@ public sealed class PackageApiTests
 
         var error = await Assert.ThrowsAsync<D365Exception>(() => jobs.WaitAsync(new PackageExecution { ExecutionId = "no-such-execution" }, CancellationToken.None));
 
-        Assert.Equal("RequestRejected", error.ErrorId);
+        Assert.Equal("ExecutionDetailsNotFound", error.ErrorId);
+        Assert.Equal(D365ErrorCategory.ObjectNotFound, error.Category);
         Assert.Contains("no-such-execution", error.ServiceMessage);
     }
 
@@ -263,6 +264,8 @@ public sealed class PackageApiTests
         var error = await Assert.ThrowsAsync<D365Exception>(() => jobs.ImportAsync(new PackageImportRequest(Package(env, "g", "A\r\n"), "G", "usmf"), null, CancellationToken.None));
 
         Assert.Equal("PackageOutcomeUnknown", error.ErrorId);
+        // The emulator records a request once its handler has ended, which may be just after the client saw the reset.
+        for (var i = 0; i < 100 && !env.Emulator.State.Requests.Any(r => r.PathAndQuery.EndsWith("ImportFromPackage")); i++) await Task.Delay(20);
         Assert.Single(env.Emulator.State.Requests, r => r.PathAndQuery.EndsWith("ImportFromPackage"));
         Assert.Single(env.Emulator.Packages.Executions);
     }
