@@ -5,16 +5,21 @@
     Author                 = 'RecurringIntegrations'
     CompanyName            = 'RecurringIntegrations'
     Copyright              = '(c) RecurringIntegrations. All rights reserved.'
-    Description            = 'Dynamics 365 Finance & Operations recurring integrations: enqueue, dequeue, acknowledge, message status and execution errors, with MSAL authentication.'
+    Description            = 'Dynamics 365 Finance & Operations recurring integrations: enqueue, dequeue, acknowledge, message status and execution errors, data packages and the package API for large data, with MSAL authentication.'
     PowerShellVersion      = '5.1'
     CompatiblePSEditions   = @('Desktop', 'Core')
     DotNetFrameworkVersion = '4.7.2'
-    FormatsToProcess       = @('RecurringIntegrations.Format.ps1xml')
+    FormatsToProcess       = @(
+        'RecurringIntegrations.Format.ps1xml'
+        'RecurringIntegrations.Packages.Format.ps1xml'
+    )
     CmdletsToExport        = @(
         'Connect-D365', 'Get-D365Session', 'Disconnect-D365',
         'Send-D365Enqueue', 'Receive-D365Dequeue', 'Confirm-D365Ack',
         'Get-D365MessageStatus', 'Get-D365ExecutionError',
         'Invoke-D365FolderImport', 'Invoke-D365FolderExport'
+        # Data packages and the package API
+        'New-D365DataPackage', 'Import-D365DataPackage', 'Export-D365DataPackage', 'Get-D365ExecutionStatus'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

@@ -59,6 +59,7 @@ namespace RecurringIntegrations
             }
             AuthorityHost = options.Credential is ClientSecretCredential or ClientCertificateCredential ? options.AuthorityHost.ToString().TrimEnd('/') : null;
             SkipCertificateCheck = options.SkipCertificateCheck;
+            TrustedServerCertificate = options.TrustedServerCertificate;
             _http = http;
             Tokens = tokens;
             Transport = new D365Transport(http, tokens, environment, options.Retry);
@@ -89,6 +90,8 @@ namespace RecurringIntegrations
         internal ITokenProvider Tokens { get; }
         internal D365Transport Transport { get; }
         internal bool IsDisposed { get; private set; }
+        /// <summary>Test seam of the connection, kept so storage calls outside the environment trust the same test server.</summary>
+        internal X509Certificate2? TrustedServerCertificate { get; }
 
         /// <summary>Makes a session and acquires its first token now, so a wrong credential fails here and not mid-run.</summary>
         public static async Task<D365Session> ConnectAsync(ConnectionOptions options, CancellationToken cancellationToken)

@@ -39,6 +39,8 @@ public sealed class D365Emulator : IAsyncDisposable
         _identity = new IdentityEndpoints(options, _tokens, State);
         _connector = new ConnectorEndpoints(options, State);
         _data = new DataEndpoints(options, State);
+        Blobs = new BlobStore(options);
+        Packages = new PackageEndpoints(options, Blobs);
         BaseUri = null!;
         Environment = null!;
         AuthorityHost = null!;
@@ -66,6 +68,12 @@ public sealed class D365Emulator : IAsyncDisposable
 
     public EmulatorState State { get; }
 
+    /// <summary>The blob storage behind the package API, on the host name <see cref="EmulatorOptions.BlobHost"/>.</summary>
+    public BlobStore Blobs { get; }
+
+    /// <summary>The package API's data projects and executions.</summary>
+    public PackageEndpoints Packages { get; }
+
     /// <summary>The authority MSAL is given: AuthorityHost + "/" + TenantId.</summary>
     public string Authority => $"{Environment}/{Options.TenantId}";
 
@@ -80,6 +88,8 @@ public sealed class D365Emulator : IAsyncDisposable
             options.Activities.Add(new EmulatorActivity(WellKnown.ImportActivity, ActivityKind.Import, "Emulator import"));
             options.Activities.Add(new EmulatorActivity(WellKnown.ExportActivity, ActivityKind.Export, "Emulator export"));
         }
+        if (options.DefinitionGroups.Count == 0)
+            options.DefinitionGroups.Add(new DefinitionGroup(WellKnown.DefinitionGroup, new[] { "Customer groups", "Vendor groups" }));
         var certificate = CreateServerCertificate(options.DownloadHost);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
@@ -137,6 +147,7 @@ public sealed class D365Emulator : IAsyncDisposable
             return;
         await _app.StopAsync();
         await _app.DisposeAsync();
+        Blobs.Dispose();
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();
@@ -224,6 +235,11 @@ public sealed class D365Emulator : IAsyncDisposable
     {
         var method = context.Request.Method;
         var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (Blobs.IsStorageRequest(context))
+        {
+            await Blobs.HandleAsync(context);
+            return;
+        }
 
         if (IsUnder(path, "/api") || IsUnder(path, "/data"))
         {
@@ -252,7 +268,8 @@ public sealed class D365Emulator : IAsyncDisposable
                 }
             }
             if (method == "POST" && path.StartsWith(DataEndpoints.ActionPrefix, StringComparison.OrdinalIgnoreCase)
-                && await _data.TryServeAsync(context, path[DataEndpoints.ActionPrefix.Length..]))
+                && (await Packages.TryServeAsync(context, path[DataEndpoints.ActionPrefix.Length..])
+                    || await _data.TryServeAsync(context, path[DataEndpoints.ActionPrefix.Length..])))
                 return;
             await Wire.WriteODataErrorAsync(context, 404, $"No HTTP resource was found that matches the request URI '{path}'.");
             return;

@@ -42,6 +42,21 @@ public sealed class EmulatorOptions
     /// <summary>Enqueue bodies longer than this are refused with 413; null accepts any size.</summary>
     public long? MaxEnqueueBytes { get; set; }
 
+    /// <summary>Host name of the blob storage behind the package API: the same server answers it, as a second host.</summary>
+    public string BlobHost { get; set; } = "localhost";
+
+    /// <summary>How long the SAS URLs of the blob store stay valid (the service's are about 35 minutes).</summary>
+    public TimeSpan SasLifetime { get; set; } = TimeSpan.FromMinutes(35);
+
+    /// <summary>Answer ExportToPackage and GetExportedPackageUrl with value.value, as the docs show, instead of a flat value.</summary>
+    public bool NestedPackageValues { get; set; }
+
+    /// <summary>The status of "Execution details were not found" right after a package execution starts: seen as 400 and as 500.</summary>
+    public int ExecutionNotFoundStatusCode { get; set; } = 400;
+
+    /// <summary>Data projects the package API knows; an import of a package creates its data project when missing.</summary>
+    public List<DefinitionGroup> DefinitionGroups { get; } = new();
+
     /// <summary>Recurring jobs the environment knows. Left empty, <see cref="WellKnown"/>'s two are registered.</summary>
     public List<EmulatorActivity> Activities { get; } = new();
 }
@@ -54,9 +69,12 @@ public enum ActivityKind
     Export,
 }
 
-/// <summary>The activities registered when <see cref="EmulatorOptions.Activities"/> is left empty.</summary>
+/// <summary>The activities (and data project) registered when <see cref="EmulatorOptions.Activities"/> is left empty.</summary>
 public static class WellKnown
 {
     public static readonly Guid ImportActivity = new("6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01");
     public static readonly Guid ExportActivity = new("6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a02");
+
+    /// <summary>The data project registered when <see cref="EmulatorOptions.DefinitionGroups"/> is left empty.</summary>
+    public const string DefinitionGroup = "Emulator package project";
 }

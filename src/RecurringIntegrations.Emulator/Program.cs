@@ -23,6 +23,11 @@ internal static class Program
           --http-download-location  answer DownloadLocation as http://host:80/... like production
           --export-folder DIR       queue every file in DIR as an export message on the export activity
           --ready-file PATH         once listening, write the connection details as JSON to PATH
+          --definition-group NAME=ENTITY[,ENTITY...]
+                                    a data project for the package API (repeatable; default: one named
+                                    'Emulator package project' with Customer groups and Vendor groups)
+          --export-package NAME=PATH an export of data project NAME serves the package at PATH
+          --nested-package-values   answer ExportToPackage and GetExportedPackageUrl with value.value
           --fault KIND:PATH[:TIMES] inject a fault into requests whose path contains PATH, TIMES times (default 1,
                                     -1 = always); KIND is 429, 500, 503 (with Retry-After: 1), reset, reset-after-body,
                                     html, malformed-json or delay-N (N ms). Repeatable.
@@ -30,6 +35,9 @@ internal static class Program
 
         Import content markers: a line containing 'EMULATOR-ERROR: text' gives an execution error 'text'
         (status ProcessedWithErrors); 'EMULATOR-PREPROCESSING-ERROR' anywhere ends in PreProcessingError.
+        In a package's data file an 'EMULATOR-ERROR: text' line makes the import PartiallySucceeded; a zip without
+        PackageHeader.xml makes it Failed. The blob storage answers the host name localhost on the same port;
+        an Authorization header sent to it is refused and logged as a line starting 'LEAK:'.
         """;
 
     public static async Task<int> Main(string[] args)
@@ -59,6 +67,15 @@ internal static class Program
                     case "--export-folder": exportFolder = Value(); break;
                     case "--ready-file": readyFile = Value(); break;
                     case "--fault": faults.Add(ParseFault(Value())); break;
+                    case "--definition-group":
+                        var (group, entities) = SplitPair(Value());
+                        options.DefinitionGroups.Add(new DefinitionGroup(group, entities.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
+                        break;
+                    case "--export-package":
+                        var (name, package) = SplitPair(Value());
+                        options.DefinitionGroups.Add(new DefinitionGroup(name, Array.Empty<string>(), Path.GetFullPath(package)));
+                        break;
+                    case "--nested-package-values": options.NestedPackageValues = true; break;
                     default: throw new ArgumentException($"Unknown option {args[i]}.");
                 }
             }
@@ -86,6 +103,13 @@ internal static class Program
         // The host's console lifetime turns Ctrl+C and SIGTERM into a clean shutdown.
         await emulator.WaitForShutdownAsync();
         return 0;
+    }
+
+    private static (string Name, string Value) SplitPair(string text)
+    {
+        var at = text.IndexOf('=');
+        if (at <= 0 || at == text.Length - 1) throw new ArgumentException($"'{text}' is not NAME=VALUE.");
+        return (text[..at].Trim(), text[(at + 1)..].Trim());
     }
 
     /// <summary>KIND:PATH[:TIMES], for example reset-after-body:/api/connector/enqueue:1.</summary>

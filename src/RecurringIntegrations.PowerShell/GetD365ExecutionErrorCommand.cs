@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Packages;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -12,6 +13,7 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "D365ExecutionError", DefaultParameterSetName = ByMessageIdSet)]
     [OutputType(Messages.ExecutionErrorTypeName)]
+    [OutputType(typeof(ErrorKeysFile), ParameterSetName = new[] { ByExecutionIdSet })]
     public sealed class GetD365ExecutionErrorCommand : D365Cmdlet
     {
         public const string ByMessageIdSet = "ByMessageId";
@@ -26,14 +28,24 @@ namespace RecurringIntegrations.PowerShell
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByMessageIdSet, ValueFromPipelineByPropertyName = true)]
         public Guid[] MessageId { get; set; } = Array.Empty<Guid>();
 
-        /// <summary>Execution ids of the data management framework, when already known.</summary>
-        [Parameter(Mandatory = true, ParameterSetName = ByExecutionIdSet)]
+        /// <summary>Execution ids of the data management framework, when already known; binds the ExecutionId of Import-D365DataPackage and Get-D365ExecutionStatus output.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByExecutionIdSet, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string[] ExecutionId { get; set; } = Array.Empty<string>();
 
         /// <summary>The message's file name, copied into each error (binds the FileName of Send-D365Enqueue's or Get-D365MessageStatus's output).</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public string? FileName { get; set; }
+
+        /// <summary>With -ExecutionId of a package import: also have the service write the keys of this entity's records that failed in the target, and save that file in -OutputPath.</summary>
+        [Parameter(ParameterSetName = ByExecutionIdSet)]
+        [ValidateNotNullOrEmpty]
+        public string? EntityName { get; set; }
+
+        /// <summary>With -EntityName: the folder for the error keys file. Default: the current folder.</summary>
+        [Parameter(ParameterSetName = ByExecutionIdSet)]
+        [ValidateNotNullOrEmpty]
+        public string? OutputPath { get; set; }
 
         protected override void ProcessRecord()
         {
@@ -43,6 +55,7 @@ namespace RecurringIntegrations.PowerShell
                 {
                     IReadOnlyList<ExecutionError> errors = Array.Empty<ExecutionError>();
                     if (RunForItem(id, async token => errors = await Client.GetExecutionErrorsAsync(id, token).ConfigureAwait(false))) Emit(errors);
+                    if (EntityName != null) EmitErrorKeysFile(id, EntityName);
                 }
                 return;
             }
@@ -51,6 +64,19 @@ namespace RecurringIntegrations.PowerShell
                 IReadOnlyList<ExecutionError> errors = Array.Empty<ExecutionError>();
                 if (RunForItem(id, async token => errors = await MessageQueries.ExecutionErrorsOfMessageAsync(Client, id, token).ConfigureAwait(false))) Emit(errors);
             }
+        }
+
+        private void EmitErrorKeysFile(string executionId, string entityName)
+        {
+            var folder = GetUnresolvedProviderPathFromPSPath(OutputPath ?? ".");
+            using var packages = new DataPackageClient(ActiveSession, PostVerbose);
+            if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
+            ErrorKeysFile? file = null;
+            // The keys file is small: the service usually has it within seconds.
+            var jobs = new PackageJobs(packages) { PollInterval = TimeSpan.FromSeconds(1) };
+            if (RunForItem(executionId, async token => file = await jobs.GetErrorKeysFileAsync(executionId, entityName, folder, token).ConfigureAwait(false)) &&
+                file != null)
+                WriteObject(file);
         }
 
         private void Emit(IReadOnlyList<ExecutionError> errors)

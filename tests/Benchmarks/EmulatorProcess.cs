@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Security;
@@ -49,7 +50,8 @@ internal sealed class EmulatorProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<EmulatorProcess> StartAsync(string workFolder, string? exportFolder, CancellationToken cancellationToken)
+    public static async Task<EmulatorProcess> StartAsync(string workFolder, string? exportFolder, CancellationToken cancellationToken,
+        IReadOnlyList<string>? moreArguments = null)
     {
         var readyFile = Path.Combine(workFolder, "ready-" + Guid.NewGuid().ToString("N") + ".json");
         var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -66,6 +68,8 @@ internal sealed class EmulatorProcess : IAsyncDisposable
             start.ArgumentList.Add("--export-folder");
             start.ArgumentList.Add(exportFolder);
         }
+        foreach (var argument in moreArguments ?? Array.Empty<string>())
+            start.ArgumentList.Add(argument);
         var process = Process.Start(start) ?? throw new InvalidOperationException("The emulator did not start.");
         // Drained so a full pipe never blocks the emulator.
         process.OutputDataReceived += (_, _) => { };

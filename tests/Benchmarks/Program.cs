@@ -35,10 +35,12 @@ internal static class Program
           --quick        a smoke run: --files 100 --big-mb 64
           --import-only  only Import-Module in fresh pwsh processes
           --work DIR     folder for the temporary files (default: the system temp folder); removed at the end
+          --packages     instead: the package API benchmark (256 MB package import and export; --help after it for its options)
         """;
 
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "--packages") return await PackageBenchmark.RunAsync(args[1..]);
         Options options;
         try
         {

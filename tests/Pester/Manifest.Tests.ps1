@@ -16,9 +16,11 @@ Describe 'RecurringIntegrations.psd1' {
         $manifest.CompatiblePSEditions | Sort-Object | Should -Be @('Core', 'Desktop')
     }
 
-    It 'exports exactly the ten cmdlets, and they are the ones the module has' {
-        $expected = 'Confirm-D365Ack', 'Connect-D365', 'Disconnect-D365', 'Get-D365ExecutionError', 'Get-D365MessageStatus',
-            'Get-D365Session', 'Invoke-D365FolderExport', 'Invoke-D365FolderImport', 'Receive-D365Dequeue', 'Send-D365Enqueue'
+    It 'exports exactly the cmdlets of the design, and they are the ones the module has' {
+        $expected = @('Confirm-D365Ack', 'Connect-D365', 'Disconnect-D365', 'Get-D365ExecutionError', 'Get-D365MessageStatus',
+            'Get-D365Session', 'Receive-D365Dequeue', 'Send-D365Enqueue', 'Invoke-D365FolderImport', 'Invoke-D365FolderExport'
+            # Data packages and the package API
+            'New-D365DataPackage', 'Import-D365DataPackage', 'Export-D365DataPackage', 'Get-D365ExecutionStatus') | Sort-Object
         (Test-ModuleManifest -Path $manifestPath).ExportedCmdlets.Keys | Sort-Object | Should -Be $expected
         $module = Import-Module $manifestPath -Force -PassThru
         try {
@@ -47,6 +49,7 @@ Describe 'RecurringIntegrations.psd1' {
             }
             (Get-Help about_RecurringIntegrations | Out-String) | Should -Match 'RecurringIntegrations'
             (Get-Help about_RecurringIntegrations_Errors | Out-String) | Should -Match 'EnqueueFileNotFound'
+            (Get-Help about_RecurringIntegrations_Packages | Out-String) | Should -Match 'ImportFromPackage'
         }
         finally {
             Remove-Module RecurringIntegrations -Force

@@ -243,3 +243,33 @@ Describe 'README: The emulator' {
         ($help -join "`n") | Should -Match '--export-folder'
     }
 }
+
+Describe 'README: data packages' {
+    BeforeAll {
+        $secret = ConvertTo-SecureString $emulator.Ready.clientSecret -AsPlainText -Force
+        Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -ClientSecret $secret | Out-Null
+        Push-Location $work
+        "CUSTOMERGROUPID,DESCRIPTION`r`n10,Retail`r`n20,EMULATOR-ERROR: Customer group 20 has no terms of payment" |
+            Set-Content -Path (Join-Path $work 'CustGroups.csv') -Encoding Unicode
+        $PSDefaultParameterValues['Import-D365DataPackage:PollIntervalSeconds'] = 1
+        $PSDefaultParameterValues['Export-D365DataPackage:PollIntervalSeconds'] = 1
+    }
+    AfterAll { Pop-Location }
+
+    It 'builds, imports and shows the errors of a package in one pipeline' {
+        $errors = Invoke-ReadmeCommand @'
+New-D365DataPackage -Path .\CustGroups.csv -EntityName 'Customer groups' -SourceFormat CSV-Unicode -OutputPath .\CustGroups.zip |
+    Import-D365DataPackage -DefinitionGroupId 'Customer groups' -LegalEntityId usmf -Wait | Get-D365ExecutionError
+'@
+        @($errors).Count | Should -Be 1
+        $errors.ErrorMessage | Should -Be 'Customer group 20 has no terms of payment'
+    }
+
+    It 'exports the data project and unpacks it' {
+        $run = Invoke-ReadmeCommand @'
+Export-D365DataPackage -DefinitionGroupId 'Customer groups' -LegalEntityId usmf -OutputPath .\exports -Expand
+'@
+        $run.Status | Should -Be 'Succeeded'
+        Join-Path $work 'exports/Customer groups/Manifest.xml' | Should -Exist
+    }
+}

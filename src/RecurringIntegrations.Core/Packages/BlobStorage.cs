@@ -1,0 +1,306 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Net;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core.Http;
+
+namespace RecurringIntegrations.Core.Packages
+{
+    /// <summary>
+    /// Calls to the Azure blob storage behind the package API, with a SAS URL as the only credential. They have their own
+    /// connection pool and no Authorization handler, so the environment's token can never reach the storage host.
+    /// A package is streamed: one Put Blob up to <see cref="SinglePutLimit"/>, else Put Block of <see cref="BlockSize"/> each
+    /// from one reused buffer, then Put Block List; memory does not grow with the package.
+    /// </summary>
+    internal sealed class BlobStorage : IDisposable
+    {
+        // The version the service's SAS (sv=2014-02-14) and Microsoft's Logic App sample use: Put Blob up to 64 MiB, blocks up to 4 MiB.
+        private const string StorageVersion = "2015-02-21";
+        private const int CopyBufferSize = 81920;
+        private const int MaxAttempts = 4;
+        private readonly HttpClient _http;
+        private readonly TimeSpan _timeout;
+        private readonly Action<string>? _verbose;
+
+        public BlobStorage(D365Session session, Action<string>? verbose)
+        {
+            var handler = new HttpClientHandler
+            {
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                MaxConnectionsPerServer = 4,
+            };
+            if (session.SkipCertificateCheck)
+                handler.ServerCertificateCustomValidationCallback = (_, _, _, _) => true;
+            else if (session.TrustedServerCertificate is { } trusted)
+                handler.ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
+                    errors == System.Net.Security.SslPolicyErrors.None ||
+                    (certificate != null && string.Equals(certificate.GetCertHashString(), trusted.GetCertHashString(), StringComparison.OrdinalIgnoreCase));
+            _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+            _http.DefaultRequestHeaders.UserAgent.ParseAdd("RecurringIntegrations/" + typeof(BlobStorage).Assembly.GetName().Version);
+            _timeout = session.Transport.Retry.RequestTimeout;
+            _verbose = verbose;
+        }
+
+        internal long SinglePutLimit { get; set; } = 64L * 1024 * 1024;
+        internal int BlockSize { get; set; } = 4 * 1024 * 1024;
+        internal TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+        /// <summary>Uploads a file to a SAS URL as a block blob. Every call may be repeated: a blob or block written twice is the same blob.</summary>
+        public async Task UploadAsync(Uri blobUrl, string path, long length, Action<long>? progress, CancellationToken cancellationToken)
+        {
+            if (length <= SinglePutLimit)
+            {
+                await SendAsync("Put Blob", () =>
+                {
+                    var request = new HttpRequestMessage(HttpMethod.Put, blobUrl) { Content = new FileUploadBody(path, length) };
+                    request.Headers.TryAddWithoutValidation("x-ms-blob-type", "BlockBlob");
+                    return request;
+                }, TimeoutFor(length), cancellationToken).ConfigureAwait(false);
+                progress?.Invoke(length);
+                return;
+            }
+
+            var blockIds = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+            var buffer = new byte[BlockSize];
+            using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBufferSize, FileOptions.SequentialScan))
+            {
+                long sent = 0;
+                for (var index = 0; sent < length; index++)
+                {
+                    var count = ReadBlock(file, buffer);
+                    if (count == 0)
+                        throw new D365Exception("PackageFileChanged", D365ErrorCategory.ReadError,
+                            $"'{path}' became shorter while it was uploaded.", "Do not change the package while it is imported; run the import again.");
+                    // Block ids of one blob must all have the same length.
+                    var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes("block-" + index.ToString("D6", CultureInfo.InvariantCulture)));
+                    var blockUrl = new Uri(blobUrl + (string.IsNullOrEmpty(blobUrl.Query) ? "?" : "&") + "comp=block&blockid=" + Uri.EscapeDataString(blockId));
+                    await SendAsync("Put Block", () => new HttpRequestMessage(HttpMethod.Put, blockUrl)
+                    {
+                        Content = new ByteArrayContent(buffer, 0, count),
+                    }, TimeoutFor(count), cancellationToken).ConfigureAwait(false);
+                    blockIds.Append("<Latest>").Append(blockId).Append("</Latest>");
+                    sent += count;
+                    progress?.Invoke(sent);
+                }
+            }
+            blockIds.Append("</BlockList>");
+            var listUrl = new Uri(blobUrl + (string.IsNullOrEmpty(blobUrl.Query) ? "?" : "&") + "comp=blocklist");
+            var list = blockIds.ToString();
+            await SendAsync("Put Block List", () => new HttpRequestMessage(HttpMethod.Put, listUrl)
+            {
+                Content = new StringContent(list, new UTF8Encoding(false), "application/xml"),
+            }, _timeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Downloads a SAS URL into <paramref name="target"/>: into a hidden partial file beside it first, flushed and renamed
+        /// into place only when complete, so a file under its final name is always whole.
+        /// </summary>
+        public async Task<long> DownloadAsync(Uri url, string target, bool overwrite, CancellationToken cancellationToken)
+        {
+            var directory = Path.GetDirectoryName(target)!;
+            for (var attempt = 1; ; attempt++)
+            {
+                var partial = Path.Combine(directory, "." + Path.GetFileName(target) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
+                try
+                {
+                    var length = await TrySendAsync("Get Blob", () => new HttpRequestMessage(HttpMethod.Get, url), _timeout, true,
+                        (response, token) => CopyToFileAsync(response, partial, token), cancellationToken).ConfigureAwait(false);
+                    if (File.Exists(target))
+                    {
+                        if (!overwrite)
+                            throw new D365Exception("PackageOutputExists", D365ErrorCategory.WriteError,
+                                $"'{target}' already exists.", "Choose another -OutputPath or -PackageName, or add -Force to replace it.");
+                        File.Delete(target);
+                    }
+                    File.Move(partial, target);
+                    return length;
+                }
+                catch (TransientStorageFailure failure)
+                {
+                    if (attempt >= MaxAttempts) throw failure.Error;
+                    await Task.Delay(RetryDelay, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (File.Exists(partial)) File.Delete(partial);
+                }
+            }
+        }
+
+        private async Task SendAsync(string operation, Func<HttpRequestMessage> createRequest, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await TrySendAsync(operation, createRequest, timeout, false, (_, _) => Task.FromResult(0L), cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (TransientStorageFailure failure)
+                {
+                    if (attempt >= MaxAttempts) throw failure.Error;
+                    _verbose?.Invoke($"{operation}: retrying in {RetryDelay.TotalSeconds:0.##} s (attempt {attempt + 1} of {MaxAttempts}).");
+                    await Task.Delay(RetryDelay, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        private async Task<long> TrySendAsync(string operation, Func<HttpRequestMessage> createRequest, TimeSpan timeout, bool streamResponse,
+            Func<HttpResponseMessage, CancellationToken, Task<long>> readResponse, CancellationToken cancellationToken)
+        {
+            using var request = createRequest();
+            request.Headers.TryAddWithoutValidation("x-ms-version", StorageVersion);
+            request.Headers.TryAddWithoutValidation("x-ms-date", DateTimeOffset.UtcNow.ToString("r", CultureInfo.InvariantCulture));
+            var shown = SasUrl.ForLog(request.RequestUri!);
+            var watch = Stopwatch.StartNew();
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt.CancelAfter(timeout);
+            try
+            {
+                using var response = await _http.SendAsync(request,
+                    streamResponse ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, attempt.Token).ConfigureAwait(false);
+                var status = (int)response.StatusCode;
+                _verbose?.Invoke($"{request.Method} {shown} -> {status} {response.ReasonPhrase} ({watch.ElapsedMilliseconds} ms)");
+                if (status >= 200 && status < 300)
+                {
+                    if (streamResponse) attempt.CancelAfter(Timeout.InfiniteTimeSpan);
+                    return await readResponse(response, attempt.Token).ConfigureAwait(false);
+                }
+                var error = StorageError(operation, response, await ReadErrorCodeAsync(response).ConfigureAwait(false));
+                if (status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504)
+                    throw new TransientStorageFailure(error);
+                throw error;
+            }
+            catch (Exception ex) when (ex is HttpRequestException || ex is IOException ||
+                                       (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                var what = ex is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0} s" : Innermost(ex);
+                _verbose?.Invoke($"{request.Method} {shown} -> failed: {what} ({watch.ElapsedMilliseconds} ms)");
+                throw new TransientStorageFailure(new D365Exception("PackageStorageUnreachable", D365ErrorCategory.ConnectionError,
+                    $"{operation}: no complete answer from the storage host {request.RequestUri!.Host}: {what}.",
+                    "Check the network and any proxy: the storage host must be reachable from here as well as the environment."));
+            }
+        }
+
+        private static D365Exception StorageError(string operation, HttpResponseMessage response, string? code)
+        {
+            var status = (int)response.StatusCode;
+            var detail = $"{operation}: the storage host answered {status} {response.ReasonPhrase}{(code is null ? "" : " (" + code + ")")}.";
+            return status switch
+            {
+                403 => new D365Exception("PackageStorageRefused", D365ErrorCategory.PermissionDenied, detail,
+                    "The storage URL the service handed out has expired or was refused (it is valid for about 35 minutes): run the command again for a fresh one.",
+                    response.StatusCode, code),
+                404 => new D365Exception("PackageBlobNotFound", D365ErrorCategory.ObjectNotFound, detail,
+                    "The package is no longer in storage (the service deletes it after 7 days): export it again.", response.StatusCode, code),
+                413 => new D365Exception("PackageTooLarge", D365ErrorCategory.LimitsExceeded, detail,
+                    "The storage refused the size of one request; packages are limited to 256 MB by the service.", response.StatusCode, code),
+                _ => new D365Exception("PackageStorageFailed", status >= 500 ? D365ErrorCategory.ResourceUnavailable : D365ErrorCategory.InvalidOperation, detail,
+                    "The call was retried where that was safe. Try again later.", response.StatusCode, code),
+            };
+        }
+
+        /// <summary>Azure storage puts a short error code in the x-ms-error-code header and in the XML body; the body may echo the URL, so only the code is kept.</summary>
+        private static async Task<string?> ReadErrorCodeAsync(HttpResponseMessage response)
+        {
+            if (response.Headers.TryGetValues("x-ms-error-code", out var values))
+                foreach (var value in values) return value;
+            var body = response.Content is null ? string.Empty : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            var match = System.Text.RegularExpressions.Regex.Match(body, "<Code>([^<]{1,100})</Code>");
+            return match.Success ? match.Groups[1].Value : null;
+        }
+
+        private async Task<long> CopyToFileAsync(HttpResponseMessage response, string partial, CancellationToken cancellationToken)
+        {
+            long total = 0;
+            var buffer = new byte[CopyBufferSize];
+            using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
+            using (var target = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            {
+                while (true)
+                {
+                    int read;
+                    using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                    {
+                        idle.CancelAfter(_timeout);
+                        read = await source.ReadAsync(buffer, 0, buffer.Length, idle.Token).ConfigureAwait(false);
+                    }
+                    if (read == 0) break;
+                    try
+                    {
+                        await target.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (IOException ex)
+                    {
+                        throw new D365Exception("PackageWriteFailed", D365ErrorCategory.WriteError,
+                            $"Saving into '{Path.GetDirectoryName(partial)}' failed: {ex.Message}", "Check free disk space and that the folder is writable.", innerException: ex);
+                    }
+                    total += read;
+                }
+                target.Flush(true);
+            }
+            if (response.Content.Headers.ContentLength is { } declared && declared != total)
+                throw new IOException($"the download ended after {total} of {declared} bytes");
+            return total;
+        }
+
+        private static int ReadBlock(Stream file, byte[] buffer)
+        {
+            var filled = 0;
+            int read;
+            while (filled < buffer.Length && (read = file.Read(buffer, filled, buffer.Length - filled)) > 0) filled += read;
+            return filled;
+        }
+
+        private TimeSpan TimeoutFor(long bytes) => _timeout + TimeSpan.FromSeconds(bytes / 262144.0);
+
+        private static string Innermost(Exception ex)
+        {
+            while (ex.InnerException != null) ex = ex.InnerException;
+            return ex.Message;
+        }
+
+        public void Dispose() => _http.Dispose();
+
+        /// <summary>A failure after which the same storage call may simply be made again.</summary>
+        private sealed class TransientStorageFailure : Exception
+        {
+            public TransientStorageFailure(D365Exception error) : base(error.Message) => Error = error;
+            public D365Exception Error { get; }
+        }
+
+        /// <summary>A file streamed as a request body, opened afresh on every try.</summary>
+        private sealed class FileUploadBody : HttpContent
+        {
+            private readonly string _path;
+            private readonly long _length;
+
+            public FileUploadBody(string path, long length)
+            {
+                _path = path;
+                _length = length;
+                Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            }
+
+            protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+            {
+                using var file = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                await file.CopyToAsync(stream, CopyBufferSize).ConfigureAwait(false);
+            }
+
+            protected override bool TryComputeLength(out long length)
+            {
+                length = _length;
+                return true;
+            }
+        }
+    }
+}

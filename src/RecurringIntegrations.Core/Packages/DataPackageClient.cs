@@ -1,0 +1,200 @@
+using System;
+using System.IO;
+using System.Net.Http;
+using System.Text;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using RecurringIntegrations.Core.Http;
+
+namespace RecurringIntegrations.Core.Packages
+{
+    /// <summary>
+    /// The Data management package API (d365-api.md section 8) over a session: the OData actions go through the session's
+    /// transport (token, retries, verbose), the blob transfers through <see cref="BlobStorage"/> (no token). Thread-safe.
+    /// </summary>
+    public sealed class DataPackageClient : IDisposable
+    {
+        private const string DataActions = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.";
+        private static readonly Encoding Utf8 = new UTF8Encoding(false);
+        private readonly D365Session _session;
+        private readonly Action<string>? _verbose;
+
+        public DataPackageClient(D365Session session, Action<string>? verbose = null)
+        {
+            _session = session ?? throw new ArgumentNullException(nameof(session));
+            if (session.IsDisposed)
+                throw new D365Exception("SessionClosed", D365ErrorCategory.InvalidOperation,
+                    "This session was closed by Disconnect-D365.", "Run Connect-D365 to open a new session.");
+            _verbose = verbose;
+            Storage = new BlobStorage(session, verbose);
+        }
+
+        internal BlobStorage Storage { get; }
+        internal D365Session Session => _session;
+
+        /// <summary>A writable blob for a package: its id and its SAS URL. The service's value is a string holding JSON.</summary>
+        public async Task<(string BlobId, Uri BlobUrl)> GetAzureWriteUrlAsync(string uniqueFileName, CancellationToken cancellationToken)
+        {
+            var value = await PostActionAsync("GetAzureWriteUrl", w => w.WriteString("uniqueFileName", uniqueFileName), Replay.Safe, cancellationToken).ConfigureAwait(false);
+            var text = Json.ValueAsText(value);
+            try
+            {
+                using var document = JsonDocument.Parse(text ?? string.Empty);
+                var blobId = Json.GetString(document.RootElement, "BlobId") ?? string.Empty;
+                return (blobId, SasUrl.Parse(Json.GetString(document.RootElement, "BlobUrl"), "GetAzureWriteUrl"));
+            }
+            catch (Exception ex) when (ex is JsonException || ex is InvalidOperationException)
+            {
+                throw ResponseErrors.MalformedJson("GetAzureWriteUrl", "value does not hold the JSON {BlobId, BlobUrl}");
+            }
+        }
+
+        /// <summary>
+        /// Starts the import of an uploaded package. Never sent twice once the service may have it: a second call would start a
+        /// second import of the same data.
+        /// </summary>
+        public async Task<string> ImportFromPackageAsync(Uri packageUrl, string definitionGroupId, string? executionId, bool execute,
+            bool overwrite, string legalEntityId, CancellationToken cancellationToken)
+        {
+            var value = await PostActionAsync("ImportFromPackage", w =>
+            {
+                w.WriteString("packageUrl", packageUrl.ToString());
+                w.WriteString("definitionGroupId", definitionGroupId);
+                w.WriteString("executionId", executionId ?? string.Empty);
+                w.WriteBoolean("execute", execute);
+                w.WriteBoolean("overwrite", overwrite);
+                w.WriteString("legalEntityId", legalEntityId);
+            }, Replay.OnlyIfNotAccepted, cancellationToken).ConfigureAwait(false);
+            return RequireExecutionId("ImportFromPackage", value);
+        }
+
+        /// <summary>Starts an export of a data project into a package. Like an import, never repeated once the service may have it.</summary>
+        public async Task<string> ExportToPackageAsync(string definitionGroupId, string packageName, string? executionId, bool reExecute,
+            string legalEntityId, CancellationToken cancellationToken)
+        {
+            var value = await PostActionAsync("ExportToPackage", w =>
+            {
+                w.WriteString("definitionGroupId", definitionGroupId);
+                w.WriteString("packageName", packageName);
+                w.WriteString("executionId", executionId ?? string.Empty);
+                w.WriteBoolean("reExecute", reExecute);
+                w.WriteString("legalEntityId", legalEntityId);
+            }, Replay.OnlyIfNotAccepted, cancellationToken).ConfigureAwait(false);
+            return RequireExecutionId("ExportToPackage", value);
+        }
+
+        /// <summary>The SAS URL of an exported package, or null while it is not ready.</summary>
+        public async Task<Uri?> GetExportedPackageUrlAsync(string executionId, CancellationToken cancellationToken)
+        {
+            var text = await PostTextAsync("GetExportedPackageUrl", "executionId", executionId, cancellationToken).ConfigureAwait(false);
+            return string.IsNullOrWhiteSpace(text) ? null : SasUrl.Parse(text, "GetExportedPackageUrl");
+        }
+
+        /// <summary>Unknown, NotRun, Executing, Succeeded, PartiallySucceeded, Failed or Canceled; kept as the service gives it.</summary>
+        public async Task<string> GetExecutionSummaryStatusAsync(string executionId, CancellationToken cancellationToken) =>
+            await PostTextAsync("GetExecutionSummaryStatus", "executionId", executionId, cancellationToken).ConfigureAwait(false) ?? string.Empty;
+
+        public Task<string?> GetExecutionSummaryPageUrlAsync(string executionId, CancellationToken cancellationToken) =>
+            PostTextAsync("GetExecutionSummaryPageUrl", "executionId", executionId, cancellationToken);
+
+        /// <summary>Asks the service to write the keys of the records that failed in the target; false when the entity has no such errors.</summary>
+        public async Task<bool> GenerateImportTargetErrorKeysFileAsync(string executionId, string entityName, CancellationToken cancellationToken)
+        {
+            var value = Unwrap(await PostActionAsync("GenerateImportTargetErrorKeysFile", w =>
+            {
+                w.WriteString("executionId", executionId);
+                w.WriteString("entityName", entityName);
+            }, Replay.Safe, cancellationToken).ConfigureAwait(false));
+            return value.ValueKind == JsonValueKind.True ||
+                   (value.ValueKind == JsonValueKind.String && string.Equals(value.GetString(), "true", StringComparison.OrdinalIgnoreCase));
+        }
+
+        /// <summary>The SAS URL of the error keys file, or null while the service is still writing it.</summary>
+        public async Task<Uri?> GetImportTargetErrorKeysFileUrlAsync(string executionId, string entityName, CancellationToken cancellationToken)
+        {
+            var value = Unwrap(await PostActionAsync("GetImportTargetErrorKeysFileUrl", w =>
+            {
+                w.WriteString("executionId", executionId);
+                w.WriteString("entityName", entityName);
+            }, Replay.Safe, cancellationToken).ConfigureAwait(false));
+            var text = Json.ValueAsText(value);
+            return string.IsNullOrWhiteSpace(text) ? null : SasUrl.Parse(text, "GetImportTargetErrorKeysFileUrl");
+        }
+
+        private async Task<string?> PostTextAsync(string action, string parameter, string argument, CancellationToken cancellationToken) =>
+            Json.ValueAsText(Unwrap(await PostActionAsync(action, w => w.WriteString(parameter, argument), Replay.Safe, cancellationToken).ConfigureAwait(false)))?.Trim();
+
+        /// <summary>
+        /// The one place an action is posted: a camelCase JSON body, the answer's 'value' read back. Calls that start work are
+        /// sent with <see cref="Replay.OnlyIfNotAccepted"/>, and a lost answer becomes PackageOutcomeUnknown.
+        /// </summary>
+        private async Task<JsonElement> PostActionAsync(string action, Action<Utf8JsonWriter> writeBody, Replay replay, CancellationToken cancellationToken)
+        {
+            var uri = new Uri(_session.EnvironmentUri, DataActions + action);
+            string requestBody;
+            using (var buffer = new MemoryStream())
+            {
+                using (var writer = new Utf8JsonWriter(buffer))
+                {
+                    writer.WriteStartObject();
+                    writeBody(writer);
+                    writer.WriteEndObject();
+                }
+                requestBody = Utf8.GetString(buffer.ToArray());
+            }
+            try
+            {
+                return await _session.Transport.SendAsync(action, () => new HttpRequestMessage(HttpMethod.Post, uri)
+                {
+                    Content = new StringContent(requestBody, Utf8, "application/json"),
+                }, replay, _session.Transport.Retry.RequestTimeout, false, async (response, _) =>
+                {
+                    var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+                    if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
+                        throw ResponseErrors.WebPageInsteadOfJson(action, body, response.StatusCode);
+                    try
+                    {
+                        using var document = JsonDocument.Parse(body);
+                        if (document.RootElement.ValueKind != JsonValueKind.Object || !Json.TryGetProperty(document.RootElement, "value", out var value))
+                            throw ResponseErrors.MalformedJson(action, "no 'value' property");
+                        return value.Clone();
+                    }
+                    catch (JsonException ex)
+                    {
+                        throw ResponseErrors.MalformedJson(action, ex.Message);
+                    }
+                }, _verbose, cancellationToken).ConfigureAwait(false);
+            }
+            catch (D365Exception ex) when (ex.ErrorId == "EnqueueOutcomeUnknown")
+            {
+                throw new D365Exception("PackageOutcomeUnknown", D365ErrorCategory.ConnectionError,
+                    $"{action}: the connection failed after the request was sent; the service may or may not have started it.",
+                    "It was not sent again, to avoid running it twice. Check the data project's execution history in the environment before you run it again.",
+                    innerException: ex);
+            }
+            catch (D365Exception ex) when (ex.Message.IndexOf("sig=", StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                // The service may echo the package URL in its error text: the signature must not reach an error record.
+                var message = ex.RecommendedAction is { } advice && ex.Message.EndsWith(" " + advice, StringComparison.Ordinal)
+                    ? ex.Message.Substring(0, ex.Message.Length - advice.Length - 1)
+                    : ex.Message;
+                throw new D365Exception(ex.ErrorId, ex.Category, SasUrl.Redact(message)!, ex.RecommendedAction, ex.StatusCode);
+            }
+        }
+
+        /// <summary>The docs show value.value for some actions while Microsoft's own code reads a flat value: both are accepted.</summary>
+        private static JsonElement Unwrap(JsonElement value) =>
+            value.ValueKind == JsonValueKind.Object && Json.TryGetProperty(value, "value", out var inner) ? inner : value;
+
+        private static string RequireExecutionId(string action, JsonElement value)
+        {
+            var id = Json.ValueAsText(Unwrap(value))?.Trim();
+            if (string.IsNullOrEmpty(id))
+                throw ResponseErrors.MalformedJson(action, "no execution id in 'value'");
+            return id!;
+        }
+
+        public void Dispose() => Storage.Dispose();
+    }
+}

@@ -1,0 +1,288 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Text;
+using System.Xml;
+using System.Xml.Linq;
+
+namespace RecurringIntegrations.Core.Packages
+{
+    /// <summary>One data file of a package and the entity it feeds.</summary>
+    public sealed class PackageEntity
+    {
+        public PackageEntity(string path) => Path = path;
+
+        public string Path { get; }
+        /// <summary>The entity's display name as in the data project ('Customer groups'). With a template, null matches by file name.</summary>
+        public string? EntityName { get; set; }
+        /// <summary>The source data format of the data project ('CSV-Unicode', 'XML-Element', 'EXCEL'); with a template, null keeps the template's.</summary>
+        public string? SourceFormat { get; set; }
+        public int? ExecutionUnit { get; set; }
+        public int? LevelInExecutionUnit { get; set; }
+        public int? SequenceInLevel { get; set; }
+    }
+
+    public sealed class DataPackageRequest
+    {
+        public DataPackageRequest(IReadOnlyList<PackageEntity> entities, string outputPath)
+        {
+            Entities = entities ?? throw new ArgumentNullException(nameof(entities));
+            OutputPath = outputPath;
+        }
+
+        public IReadOnlyList<PackageEntity> Entities { get; }
+        public string OutputPath { get; }
+        public string? DefinitionGroupName { get; set; }
+        public string? Description { get; set; }
+        /// <summary>A package exported from the data project: its manifest (field maps included) is reused for the new files.</summary>
+        public string? TemplatePath { get; set; }
+        public bool Overwrite { get; set; }
+    }
+
+    /// <summary>
+    /// Builds and checks data packages (d365-api.md section 12): a flat zip with Manifest.xml, PackageHeader.xml and the
+    /// data files. Both XML files are UTF-16LE with a BOM, elements in the alphabetical order the service's serializer writes.
+    /// </summary>
+    public static class DataPackages
+    {
+        public const string ManifestName = "Manifest.xml";
+        public const string HeaderName = "PackageHeader.xml";
+        private const string ManifestType = "Microsoft.Dynamics.AX.Framework.Tools.DataManagement.Serialization.DataManagementPackageManifest";
+        private static readonly XNamespace Ns = "http://schemas.microsoft.com/dynamics/2015/01/DataManagement";
+        private static readonly XNamespace Xsi = "http://www.w3.org/2001/XMLSchema-instance";
+
+        /// <summary>Writes the package to a hidden partial file and moves it into place only when complete.</summary>
+        public static FileInfo Create(DataPackageRequest request)
+        {
+            if (request is null) throw new ArgumentNullException(nameof(request));
+            if (request.Entities.Count == 0)
+                throw new D365Exception("PackageNoDataFiles", D365ErrorCategory.InvalidArgument,
+                    "A data package needs at least one data file.", "Give the data files with -Path (and -EntityName), or with -Entity.");
+            var output = OutputFile(request.OutputPath, request.Overwrite);
+            var template = request.TemplatePath is null ? null : ReadTemplate(request.TemplatePath);
+            var entries = PlanEntries(request.Entities, template);
+            var groupName = FirstText(request.DefinitionGroupName, template?.Root?.Element(Ns + "DefinitionGroupName")?.Value,
+                Path.GetFileNameWithoutExtension(output));
+            var description = FirstText(request.Description, template?.Root?.Element(Ns + "Description")?.Value, groupName);
+            var manifest = BuildManifest(template, groupName!, description!, entries);
+
+            var partial = Path.Combine(Path.GetDirectoryName(output)!, "." + Path.GetFileName(output) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
+            var moved = false;
+            try
+            {
+                using (var stream = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920))
+                {
+                    using (var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true))
+                    {
+                        WriteXml(zip, ManifestName, manifest);
+                        WriteXml(zip, HeaderName, BuildHeader(description!));
+                        foreach (var (entity, entryName) in entries)
+                        {
+                            using var target = zip.CreateEntry(entryName, CompressionLevel.Fastest).Open();
+                            using var source = new FileStream(entity.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.SequentialScan);
+                            source.CopyTo(target, 81920);
+                        }
+                    }
+                    stream.Flush(true);
+                }
+                if (File.Exists(output)) File.Delete(output);
+                File.Move(partial, output);
+                moved = true;
+                return new FileInfo(output);
+            }
+            catch (IOException ex)
+            {
+                throw new D365Exception("PackageWriteFailed", D365ErrorCategory.WriteError,
+                    $"Writing the package '{output}' failed: {ex.Message}", "Check free disk space and that the folder is writable.", innerException: ex);
+            }
+            finally
+            {
+                if (!moved && File.Exists(partial)) File.Delete(partial);
+            }
+        }
+
+        /// <summary>
+        /// Refuses, before anything is sent, a file the service would fail on with "Could not find file ...PackageHeader.xml":
+        /// not a zip, or a zip without PackageHeader.xml and Manifest.xml at its root.
+        /// </summary>
+        public static void EnsureIsPackage(string path)
+        {
+            FileChecks.ReadableFileLength(path);
+            const string fix = "Build one with New-D365DataPackage -Path <data file> -EntityName <entity> -SourceFormat <format> -OutputPath <zip>, or send a single data file with Send-D365Enqueue.";
+            try
+            {
+                using var zip = ZipFile.OpenRead(path);
+                var names = new HashSet<string>(zip.Entries.Select(e => e.FullName), StringComparer.OrdinalIgnoreCase);
+                foreach (var required in new[] { HeaderName, ManifestName })
+                    if (!names.Contains(required))
+                        throw new D365Exception("NotADataPackage", D365ErrorCategory.InvalidData,
+                            $"'{path}' is not a data package: it has no {required} at its root (the service would fail with \"Could not find file ...{required}\").", fix);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new D365Exception("NotADataPackage", D365ErrorCategory.InvalidData,
+                    $"'{path}' is not a data package: it is not a zip file.", fix, innerException: ex);
+            }
+        }
+
+        private static string OutputFile(string path, bool overwrite)
+        {
+            if (string.IsNullOrWhiteSpace(path))
+                throw new D365Exception("PackageOutputPathEmpty", D365ErrorCategory.InvalidArgument,
+                    "The package path is empty.", "Give the zip to write with -OutputPath, for example -OutputPath .\\CustomerGroups.zip.");
+            var full = Path.GetFullPath(path);
+            if (Directory.Exists(full))
+                throw new D365Exception("PackageOutputPathIsFolder", D365ErrorCategory.InvalidArgument,
+                    $"'{full}' is a folder; -OutputPath is the zip file to write.", "Give a file name, for example -OutputPath '" + Path.Combine(full, "package.zip") + "'.");
+            if (File.Exists(full) && !overwrite)
+                throw new D365Exception("PackageOutputExists", D365ErrorCategory.WriteError,
+                    $"'{full}' already exists.", "Choose another name, or add -Force to replace it.");
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            return full;
+        }
+
+        private static List<(PackageEntity Entity, string EntryName)> PlanEntries(IReadOnlyList<PackageEntity> entities, XDocument? template)
+        {
+            var planned = new List<(PackageEntity, string)>();
+            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ManifestName, HeaderName };
+            foreach (var entity in entities)
+            {
+                FileChecks.ReadableFileLength(entity.Path);
+                var name = Path.GetFileName(entity.Path);
+                if (!names.Add(name))
+                    throw new D365Exception("PackageDuplicateFileName", D365ErrorCategory.InvalidArgument,
+                        $"Two files would be '{name}' in the package (or one is named like Manifest.xml or PackageHeader.xml).",
+                        "A package is flat: give each data file its own name.");
+                if (template is null && string.IsNullOrWhiteSpace(entity.EntityName))
+                    throw new D365Exception("PackageEntityNameMissing", D365ErrorCategory.InvalidArgument,
+                        $"The file '{entity.Path}' has no entity name.", "Give -EntityName with the entity's display name as in the data project, for example 'Customer groups'.");
+                if (template is null && string.IsNullOrWhiteSpace(entity.SourceFormat))
+                    throw new D365Exception("PackageSourceFormatMissing", D365ErrorCategory.InvalidArgument,
+                        $"The file '{entity.Path}' has no source format.", "Give -SourceFormat with the data project's format, for example CSV-Unicode, XML-Element or EXCEL.");
+                planned.Add((entity, name));
+            }
+            return planned;
+        }
+
+        private static XDocument ReadTemplate(string path)
+        {
+            EnsureIsPackage(path);
+            using var zip = ZipFile.OpenRead(path);
+            var entry = zip.Entries.First(e => string.Equals(e.FullName, ManifestName, StringComparison.OrdinalIgnoreCase));
+            try
+            {
+                using var stream = entry.Open();
+                var document = XDocument.Load(stream);
+                if (document.Root?.Name != Ns + "DataManagementPackageManifest")
+                    throw new XmlException("the root element is not DataManagementPackageManifest");
+                return document;
+            }
+            catch (XmlException ex)
+            {
+                throw new D365Exception("PackageTemplateInvalid", D365ErrorCategory.InvalidData,
+                    $"The Manifest.xml of the template '{path}' cannot be read: {ex.Message}.",
+                    "Give a package exported from the data project (Export-D365DataPackage, or Download package in the data project).", innerException: ex);
+            }
+        }
+
+        private static XDocument BuildManifest(XDocument? template, string groupName, string description, List<(PackageEntity Entity, string EntryName)> entries)
+        {
+            var templateEntities = template?.Root?.Element(Ns + "PackageEntityList")?.Elements(Ns + "DataManagementPackageEntityData").ToList()
+                                   ?? new List<XElement>();
+            var list = new XElement(Ns + "PackageEntityList");
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var (entity, entryName) = entries[i];
+                XElement element;
+                if (template is null)
+                {
+                    element = new XElement(Ns + "DataManagementPackageEntityData",
+                        new XElement(Ns + "DefaultRefreshType", "FullPush"),
+                        new XElement(Ns + "Disable", "false"),
+                        new XElement(Ns + "EntityMapList"),
+                        new XElement(Ns + "EntityName", entity.EntityName!.Trim()),
+                        new XElement(Ns + "ExecutionUnit", Number(entity.ExecutionUnit ?? 1)),
+                        new XElement(Ns + "InputFilePath", entryName),
+                        new XElement(Ns + "LevelInExecutionUnit", Number(entity.LevelInExecutionUnit ?? 1)),
+                        new XElement(Ns + "RunBusinessLogic", "true"),
+                        new XElement(Ns + "RunBusinessValidation", "false"),
+                        new XElement(Ns + "SequenceInLevel", Number(entity.SequenceInLevel ?? i + 1)),
+                        new XElement(Ns + "SourceFormat", entity.SourceFormat!.Trim()));
+                }
+                else
+                {
+                    element = new XElement(MatchTemplate(templateEntities, entity, entryName));
+                    SetChild(element, "InputFilePath", entryName);
+                    if (!string.IsNullOrWhiteSpace(entity.SourceFormat)) SetChild(element, "SourceFormat", entity.SourceFormat!.Trim());
+                    if (entity.ExecutionUnit is { } unit) SetChild(element, "ExecutionUnit", Number(unit));
+                    if (entity.LevelInExecutionUnit is { } level) SetChild(element, "LevelInExecutionUnit", Number(level));
+                    if (entity.SequenceInLevel is { } sequence) SetChild(element, "SequenceInLevel", Number(sequence));
+                }
+                list.Add(element);
+            }
+            return new XDocument(new XElement(Ns + "DataManagementPackageManifest",
+                new XAttribute(XNamespace.Xmlns + "i", Xsi.NamespaceName),
+                new XElement(Ns + "DefinitionGroupName", groupName),
+                new XElement(Ns + "Description", description),
+                list));
+        }
+
+        /// <summary>The template's entry for a file: by entity name when given, else by the file's name (the same name as in the export, or the same stem).</summary>
+        private static XElement MatchTemplate(List<XElement> templateEntities, PackageEntity entity, string entryName)
+        {
+            string? Child(XElement e, string name) => e.Element(Ns + name)?.Value?.Trim();
+            var match = !string.IsNullOrWhiteSpace(entity.EntityName)
+                ? templateEntities.FirstOrDefault(e => string.Equals(Child(e, "EntityName"), entity.EntityName!.Trim(), StringComparison.OrdinalIgnoreCase))
+                : templateEntities.FirstOrDefault(e => string.Equals(Child(e, "InputFilePath"), entryName, StringComparison.OrdinalIgnoreCase))
+                  ?? templateEntities.FirstOrDefault(e => string.Equals(Path.GetFileNameWithoutExtension(Child(e, "InputFilePath") ?? ""),
+                      Path.GetFileNameWithoutExtension(entryName), StringComparison.OrdinalIgnoreCase));
+            if (match is null)
+            {
+                var known = string.Join(", ", templateEntities.Select(e => $"'{Child(e, "EntityName")}' ({Child(e, "InputFilePath")})"));
+                throw new D365Exception("PackageTemplateEntityNotFound", D365ErrorCategory.ObjectNotFound,
+                    $"The template has no entity for '{entity.EntityName ?? entryName}'. It has: {known}.",
+                    "Give -EntityName with one of the template's entities, or name the data file as in the template.");
+            }
+            return match;
+        }
+
+        /// <summary>Sets a child's value, or inserts it where the serializer's alphabetical order puts it.</summary>
+        private static void SetChild(XElement parent, string name, string value)
+        {
+            var existing = parent.Element(Ns + name);
+            if (existing != null)
+            {
+                existing.RemoveAttributes();
+                existing.Value = value;
+                return;
+            }
+            var child = new XElement(Ns + name, value);
+            var after = parent.Elements().FirstOrDefault(e => string.CompareOrdinal(e.Name.LocalName, name) > 0);
+            if (after is null) parent.Add(child);
+            else after.AddBeforeSelf(child);
+        }
+
+        private static XDocument BuildHeader(string description) =>
+            new XDocument(new XElement(Ns + "DataManagementPackageHeader",
+                new XAttribute(XNamespace.Xmlns + "i", Xsi.NamespaceName),
+                new XElement(Ns + "Description", description),
+                new XElement(Ns + "ManifestType", ManifestType),
+                new XElement(Ns + "PackageType", "DefinitionGroup"),
+                new XElement(Ns + "PackageVersion", "1")));
+
+        private static void WriteXml(ZipArchive zip, string name, XDocument document)
+        {
+            using var stream = zip.CreateEntry(name, CompressionLevel.Fastest).Open();
+            var settings = new XmlWriterSettings { Encoding = new UnicodeEncoding(bigEndian: false, byteOrderMark: true), Indent = true };
+            using var writer = XmlWriter.Create(stream, settings);
+            document.Save(writer);
+        }
+
+        private static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+        private static string? FirstText(params string?[] candidates) => candidates.FirstOrDefault(c => !string.IsNullOrWhiteSpace(c))?.Trim();
+    }
+}

@@ -1,0 +1,286 @@
+using System;
+using System.IO;
+using System.IO.Compression;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace RecurringIntegrations.Core.Packages
+{
+    /// <summary>What Import-D365DataPackage needs.</summary>
+    public sealed class PackageImportRequest
+    {
+        public PackageImportRequest(string path, string definitionGroupId, string legalEntityId)
+        {
+            Path = path;
+            DefinitionGroupId = definitionGroupId;
+            LegalEntityId = legalEntityId;
+        }
+
+        public string Path { get; }
+        public string DefinitionGroupId { get; }
+        public string LegalEntityId { get; }
+        /// <summary>Empty: the service makes one.</summary>
+        public string? ExecutionId { get; set; }
+        public bool Overwrite { get; set; }
+    }
+
+    /// <summary>What Export-D365DataPackage needs.</summary>
+    public sealed class PackageExportRequest
+    {
+        public PackageExportRequest(string definitionGroupId, string legalEntityId, string outputPath)
+        {
+            DefinitionGroupId = definitionGroupId;
+            LegalEntityId = legalEntityId;
+            OutputPath = outputPath;
+        }
+
+        public string DefinitionGroupId { get; }
+        public string LegalEntityId { get; }
+        public string OutputPath { get; }
+        /// <summary>Default: the data project's name.</summary>
+        public string? PackageName { get; set; }
+        public bool Overwrite { get; set; }
+        /// <summary>Also unpack the saved zip into a folder of the same name beside it.</summary>
+        public bool Expand { get; set; }
+    }
+
+    /// <summary>
+    /// The package workflows over a <see cref="DataPackageClient"/>: import (check, upload, start), export (start, wait, fetch,
+    /// save), waiting for an execution, and the error keys file.
+    /// </summary>
+    public sealed class PackageJobs
+    {
+        private const string DetailsNotFound = "ExecutionDetailsNotFound";
+        private readonly DataPackageClient _client;
+
+        public PackageJobs(DataPackageClient client) => _client = client ?? throw new ArgumentNullException(nameof(client));
+
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(1800);
+        public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>
+        /// Right after an import or export starts, the service may answer "Execution details were not found" (as 400 or 500):
+        /// within this time that means "not started yet", after it, a real error.
+        /// </summary>
+        public TimeSpan NotFoundGrace { get; set; } = TimeSpan.FromSeconds(120);
+
+        private string Environment => _client.Session.Environment;
+
+        /// <summary>Checks the package, uploads it to a fresh blob and starts its import. Nothing is sent for a file that is not a package.</summary>
+        public async Task<PackageExecution> ImportAsync(PackageImportRequest request, Action<long, long>? progress, CancellationToken cancellationToken)
+        {
+            if (request is null) throw new ArgumentNullException(nameof(request));
+            RequireName(request.DefinitionGroupId, "DefinitionGroupId", "the data project's name");
+            RequireName(request.LegalEntityId, "LegalEntityId", "the company, for example usmf");
+            var path = System.IO.Path.GetFullPath(request.Path);
+            DataPackages.EnsureIsPackage(path);
+            var length = FileChecks.ReadableFileLength(path);
+
+            var uniqueName = System.IO.Path.GetFileNameWithoutExtension(path) + "-" + Guid.NewGuid().ToString("N") + ".zip";
+            var (_, blobUrl) = await _client.GetAzureWriteUrlAsync(uniqueName, cancellationToken).ConfigureAwait(false);
+            await _client.Storage.UploadAsync(blobUrl, path, length, sent => progress?.Invoke(sent, length), cancellationToken).ConfigureAwait(false);
+            var executionId = await _client.ImportFromPackageAsync(blobUrl, request.DefinitionGroupId.Trim(), request.ExecutionId?.Trim(), true,
+                request.Overwrite, request.LegalEntityId.Trim(), cancellationToken).ConfigureAwait(false);
+            return new PackageExecution
+            {
+                ExecutionId = executionId,
+                Operation = "Import",
+                DefinitionGroupId = request.DefinitionGroupId.Trim(),
+                LegalEntityId = request.LegalEntityId.Trim(),
+                Status = "Unknown",
+                Path = path,
+                Length = length,
+                CheckedAt = DateTimeOffset.Now,
+                Environment = Environment,
+            };
+        }
+
+        /// <summary>
+        /// Starts an export, waits for it, polls for the package URL, and saves the package atomically into the output folder.
+        /// Throws PackageExportFailed when the export ends Failed or Canceled, ExecutionWaitTimeout when it does not end in time.
+        /// </summary>
+        public async Task<PackageExecution> ExportAsync(PackageExportRequest request, CancellationToken cancellationToken)
+        {
+            if (request is null) throw new ArgumentNullException(nameof(request));
+            RequireName(request.DefinitionGroupId, "DefinitionGroupId", "the data project's name");
+            RequireName(request.LegalEntityId, "LegalEntityId", "the company, for example usmf");
+            var folder = FileChecks.PrepareOutputDirectory(request.OutputPath);
+            var packageName = string.IsNullOrWhiteSpace(request.PackageName) ? request.DefinitionGroupId.Trim() : request.PackageName!.Trim();
+            var fileName = DownloadFilesName(packageName);
+            var target = System.IO.Path.Combine(folder, fileName);
+            if (File.Exists(target) && !request.Overwrite)
+                throw new D365Exception("PackageOutputExists", D365ErrorCategory.WriteError,
+                    $"'{target}' already exists.", "Choose another -OutputPath or -PackageName, or add -Force to replace it.");
+
+            var deadline = DateTimeOffset.UtcNow + Timeout;
+            var executionId = await _client.ExportToPackageAsync(request.DefinitionGroupId.Trim(), packageName, null, false,
+                request.LegalEntityId.Trim(), cancellationToken).ConfigureAwait(false);
+            var execution = new PackageExecution
+            {
+                ExecutionId = executionId,
+                Operation = "Export",
+                DefinitionGroupId = request.DefinitionGroupId.Trim(),
+                LegalEntityId = request.LegalEntityId.Trim(),
+                Status = "Unknown",
+                Environment = Environment,
+            };
+            execution = await WaitAsync(execution, cancellationToken).ConfigureAwait(false);
+            if (!execution.IsTerminal) throw WaitTimedOut(execution);
+            if (!string.Equals(execution.Status, "Succeeded", StringComparison.OrdinalIgnoreCase) &&
+                !string.Equals(execution.Status, "PartiallySucceeded", StringComparison.OrdinalIgnoreCase))
+                throw new D365Exception("PackageExportFailed", D365ErrorCategory.InvalidOperation,
+                    $"The export of data project '{execution.DefinitionGroupId}' (execution {executionId}) ended {execution.Status}.",
+                    "Pipe it to Get-D365ExecutionError for the errors, or open " + (execution.SummaryPageUrl ?? "the execution in Data management") + ".");
+
+            Uri? url;
+            while ((url = await _client.GetExportedPackageUrlAsync(executionId, cancellationToken).ConfigureAwait(false)) is null)
+            {
+                if (DateTimeOffset.UtcNow >= deadline) throw WaitTimedOut(execution);
+                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+            }
+            execution.Length = await _client.Storage.DownloadAsync(url, target, request.Overwrite, cancellationToken).ConfigureAwait(false);
+            execution.Path = target;
+            if (request.Expand) Expand(target);
+            return execution;
+        }
+
+        /// <summary>The execution's summary status now (Unknown while the service has no details of it yet) and its page URL.</summary>
+        public async Task<PackageExecution> GetStatusAsync(PackageExecution execution, CancellationToken cancellationToken)
+        {
+            if (execution is null) throw new ArgumentNullException(nameof(execution));
+            var updated = Copy(execution);
+            try
+            {
+                updated.Status = await _client.GetExecutionSummaryStatusAsync(execution.ExecutionId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (D365Exception ex) when (IsNotFoundYet(ex))
+            {
+                throw new D365Exception(DetailsNotFound, D365ErrorCategory.ObjectNotFound,
+                    $"The service has no details of execution '{execution.ExecutionId}' (yet).",
+                    "Right after an import or export starts this lasts a short while: use -Wait, or ask again in a minute. Otherwise check the execution id.",
+                    ex.StatusCode, ex.ServiceMessage, ex);
+            }
+            updated.IsTerminal = PackageExecution.IsTerminalStatus(updated.Status);
+            updated.Succeeded = string.Equals(updated.Status, "Succeeded", StringComparison.OrdinalIgnoreCase);
+            updated.CheckedAt = DateTimeOffset.Now;
+            if (updated.SummaryPageUrl is null)
+                updated.SummaryPageUrl = await _client.GetExecutionSummaryPageUrlAsync(execution.ExecutionId, cancellationToken).ConfigureAwait(false);
+            return updated;
+        }
+
+        /// <summary>
+        /// Polls until the execution is terminal or <see cref="Timeout"/> passes; then returns its last state (IsTerminal false).
+        /// "Execution details were not found" counts as not started yet during <see cref="NotFoundGrace"/>.
+        /// </summary>
+        public async Task<PackageExecution> WaitAsync(PackageExecution execution, CancellationToken cancellationToken)
+        {
+            if (execution is null) throw new ArgumentNullException(nameof(execution));
+            var started = DateTimeOffset.UtcNow;
+            var deadline = started + Timeout;
+            var current = execution;
+            while (true)
+            {
+                try
+                {
+                    current = await GetStatusAsync(current, cancellationToken).ConfigureAwait(false);
+                    if (current.IsTerminal) return current;
+                }
+                catch (D365Exception ex) when (ex.ErrorId == DetailsNotFound && DateTimeOffset.UtcNow - started < NotFoundGrace)
+                {
+                    current = Copy(current);
+                    current.Status = "Unknown";
+                    current.CheckedAt = DateTimeOffset.Now;
+                }
+                var left = deadline - DateTimeOffset.UtcNow;
+                if (left <= TimeSpan.Zero) return current;
+                await Task.Delay(left < PollInterval ? left : PollInterval, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>
+        /// Has the service write the keys of an entity's records that failed in the target and saves that file in the folder;
+        /// null when the entity has no such errors.
+        /// </summary>
+        public async Task<ErrorKeysFile?> GetErrorKeysFileAsync(string executionId, string entityName, string outputFolder, CancellationToken cancellationToken)
+        {
+            RequireName(entityName, "EntityName", "the entity's display name, for example 'Customer groups'");
+            var folder = FileChecks.PrepareOutputDirectory(outputFolder);
+            if (!await _client.GenerateImportTargetErrorKeysFileAsync(executionId, entityName.Trim(), cancellationToken).ConfigureAwait(false))
+                return null;
+            var deadline = DateTimeOffset.UtcNow + Timeout;
+            Uri? url;
+            while ((url = await _client.GetImportTargetErrorKeysFileUrlAsync(executionId, entityName.Trim(), cancellationToken).ConfigureAwait(false)) is null)
+            {
+                if (DateTimeOffset.UtcNow >= deadline)
+                    throw new D365Exception("ErrorKeysFileTimeout", D365ErrorCategory.OperationTimeout,
+                        $"The error keys file of '{entityName}' in execution {executionId} was not ready within {Timeout.TotalSeconds:0} s.",
+                        "Ask again later with Get-D365ExecutionError -ExecutionId <id> -EntityName <entity>.");
+                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+            }
+            var name = DownloadFiles.Sanitize(executionId + "-" + entityName.Trim() + "-errorkeys" + KeysExtension(url));
+            var target = System.IO.Path.Combine(folder, name);
+            var length = await _client.Storage.DownloadAsync(url, target, true, cancellationToken).ConfigureAwait(false);
+            return new ErrorKeysFile { ExecutionId = executionId, EntityName = entityName.Trim(), Path = target, Length = length, Environment = Environment };
+        }
+
+        public D365Exception WaitTimedOut(PackageExecution execution) =>
+            new D365Exception("ExecutionWaitTimeout", D365ErrorCategory.OperationTimeout,
+                $"Execution {execution.ExecutionId} did not finish within {Timeout.TotalSeconds:0} s; its last status was {execution.Status}.",
+                "Wait longer with -TimeoutSeconds, or follow it later with Get-D365ExecutionStatus -ExecutionId <id> -Wait.");
+
+        private static bool IsNotFoundYet(D365Exception ex)
+        {
+            var text = ex.ServiceMessage ?? string.Empty;
+            return (ex.StatusCode == System.Net.HttpStatusCode.BadRequest || ex.StatusCode == System.Net.HttpStatusCode.InternalServerError) &&
+                   (text.IndexOf("Execution details were not found", StringComparison.OrdinalIgnoreCase) >= 0 ||
+                    string.Equals(text.Trim(), "Bad request", StringComparison.OrdinalIgnoreCase));
+        }
+
+        private static string KeysExtension(Uri url)
+        {
+            var extension = System.IO.Path.GetExtension(url.AbsolutePath);
+            return string.IsNullOrEmpty(extension) ? ".csv" : extension;
+        }
+
+        private static string DownloadFilesName(string packageName)
+        {
+            var name = DownloadFiles.Sanitize(packageName);
+            if (name.Length == 0)
+                throw new D365Exception("PackageNameInvalid", D365ErrorCategory.InvalidArgument,
+                    $"'{packageName}' cannot be a file name.", "Give -PackageName a plain name, for example CustomerGroups.");
+            return name.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) ? name : name + ".zip";
+        }
+
+        /// <summary>Unpacks into a folder beside the zip; an entry that would land outside it is refused (a package is flat).</summary>
+        private static void Expand(string zipPath)
+        {
+            var folder = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(zipPath)!, System.IO.Path.GetFileNameWithoutExtension(zipPath));
+            var root = System.IO.Path.GetFullPath(folder + System.IO.Path.DirectorySeparatorChar);
+            Directory.CreateDirectory(root);
+            using var zip = ZipFile.OpenRead(zipPath);
+            foreach (var entry in zip.Entries)
+            {
+                var target = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, entry.FullName));
+                if (!target.StartsWith(root, StringComparison.OrdinalIgnoreCase))
+                    throw new D365Exception("PackageEntryOutsideFolder", D365ErrorCategory.SecurityError,
+                        $"The package entry '{entry.FullName}' would be written outside '{root}'.", "The package was saved but not expanded; inspect it before you open it.");
+                if (entry.FullName.EndsWith("/", StringComparison.Ordinal)) continue;
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
+                entry.ExtractToFile(target, overwrite: true);
+            }
+        }
+
+        private static void RequireName(string? value, string parameter, string what)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+                throw new D365Exception(parameter + "Missing", D365ErrorCategory.InvalidArgument,
+                    $"-{parameter} is empty.", $"Give -{parameter} with {what}.");
+        }
+
+        private static PackageExecution Copy(PackageExecution e) => new PackageExecution
+        {
+            ExecutionId = e.ExecutionId, Operation = e.Operation, DefinitionGroupId = e.DefinitionGroupId, LegalEntityId = e.LegalEntityId,
+            Status = e.Status, IsTerminal = e.IsTerminal, Succeeded = e.Succeeded, SummaryPageUrl = e.SummaryPageUrl, Path = e.Path,
+            Length = e.Length, CheckedAt = e.CheckedAt, Environment = e.Environment,
+        };
+    }
+}

@@ -1,0 +1,35 @@
+using System;
+using System.Text.RegularExpressions;
+
+namespace RecurringIntegrations.Core.Packages
+{
+    /// <summary>
+    /// A SAS URL is a credential: whoever holds its signature can read or write the blob until it expires. Anything
+    /// a user can see (verbose, errors, objects) gets the URL with its signature replaced.
+    /// </summary>
+    public static class SasUrl
+    {
+        private const string Hidden = "sig=REDACTED";
+        private static readonly Regex Signature = new Regex(@"(?i)\bsig=[^&#\s""']*", RegexOptions.Compiled);
+
+        /// <summary>The text with every <c>sig=</c> value hidden; null stays null.</summary>
+        public static string? Redact(string? text) => text is null ? null : Signature.Replace(text, Hidden);
+
+        /// <summary>The URL as a verbose line may show it: host and path, the query without its signature.</summary>
+        internal static string ForLog(Uri uri) => uri.Scheme + "://" + uri.Authority + Redact(uri.PathAndQuery);
+
+        /// <summary>
+        /// A storage URL handed out by the service: absolute, https (http only on loopback, for a local emulator).
+        /// The token never goes there, so a URL on the environment's own host is as unexpected as a foreign scheme.
+        /// </summary>
+        internal static Uri Parse(string? text, string operation)
+        {
+            if (string.IsNullOrWhiteSpace(text) || !Uri.TryCreate(text!.Trim(), UriKind.Absolute, out var uri) ||
+                !(uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && EnvironmentAddress.IsLoopback(uri))))
+                throw new D365Exception("PackageUrlInvalid", D365ErrorCategory.InvalidData,
+                    $"{operation}: the service did not answer with an https storage URL ('{Redact(text)}').",
+                    "Check that the environment's data management framework is set up; try again later.");
+            return uri;
+        }
+    }
+}

@@ -1,0 +1,464 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Tasks;
+using System.Xml.Linq;
+using Microsoft.AspNetCore.Http;
+
+namespace RecurringIntegrations.Emulator;
+
+/// <summary>A data project the environment knows. An export of it serves <see cref="ExportPackagePath"/> when set, else a small package made from its entities.</summary>
+public sealed record DefinitionGroup(string Name, IReadOnlyList<string> Entities, string? ExportPackagePath = null);
+
+/// <summary>One package import or export as the emulator runs it.</summary>
+public sealed record PackageExecutionRecord(
+    string ExecutionId, string Kind, string DefinitionGroupId, string LegalEntityId, string? PackageBlob,
+    DateTimeOffset StartedAt, string FinalStatus, IReadOnlyList<PackageEntityError> Errors);
+
+/// <summary>An execution error of a package, from an EMULATOR-ERROR: line of one of its data files (or a missing file).</summary>
+public sealed record PackageEntityError(string EntityName, int LineNumber, string Message);
+
+/// <summary>
+/// The Data management package API (d365-api.md section 8) with its quirks: GetAzureWriteUrl's value is a string holding
+/// JSON; right after Import/Export, GetExecutionSummaryStatus answers "Execution details were not found" (as
+/// <see cref="EmulatorOptions.ExecutionNotFoundStatusCode"/>) for the first half of <see cref="EmulatorOptions.ProcessingDelay"/>;
+/// then Executing; from twice the delay the final status. An import ends Failed when the blob is not a package
+/// ("Could not find file ...PackageHeader.xml"), PartiallySucceeded when a data file has EMULATOR-ERROR: lines, else
+/// Succeeded. ImportFromPackage refuses a second import of a data project while one is executing. With
+/// <see cref="EmulatorOptions.NestedPackageValues"/>, ExportToPackage and GetExportedPackageUrl answer value.value as the docs show.
+/// </summary>
+public sealed class PackageEndpoints
+{
+    private const int BodyLimit = 64 * 1024;
+    private const long ScannedEntryLimit = 16 * 1024 * 1024;
+    private const long FirstStagingRecId = 5637144576;
+    private static readonly XNamespace Ns = "http://schemas.microsoft.com/dynamics/2015/01/DataManagement";
+    private readonly EmulatorOptions _options;
+    private readonly BlobStore _blobs;
+    private readonly object _gate = new();
+    private readonly Dictionary<string, DefinitionGroup> _groups = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, PackageExecutionRecord> _executions = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<(string, string), DateTimeOffset> _keysRequested = new();
+
+    internal PackageEndpoints(EmulatorOptions options, BlobStore blobs)
+    {
+        _options = options;
+        _blobs = blobs;
+        foreach (var group in options.DefinitionGroups) _groups[group.Name] = group;
+    }
+
+    public IReadOnlyList<PackageExecutionRecord> Executions
+    {
+        get { lock (_gate) return _executions.Values.OrderBy(e => e.StartedAt).ToArray(); }
+    }
+
+    public IReadOnlyList<DefinitionGroup> DefinitionGroups
+    {
+        get { lock (_gate) return _groups.Values.ToArray(); }
+    }
+
+    public void AddDefinitionGroup(DefinitionGroup group)
+    {
+        lock (_gate) _groups[group.Name] = group;
+    }
+
+    /// <summary>Serves a package action, or returns false (body untouched) when the action is not one of them.</summary>
+    internal async Task<bool> TryServeAsync(HttpContext context, string action)
+    {
+        switch (action)
+        {
+            case "GetAzureWriteUrl":
+                if (await ReadAsync(context, "uniqueFileName") is not { } write) return true;
+                var blobName = Guid.NewGuid().ToString("N") + "-" + SafeName(write.Text("uniqueFileName"));
+                var blobJson = JsonSerializer.Serialize(new { BlobId = "{" + Guid.NewGuid().ToString().ToUpperInvariant() + "}", BlobUrl = _blobs.SasUrl(context, blobName, "rw") });
+                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", blobJson));
+                return true;
+
+            case "ImportFromPackage":
+                if (await ReadAsync(context, "packageUrl", "definitionGroupId", "executionId", "execute", "overwrite", "legalEntityId") is not { } import) return true;
+                await ImportAsync(context, import);
+                return true;
+
+            case "ExportToPackage":
+                if (await ReadAsync(context, "definitionGroupId", "packageName", "executionId", "reExecute", "legalEntityId") is not { } export) return true;
+                await ExportAsync(context, export);
+                return true;
+
+            case "GetExecutionSummaryStatus":
+                if (await ReadExecutionAsync(context) is not { } execution) return true;
+                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", StatusOf(execution)));
+                return true;
+
+            case "GetExecutionSummaryPageUrl":
+                if (await ReadExecutionAsync(context) is not { } paged) return true;
+                var page = $"{IdentityEndpoints.Origin(context)}/?mi=DMFExecutionSummary&cmp={Uri.EscapeDataString(paged.LegalEntityId)}&executionId={Uri.EscapeDataString(paged.ExecutionId)}";
+                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", page));
+                return true;
+
+            case "GetExportedPackageUrl":
+                if (await ReadExecutionAsync(context) is not { } exported) return true;
+                var url = exported.Kind == "Export" && exported.PackageBlob is { } blob && StatusOf(exported) is "Succeeded" or "PartiallySucceeded"
+                    ? _blobs.SasUrl(context, blob, "r") : "";
+                await WriteMaybeNestedAsync(context, url);
+                return true;
+
+            case "GenerateImportTargetErrorKeysFile":
+                if (await ReadAsync(context, "executionId", "entityName") is not { } generate) return true;
+                if (await FindAsync(context, generate.Text("executionId")) is not { } keysOf) return true;
+                var entity = generate.Text("entityName");
+                var hasErrors = StatusOf(keysOf) is "PartiallySucceeded" or "Failed" &&
+                                keysOf.Errors.Any(e => string.Equals(e.EntityName, entity, StringComparison.OrdinalIgnoreCase));
+                if (hasErrors)
+                    lock (_gate) _keysRequested[(keysOf.ExecutionId.ToUpperInvariant(), entity.ToUpperInvariant())] = DateTimeOffset.UtcNow;
+                await WriteValueAsync(context, "Edm.Boolean", w => w.WriteBoolean("value", hasErrors));
+                return true;
+
+            case "GetImportTargetErrorKeysFileUrl":
+                if (await ReadAsync(context, "executionId", "entityName") is not { } keys) return true;
+                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", ErrorKeysUrl(context, keys.Text("executionId"), keys.Text("entityName"))));
+                return true;
+
+            case "GetExecutionErrors":
+                // Package executions only; message executions are DataEndpoints' (the body is rewound for it).
+                context.Request.EnableBuffering();
+                PackageExecutionRecord? withErrors = null;
+                try
+                {
+                    using var document = await JsonDocument.ParseAsync(new LimitedStream(context.Request.Body, BodyLimit), cancellationToken: context.RequestAborted);
+                    if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("executionId", out var id) &&
+                        id.ValueKind == JsonValueKind.String)
+                        withErrors = Find(id.GetString()!);
+                }
+                catch (JsonException)
+                {
+                    // Not for us: DataEndpoints answers the malformed body.
+                }
+                context.Request.Body.Position = 0;
+                if (withErrors is null) return false;
+                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", ErrorsJson(withErrors)));
+                return true;
+
+            default:
+                return false;
+        }
+    }
+
+    private async Task ImportAsync(HttpContext context, Parameters p)
+    {
+        var group = p.Text("definitionGroupId");
+        var legalEntity = p.Text("legalEntityId");
+        if (group.Length == 0 || legalEntity.Length == 0)
+        {
+            await Wire.WriteODataErrorAsync(context, 400, "definitionGroupId and legalEntityId must not be empty.");
+            return;
+        }
+        bool running;
+        lock (_gate)
+            running = _executions.Values.Any(e => e.Kind == "Import" && string.Equals(e.DefinitionGroupId, group, StringComparison.OrdinalIgnoreCase) &&
+                                                  !IsFinal(e, DateTimeOffset.UtcNow));
+        if (running)
+        {
+            await Wire.WriteODataErrorAsync(context, 400, $"Data project '{group}' is already being imported; ImportFromPackage must not run in parallel for one data project.");
+            return;
+        }
+        var errors = new List<PackageEntityError>();
+        string final;
+        var entities = new List<string>();
+        if (!BlobStore.TryParseBlobName(p.Text("packageUrl"), out var blobName) || !_blobs.Exists(blobName))
+        {
+            final = "Failed";
+            errors.Add(new PackageEntityError("", 0, $"The package could not be downloaded from '{RedactedUrl(p.Text("packageUrl"))}'."));
+        }
+        else
+        {
+            final = Inspect(_blobs.BlobPath(blobName), entities, errors);
+        }
+        var id = await StartAsync(context, p.Text("executionId"), "Import", group, legalEntity, blobName, final, errors);
+        if (id is null) return;
+        if (final != "Failed")
+            lock (_gate)
+                if (!_groups.ContainsKey(group)) _groups[group] = new DefinitionGroup(group, entities);
+        await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", id));
+    }
+
+    private async Task ExportAsync(HttpContext context, Parameters p)
+    {
+        var name = p.Text("definitionGroupId");
+        DefinitionGroup? group;
+        lock (_gate) _groups.TryGetValue(name, out group);
+        if (group is null)
+        {
+            await Wire.WriteODataErrorAsync(context, 400, $"Data project '{name}' was not found.");
+            return;
+        }
+        var blobName = Guid.NewGuid().ToString("N") + "-" + SafeName(p.Text("packageName")) + ".zip";
+        if (group.ExportPackagePath is { } file)
+            _blobs.StoreCopy(blobName, file);
+        else
+            _blobs.Store(blobName, stream => WritePackage(stream, group));
+        var id = await StartAsync(context, p.Text("executionId"), "Export", group.Name, p.Text("legalEntityId"), blobName, "Succeeded", Array.Empty<PackageEntityError>());
+        if (id is not null) await WriteMaybeNestedAsync(context, id);
+    }
+
+    private async Task<string?> StartAsync(HttpContext context, string requested, string kind, string group, string legalEntity, string? blob,
+        string final, IReadOnlyList<PackageEntityError> errors)
+    {
+        var id = requested.Length > 0 ? requested : $"{SafeName(group)}-{DateTimeOffset.UtcNow:yyyyMMddHHmmssfff}-{Guid.NewGuid().ToString("N")[..8]}";
+        lock (_gate)
+        {
+            if (!_executions.ContainsKey(id))
+            {
+                _executions[id] = new PackageExecutionRecord(id, kind, group, legalEntity, blob, DateTimeOffset.UtcNow, final, errors);
+                return id;
+            }
+        }
+        await Wire.WriteODataErrorAsync(context, 400, $"Execution id '{id}' already exists.");
+        return null;
+    }
+
+    /// <summary>Reads the package as the service would: PackageHeader.xml and Manifest.xml, then every data file the manifest names.</summary>
+    private static string Inspect(string zipPath, List<string> entities, List<PackageEntityError> errors)
+    {
+        const string temp = @"C:\Users\Service\AppData\Local\Temp\";
+        try
+        {
+            using var zip = ZipFile.OpenRead(zipPath);
+            ZipArchiveEntry? Entry(string name) => zip.Entries.FirstOrDefault(e => string.Equals(e.FullName, name, StringComparison.OrdinalIgnoreCase));
+            foreach (var required in new[] { "PackageHeader.xml", "Manifest.xml" })
+                if (Entry(required) is null)
+                {
+                    errors.Add(new PackageEntityError("", 0, $"Could not find file '{temp}{Guid.NewGuid()}\\{required}'."));
+                    return "Failed";
+                }
+            XDocument manifest;
+            using (var stream = Entry("Manifest.xml")!.Open()) manifest = XDocument.Load(stream);
+            foreach (var data in manifest.Descendants(Ns + "DataManagementPackageEntityData"))
+            {
+                var entity = data.Element(Ns + "EntityName")?.Value ?? "";
+                var input = data.Element(Ns + "InputFilePath")?.Value ?? "";
+                entities.Add(entity);
+                var file = Entry(input);
+                if (file is null)
+                {
+                    errors.Add(new PackageEntityError(entity, 0, $"Could not find file '{temp}{Guid.NewGuid()}\\{input}'."));
+                    return "Failed";
+                }
+                if (file.Length > ScannedEntryLimit) continue;
+                using var reader = new StreamReader(file.Open(), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+                var line = 0;
+                while (reader.ReadLine() is { } text)
+                {
+                    line++;
+                    var at = text.IndexOf(ConnectorEndpoints.ErrorMarker, StringComparison.Ordinal);
+                    if (at >= 0) errors.Add(new PackageEntityError(entity, line, text[(at + ConnectorEndpoints.ErrorMarker.Length)..].Trim()));
+                }
+            }
+            return errors.Count > 0 ? "PartiallySucceeded" : "Succeeded";
+        }
+        catch (Exception e) when (e is InvalidDataException or System.Xml.XmlException)
+        {
+            errors.Add(new PackageEntityError("", 0, $"Could not find file '{temp}{Guid.NewGuid()}\\PackageHeader.xml'."));
+            return "Failed";
+        }
+    }
+
+    /// <summary>A small package of the data project: its manifest and header (UTF-16LE with BOM) and one CSV per entity.</summary>
+    private static void WritePackage(Stream stream, DefinitionGroup group)
+    {
+        using var zip = new ZipArchive(stream, ZipArchiveMode.Create);
+        var list = new XElement(Ns + "PackageEntityList");
+        var sequence = 0;
+        foreach (var entity in group.Entities)
+        {
+            var file = SafeName(entity) + ".csv";
+            list.Add(new XElement(Ns + "DataManagementPackageEntityData",
+                new XElement(Ns + "EntityMapList"), new XElement(Ns + "EntityName", entity), new XElement(Ns + "ExecutionUnit", 1),
+                new XElement(Ns + "InputFilePath", file), new XElement(Ns + "LevelInExecutionUnit", 1),
+                new XElement(Ns + "SequenceInLevel", ++sequence), new XElement(Ns + "SourceFormat", "CSV-Unicode")));
+            using var data = new StreamWriter(zip.CreateEntry(file).Open(), new UnicodeEncoding(false, true));
+            data.Write("KEY,NAME\r\n1,First\r\n2,Second\r\n");
+        }
+        WriteXml(zip, "Manifest.xml", new XElement(Ns + "DataManagementPackageManifest",
+            new XElement(Ns + "DefinitionGroupName", group.Name), new XElement(Ns + "Description", group.Name), list));
+        WriteXml(zip, "PackageHeader.xml", new XElement(Ns + "DataManagementPackageHeader",
+            new XElement(Ns + "Description", group.Name),
+            new XElement(Ns + "ManifestType", "Microsoft.Dynamics.AX.Framework.Tools.DataManagement.Serialization.DataManagementPackageManifest"),
+            new XElement(Ns + "PackageType", "DefinitionGroup"), new XElement(Ns + "PackageVersion", 1)));
+    }
+
+    private static void WriteXml(ZipArchive zip, string name, XElement root)
+    {
+        using var writer = new StreamWriter(zip.CreateEntry(name).Open(), new UnicodeEncoding(false, true));
+        new XDocument(root).Save(writer);
+    }
+
+    private string ErrorKeysUrl(HttpContext context, string executionId, string entity)
+    {
+        PackageExecutionRecord? execution;
+        DateTimeOffset requested;
+        lock (_gate)
+        {
+            execution = Find(executionId);
+            if (execution is null || !_keysRequested.TryGetValue((execution.ExecutionId.ToUpperInvariant(), entity.ToUpperInvariant()), out requested))
+                return "";
+        }
+        // The service writes the file in the background: "" until it is done.
+        if (DateTimeOffset.UtcNow - requested < _options.ProcessingDelay / 2) return "";
+        var blobName = SafeName(execution.ExecutionId + "-" + entity) + "-errorkeys.csv";
+        if (!_blobs.Exists(blobName))
+            _blobs.Store(blobName, stream =>
+            {
+                using var writer = new StreamWriter(stream, new UTF8Encoding(false));
+                writer.Write("LINENUMBER,ERROR\r\n");
+                foreach (var error in execution.Errors.Where(e => string.Equals(e.EntityName, entity, StringComparison.OrdinalIgnoreCase)))
+                    writer.Write($"{error.LineNumber},\"{error.Message.Replace("\"", "\"\"")}\"\r\n");
+            });
+        return _blobs.SasUrl(context, blobName, "r");
+    }
+
+    private string ErrorsJson(PackageExecutionRecord execution)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, Wire.WriterOptions))
+        {
+            w.WriteStartArray();
+            if (IsFinal(execution, DateTimeOffset.UtcNow))
+                for (var i = 0; i < execution.Errors.Count; i++)
+                {
+                    var error = execution.Errors[i];
+                    w.WriteStartObject();
+                    w.WriteString("ErrorMessage", error.Message);
+                    w.WriteString("EntityName", error.EntityName);
+                    w.WriteNumber("LineNumber", error.LineNumber);
+                    w.WriteNumber("StagingRecId", FirstStagingRecId + i);
+                    w.WriteString("ExecutionId", execution.ExecutionId);
+                    w.WriteEndObject();
+                }
+            w.WriteEndArray();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private string StatusOf(PackageExecutionRecord execution) =>
+        IsFinal(execution, DateTimeOffset.UtcNow) ? execution.FinalStatus : "Executing";
+
+    private bool IsFinal(PackageExecutionRecord execution, DateTimeOffset now) => now - execution.StartedAt >= 2 * _options.ProcessingDelay;
+
+    private PackageExecutionRecord? Find(string executionId)
+    {
+        lock (_gate) return _executions.GetValueOrDefault(executionId);
+    }
+
+    /// <summary>The execution of the body's executionId; answers "Execution details were not found" itself for an unknown one or one just started.</summary>
+    private async Task<PackageExecutionRecord?> ReadExecutionAsync(HttpContext context)
+    {
+        if (await ReadAsync(context, "executionId") is not { } p) return null;
+        return await FindAsync(context, p.Text("executionId"));
+    }
+
+    private async Task<PackageExecutionRecord?> FindAsync(HttpContext context, string executionId)
+    {
+        var execution = Find(executionId);
+        if (execution is null || DateTimeOffset.UtcNow - execution.StartedAt < _options.ProcessingDelay / 2)
+        {
+            await Wire.WriteODataErrorAsync(context, _options.ExecutionNotFoundStatusCode, $"Execution details were not found for execution id '{executionId}'.");
+            return null;
+        }
+        return execution;
+    }
+
+    private Task WriteMaybeNestedAsync(HttpContext context, string value) =>
+        WriteValueAsync(context, "Edm.String", w =>
+        {
+            if (_options.NestedPackageValues)
+            {
+                w.WriteStartObject("value");
+                w.WriteString("value", value);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteString("value", value);
+            }
+        });
+
+    private static Task WriteValueAsync(HttpContext context, string type, Action<Utf8JsonWriter> writeValue)
+    {
+        var odataContext = $"{IdentityEndpoints.Origin(context)}/data/$metadata#{type}";
+        return Wire.WriteJsonAsync(context, 200, Wire.ODataContentType, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("@odata.context", odataContext);
+            writeValue(w);
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>The action's parameters; every name listed must be present (OData names are case-sensitive). Answers 400 itself and returns null otherwise.</summary>
+    private static async Task<Parameters?> ReadAsync(HttpContext context, params string[] names)
+    {
+        JsonDocument? document = null;
+        try
+        {
+            document = await JsonDocument.ParseAsync(new LimitedStream(context.Request.Body, BodyLimit), cancellationToken: context.RequestAborted);
+        }
+        catch (JsonException)
+        {
+            // Not JSON: answered below like a body without the parameters.
+        }
+        using (document)
+        {
+            var values = new Dictionary<string, JsonElement>();
+            if (document?.RootElement.ValueKind == JsonValueKind.Object)
+                foreach (var name in names)
+                    if (document.RootElement.TryGetProperty(name, out var value) && value.ValueKind is JsonValueKind.String or JsonValueKind.True or JsonValueKind.False)
+                        values[name] = value.Clone();
+            var missing = names.FirstOrDefault(n => !values.ContainsKey(n));
+            if (missing is null) return new Parameters(values);
+            await Wire.WriteODataErrorAsync(context, 400, $"The request body must be a JSON object with the parameters {string.Join(", ", names)}; '{missing}' is missing.");
+            return null;
+        }
+    }
+
+    private static string RedactedUrl(string url) => System.Text.RegularExpressions.Regex.Replace(url, "sig=[^&]*", "sig=REDACTED");
+
+    private static string SafeName(string text)
+    {
+        var safe = new string(text.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray()).TrimStart('.');
+        return safe.Length == 0 ? "package" : safe.Length > 80 ? safe[..80] : safe;
+    }
+
+    private sealed class Parameters(Dictionary<string, JsonElement> values)
+    {
+        public string Text(string name) => values[name].ValueKind == JsonValueKind.String ? values[name].GetString()!.Trim() : values[name].GetRawText();
+    }
+
+    /// <summary>Reads at most a limit from the request body: an action's parameters are small.</summary>
+    private sealed class LimitedStream(Stream inner, long limit) : Stream
+    {
+        private long _read;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Read asynchronously.");
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, System.Threading.CancellationToken cancellationToken = default)
+        {
+            if (_read >= limit) throw new JsonException("The request body is too large.");
+            var read = await inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, limit - _read)], cancellationToken);
+            _read += read;
+            return read;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

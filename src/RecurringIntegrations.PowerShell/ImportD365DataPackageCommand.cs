@@ -1,0 +1,125 @@
+using System;
+using System.Management.Automation;
+using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Packages;
+
+namespace RecurringIntegrations.PowerShell
+{
+    /// <summary>
+    /// Import-D365DataPackage: checks that each file is a data package, uploads it to the blob the service hands out (no
+    /// token goes there), and starts ImportFromPackage. Emits one PackageExecution per package; with -Wait, once it is final.
+    /// </summary>
+    [Cmdlet(VerbsData.Import, "D365DataPackage", SupportsShouldProcess = true)]
+    [OutputType(typeof(PackageExecution))]
+    public sealed class ImportD365DataPackageCommand : D365Cmdlet
+    {
+        private const int ProgressId = 14;
+        private DataPackageClient? _packages;
+
+        /// <summary>The package zip (New-D365DataPackage output and Get-ChildItem output bind).</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName")]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; } = string.Empty;
+
+        /// <summary>The data project's name (the service calls it definitionGroupId). A package for a project that does not exist yet creates it.</summary>
+        [Parameter(Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string DefinitionGroupId { get; set; } = string.Empty;
+
+        /// <summary>The company to import into, for example usmf.</summary>
+        [Parameter(Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string LegalEntityId { get; set; } = string.Empty;
+
+        /// <summary>Your own execution id for this run; default: the service makes one.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ExecutionId { get; set; }
+
+        /// <summary>Replace the data project's entities and mappings with the package's. Must be off when the package holds a composite entity.</summary>
+        [Parameter]
+        public SwitchParameter Overwrite { get; set; }
+
+        /// <summary>Poll until the execution is Succeeded, PartiallySucceeded, Failed or Canceled, or -TimeoutSeconds pass.</summary>
+        [Parameter]
+        public SwitchParameter Wait { get; set; }
+
+        /// <summary>With -Wait: how long to wait at most, in seconds. Default 1800.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int TimeoutSeconds { get; set; } = 1800;
+
+        /// <summary>With -Wait: seconds between polls. Default 5.</summary>
+        [Parameter]
+        [ValidateRange(1, 3600)]
+        public int PollIntervalSeconds { get; set; } = 5;
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            _packages = new DataPackageClient(ActiveSession, PostVerbose);
+            // The storage host is another server: the session's choice to skip certificate checks reaches it too, and is said again.
+            if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
+        }
+
+        protected override void ProcessRecord()
+        {
+            var path = GetUnresolvedProviderPathFromPSPath(Path);
+            var jobs = new PackageJobs(_packages!) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds) };
+            try
+            {
+                // Checked before ShouldProcess too, so -WhatIf already says when the file is not a package.
+                DataPackages.EnsureIsPackage(path);
+            }
+            catch (D365Exception ex)
+            {
+                WriteError(ToErrorRecord(ex, path));
+                return;
+            }
+            if (!ShouldProcess(path, string.Format(PackageMessages.ImportAction, DefinitionGroupId, LegalEntityId))) return;
+
+            var activity = string.Format(PackageMessages.UploadActivity, System.IO.Path.GetFileName(path));
+            PackageExecution? execution = null;
+            var request = new PackageImportRequest(path, DefinitionGroupId, LegalEntityId) { ExecutionId = ExecutionId, Overwrite = Overwrite };
+            try
+            {
+                if (!RunForItem(path, async token => execution = await jobs.ImportAsync(request,
+                        (sent, total) => Bridge.Post(() => WriteProgress(new ProgressRecord(ProgressId, activity,
+                            string.Format(PackageMessages.UploadStatus, sent / 1048576.0, total / 1048576.0)) { PercentComplete = (int)(sent * 100 / Math.Max(1, total)) })),
+                        token).ConfigureAwait(false)))
+                    return;
+            }
+            finally
+            {
+                CompleteProgress(ProgressId, activity);
+            }
+            if (!Wait)
+            {
+                WriteObject(execution);
+                return;
+            }
+            WaitAndWrite(this, jobs, execution!);
+        }
+
+        /// <summary>Waits with a progress line; on timeout the last state is written, then one ExecutionWaitTimeout error.</summary>
+        internal static void WaitAndWrite(D365Cmdlet cmdlet, PackageJobs jobs, PackageExecution execution)
+        {
+            var activity = string.Format(PackageMessages.WaitActivity, execution.ExecutionId);
+            cmdlet.WriteProgress(new ProgressRecord(ProgressId + 1, activity, string.Format(PackageMessages.WaitStatus, execution.Status)));
+            PackageExecution? last = null;
+            try
+            {
+                if (!cmdlet.RunForItem(execution.ExecutionId, async token => last = await jobs.WaitAsync(execution, token).ConfigureAwait(false))) return;
+            }
+            finally
+            {
+                cmdlet.CompleteProgress(ProgressId + 1, activity);
+            }
+            cmdlet.WriteObject(last);
+            if (!last!.IsTerminal) cmdlet.WriteError(ToErrorRecord(jobs.WaitTimedOut(last), last.ExecutionId));
+        }
+
+        protected override void EndProcessing() => _packages?.Dispose();
+    }
+}
