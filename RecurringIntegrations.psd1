@@ -9,10 +9,7 @@
     PowerShellVersion      = '5.1'
     CompatiblePSEditions   = @('Desktop', 'Core')
     DotNetFrameworkVersion = '4.7.2'
-    FormatsToProcess       = @(
-        'RecurringIntegrations.Format.ps1xml'
-        'RecurringIntegrations.Packages.Format.ps1xml'
-    )
+    FormatsToProcess       = @('RecurringIntegrations.Format.ps1xml')
     CmdletsToExport        = @(
         'Connect-D365', 'Get-D365Session', 'Disconnect-D365',
         'Send-D365Enqueue', 'Receive-D365Dequeue', 'Confirm-D365Ack',

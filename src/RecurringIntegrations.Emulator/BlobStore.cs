@@ -25,7 +25,7 @@ public sealed class BlobStore : IDisposable
     public const long MaxBlockBytes = 4L * 1024 * 1024;
     private readonly EmulatorOptions _options;
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "d365-emulator-blobs-" + Guid.NewGuid().ToString("N"));
+    private readonly string _root;
     private readonly List<string> _leaks = new();
     private int _putBlobs;
     private int _putBlocks;
@@ -33,6 +33,7 @@ public sealed class BlobStore : IDisposable
     internal BlobStore(EmulatorOptions options)
     {
         _options = options;
+        _root = options.BlobFolder ?? Path.Combine(Path.GetTempPath(), "d365-emulator-blobs-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(_root, "blocks"));
     }
 

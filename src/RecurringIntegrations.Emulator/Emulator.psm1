@@ -50,7 +50,8 @@ function Start-D365Emulator {
     New-Item -ItemType Directory -Path $work | Out-Null
     $readyFile = Join-Path $work 'ready.json'
     $errorLog = Join-Path $work 'emulator.err'
-    $arguments = @($assembly, '--port', '0', '--ready-file', $readyFile) + $ArgumentList |
+    # Stop-D365Emulator kills the process: its blobs go with the work folder.
+    $arguments = @($assembly, '--port', '0', '--ready-file', $readyFile, '--blob-folder', (Join-Path $work 'blobs')) + $ArgumentList |
         ForEach-Object { ConvertTo-ProcessArgument $_ }
     # -NoNewWindow: on Windows the emulator shares the console, so Ctrl+C reaches it too.
     $process = Start-Process -FilePath 'dotnet' -ArgumentList $arguments -PassThru -NoNewWindow `

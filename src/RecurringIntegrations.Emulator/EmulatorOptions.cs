@@ -45,6 +45,10 @@ public sealed class EmulatorOptions
     /// <summary>Host name of the blob storage behind the package API: the same server answers it, as a second host.</summary>
     public string BlobHost { get; set; } = "localhost";
 
+    /// <summary>Folder of the blob store's files. Default: a new folder under the temp folder, removed when the emulator
+    /// stops cleanly; a standalone emulator that may be killed is given one inside its work folder.</summary>
+    public string? BlobFolder { get; set; }
+
     /// <summary>How long the SAS URLs of the blob store stay valid (the service's are about 35 minutes).</summary>
     public TimeSpan SasLifetime { get; set; } = TimeSpan.FromMinutes(35);
 

@@ -23,6 +23,7 @@ internal static class Program
           --http-download-location  answer DownloadLocation as http://host:80/... like production
           --export-folder DIR       queue every file in DIR as an export message on the export activity
           --ready-file PATH         once listening, write the connection details as JSON to PATH
+          --blob-folder DIR         keep the package API's blobs in DIR (default: a temp folder removed on a clean stop)
           --definition-group NAME=ENTITY[,ENTITY...]
                                     a data project for the package API (repeatable; default: one named
                                     'Emulator package project' with Customer groups and Vendor groups)
@@ -66,6 +67,7 @@ internal static class Program
                     case "--http-download-location": options.HttpDownloadLocation = true; break;
                     case "--export-folder": exportFolder = Value(); break;
                     case "--ready-file": readyFile = Value(); break;
+                    case "--blob-folder": options.BlobFolder = Path.GetFullPath(Value()); break;
                     case "--fault": faults.Add(ParseFault(Value())); break;
                     case "--definition-group":
                         var (group, entities) = SplitPair(Value());

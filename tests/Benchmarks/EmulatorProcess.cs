@@ -61,7 +61,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "RecurringIntegrations.Emulator.dll"));
-        foreach (var argument in new[] { "--port", "0", "--ready-file", readyFile })
+        foreach (var argument in new[] { "--port", "0", "--ready-file", readyFile, "--blob-folder", Path.Combine(workFolder, "blobs") })
             start.ArgumentList.Add(argument);
         if (exportFolder is not null)
         {
