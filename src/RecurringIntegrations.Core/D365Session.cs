@@ -61,7 +61,15 @@ namespace RecurringIntegrations
             SkipCertificateCheck = options.SkipCertificateCheck;
             _http = http;
             Tokens = tokens;
-            Transport = new D365Transport(http, tokens, environment, options.Retry);
+            Retry = options.Retry;
+            Flow = new FlowControl(options.Retry.ThrottlingBudget);
+            Pipeline = new HttpPipeline(
+                new RetryPolicy(options.Retry, environment),
+                new FlowControlPolicy(Flow),
+                new AuthenticationPolicy(tokens, environment),
+                new TimeoutPolicy(),
+                new LoggingPolicy(),
+                new TransportPolicy(http));
             ConnectedAt = DateTimeOffset.Now;
         }
 
@@ -80,6 +88,8 @@ namespace RecurringIntegrations
         public string? AuthorityHost { get; }
         public bool SkipCertificateCheck { get; }
         public DateTimeOffset ConnectedAt { get; }
+        /// <summary>How long one call may be held back by throttling in all (Connect-D365 -ThrottlingBudget).</summary>
+        public TimeSpan ThrottlingBudget => Flow.Budget;
         /// <summary>When the current token expires (local time); null when unknown.</summary>
         public DateTimeOffset? TokenExpiresOn => Tokens.ExpiresOn?.ToLocalTime();
         /// <summary>Tokens fetched from the identity provider so far: stays at 1 for thousands of calls within a token's lifetime.</summary>
@@ -87,7 +97,10 @@ namespace RecurringIntegrations
 
         internal Uri EnvironmentUri { get; }
         internal ITokenProvider Tokens { get; }
-        internal D365Transport Transport { get; }
+        internal RetryOptions Retry { get; }
+        /// <summary>Shared by every call of the session, from any cmdlet, runspace or parallel worker.</summary>
+        internal FlowControl Flow { get; }
+        internal HttpPipeline Pipeline { get; }
         internal bool IsDisposed { get; private set; }
 
         /// <summary>Makes a session and acquires its first token now, so a wrong credential fails here and not mid-run.</summary>

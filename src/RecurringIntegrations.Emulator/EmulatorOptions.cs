@@ -42,6 +42,9 @@ public sealed class EmulatorOptions
     /// <summary>Enqueue bodies longer than this are refused with 413; null accepts any size.</summary>
     public long? MaxEnqueueBytes { get; set; }
 
+    /// <summary>Throttle /api and /data calls per client (the token's appid) as the service does; null does not throttle.</summary>
+    public ThrottlingOptions? Throttling { get; set; }
+
     /// <summary>Recurring jobs the environment knows. Left empty, <see cref="WellKnown"/>'s two are registered.</summary>
     public List<EmulatorActivity> Activities { get; } = new();
 }
