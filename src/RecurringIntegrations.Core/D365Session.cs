@@ -27,8 +27,8 @@ namespace RecurringIntegrations.Core
         /// <summary>Accept any server certificate: for test servers only.</summary>
         public bool SkipCertificateCheck { get; set; }
         public RetryOptions Retry { get; set; } = new RetryOptions();
-        /// <summary>Connections kept open to the environment; bounds parallel transfers.</summary>
-        public int MaxConnections { get; set; } = 16;
+        /// <summary>Connections kept open to the environment; bounds parallel transfers (the service allows 52 calls in flight per user).</summary>
+        public int MaxConnections { get; set; } = FlowControl.MaxInFlight;
         /// <summary>Test seam: trust exactly this self-signed server certificate, as a machine that installed it would.</summary>
         internal X509Certificate2? TrustedServerCertificate { get; set; }
     }
@@ -107,6 +107,10 @@ namespace RecurringIntegrations
         public static async Task<D365Session> ConnectAsync(ConnectionOptions options, CancellationToken cancellationToken)
         {
             if (options is null) throw new ArgumentNullException(nameof(options));
+            if (options.Retry.ThrottlingBudget <= TimeSpan.Zero)
+                throw new D365Exception("ThrottlingBudgetInvalid", D365ErrorCategory.InvalidArgument,
+                    $"The throttling budget '{options.Retry.ThrottlingBudget}' is not a positive time span.",
+                    "Give -ThrottlingBudget a positive time span, for example (New-TimeSpan -Minutes 30), or leave it out for 30 minutes.");
             var environment = EnvironmentAddress.Normalize(options.Environment);
             var audience = EnvironmentAddress.ToAudience(environment);
             var handler = CreateHandler(options);

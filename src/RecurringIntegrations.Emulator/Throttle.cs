@@ -21,8 +21,8 @@ public sealed class ThrottlingOptions
     /// <summary>Calls of one client in progress at once; the real service allows 52.</summary>
     public int MaxInFlight { get; set; } = 52;
 
-    /// <summary>Added to the wait of a client that calls again before its Retry-After is over.</summary>
-    public TimeSpan Penalty { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>Added to the wait of a client for each call it makes before its Retry-After is over.</summary>
+    public TimeSpan Penalty { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Calls admitted per window.</summary>
     public int CallsPerWindow => Math.Max(1, (int)Math.Round(CallsPerSecond * Window.TotalSeconds));

@@ -49,7 +49,8 @@ internal sealed class EmulatorProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<EmulatorProcess> StartAsync(string workFolder, string? exportFolder, CancellationToken cancellationToken)
+    public static async Task<EmulatorProcess> StartAsync(string workFolder, string? exportFolder, CancellationToken cancellationToken,
+        params string[] moreArguments)
     {
         var readyFile = Path.Combine(workFolder, "ready-" + Guid.NewGuid().ToString("N") + ".json");
         var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -66,6 +67,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
             start.ArgumentList.Add("--export-folder");
             start.ArgumentList.Add(exportFolder);
         }
+        foreach (var argument in moreArguments) start.ArgumentList.Add(argument);
         var process = Process.Start(start) ?? throw new InvalidOperationException("The emulator did not start.");
         // Drained so a full pipe never blocks the emulator.
         process.OutputDataReceived += (_, _) => { };
