@@ -18,7 +18,6 @@ namespace RecurringIntegrations.Core
     public sealed class D365Client
     {
         private const string DataActions = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.";
-        private const int CopyBufferSize = 81920;
         private static readonly Encoding Utf8 = new UTF8Encoding(false);
         private readonly D365Session _session;
         private readonly Action<string>? _verbose;
@@ -32,11 +31,11 @@ namespace RecurringIntegrations.Core
             _verbose = verbose;
         }
 
-        private D365Transport Transport => _session.Transport;
-        private TimeSpan Timeout => Transport.Retry.RequestTimeout;
+        private HttpPipeline Pipeline => _session.Pipeline;
+        private TimeSpan Timeout => _session.Retry.RequestTimeout;
 
         /// <summary>Uploads one file, streamed from disk, and returns the message id the service gave it.</summary>
-        public async Task<Guid> EnqueueAsync(Guid activityId, string filePath, string? entityName, string? company,
+        public Task<Guid> EnqueueAsync(Guid activityId, string filePath, string? entityName, string? company,
             string? externalIdentifier, CancellationToken cancellationToken)
         {
             var length = FileChecks.ReadableFileLength(filePath);
@@ -47,35 +46,16 @@ namespace RecurringIntegrations.Core
             // A slow link must still finish a large file: the try's time limit grows with the file (at least 256 KB/s).
             var timeout = Timeout + TimeSpan.FromSeconds(length / 262144.0);
 
-            return await Transport.SendAsync("Enqueue", () =>
-            {
-                var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new FileUploadContent(filePath, length) };
-                if (!string.IsNullOrWhiteSpace(externalIdentifier))
-                    request.Headers.TryAddWithoutValidation("x-ms-dyn-externalidentifier", AsciiHeaderValue(externalIdentifier!));
-                return request;
-            }, Replay.OnlyIfNotAccepted, timeout, false, async (response, _) =>
-            {
-                var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-                if (TryReadMessageId(body, out var messageId)) return messageId;
-                if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
-                    throw ResponseErrors.WebPageInsteadOfJson("Enqueue", body, response.StatusCode);
-                throw new D365Exception("EnqueueOutcomeUnknown", D365ErrorCategory.InvalidData,
-                    $"Enqueue: the service answered 200 but not with a message id ('{Shorten(body)}').",
-                    "The file was left in place and not sent again. Check the job's message history before sending it again.");
-            }, _verbose, cancellationToken).ConfigureAwait(false);
+            return Pipeline.SendAsync("Enqueue", () => UploadRequest(uri, filePath, length, externalIdentifier), UploadResendRule.Instance,
+                timeout, false, ReadMessageIdAsync, _verbose, cancellationToken);
         }
 
         /// <summary>Takes the next message off an export queue; null when the queue is empty (204).</summary>
         public Task<DequeueResult?> DequeueAsync(Guid activityId, CancellationToken cancellationToken)
         {
             var uri = new Uri(_session.EnvironmentUri, "/api/connector/dequeue/" + activityId.ToString("D"));
-            return Transport.SendAsync("Dequeue", () => new HttpRequestMessage(HttpMethod.Get, uri), Replay.Safe, Timeout, false,
-                async (response, _) =>
-                {
-                    var body = response.Content is null ? string.Empty : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-                    if (response.StatusCode == System.Net.HttpStatusCode.NoContent || body.Trim().Length == 0) return null;
-                    return ParseDequeue(activityId, body, response);
-                }, _verbose, cancellationToken);
+            return Pipeline.SendAsync("Dequeue", () => new HttpRequestMessage(HttpMethod.Get, uri), ResendRule.Always, Timeout, false,
+                (response, _) => ReadDequeueAsync(activityId, response), _verbose, cancellationToken);
         }
 
         /// <summary>
@@ -92,8 +72,8 @@ namespace RecurringIntegrations.Core
             var location = EnvironmentAddress.ResolveDownloadLocation(_session.EnvironmentUri, message.DownloadLocation);
             var directory = FileChecks.PrepareOutputDirectory(outputDirectory);
 
-            return Transport.SendAsync("Download", () => new HttpRequestMessage(HttpMethod.Get, location), Replay.Safe, Timeout, true,
-                (response, attemptToken) => DownloadFiles.SaveAsync(response, message, directory, overwrite, Timeout, attemptToken),
+            return Pipeline.SendAsync("Download", () => new HttpRequestMessage(HttpMethod.Get, location), ResendRule.Always, Timeout, true,
+                (response, tryToken) => DownloadFiles.SaveAsync(response, message, directory, overwrite, Timeout, tryToken),
                 _verbose, cancellationToken);
         }
 
@@ -104,10 +84,10 @@ namespace RecurringIntegrations.Core
                 throw new D365Exception("AckBodyMissing", D365ErrorCategory.InvalidArgument,
                     "There is no dequeue answer to acknowledge.", "Pipe the messages of Receive-D365Dequeue to Confirm-D365Ack.");
             var uri = new Uri(_session.EnvironmentUri, "/api/connector/ack/" + activityId.ToString("D"));
-            return Transport.SendAsync("Acknowledge", () => new HttpRequestMessage(HttpMethod.Post, uri)
+            return Pipeline.SendAsync("Acknowledge", () => new HttpRequestMessage(HttpMethod.Post, uri)
             {
                 Content = new StringContent(dequeueResponse, Utf8, "application/json"),
-            }, Replay.Safe, Timeout, false, (_, _) => Task.FromResult(true), _verbose, cancellationToken);
+            }, ResendRule.Always, Timeout, false, (_, _) => Task.FromResult(true), _verbose, cancellationToken);
         }
 
         /// <summary>The minimal ack body Microsoft's own scheduler sends, for messages whose original answer is not at hand.</summary>
@@ -127,7 +107,7 @@ namespace RecurringIntegrations.Core
 
         public async Task<string> GetMessageStatusAsync(Guid messageId, CancellationToken cancellationToken)
         {
-            var value = await CallActionAsync("GetMessageStatus", "messageId", messageId.ToString("D"), cancellationToken).ConfigureAwait(false);
+            var value = await CallActionAsync("GetMessageStatus", new MessageIdBody(messageId.ToString("D")), cancellationToken).ConfigureAwait(false);
             if (value.ValueKind != JsonValueKind.String)
                 throw ResponseErrors.MalformedJson("GetMessageStatus", "value is not a string");
             return value.GetString() ?? string.Empty;
@@ -136,7 +116,7 @@ namespace RecurringIntegrations.Core
         /// <summary>The execution id of a message, or null while the batch has not picked it up (empty or the all-zero GUID).</summary>
         public async Task<string?> GetExecutionIdAsync(Guid messageId, CancellationToken cancellationToken)
         {
-            var value = await CallActionAsync("GetExecutionIdByMessageId", "_messageId", messageId.ToString("D"), cancellationToken).ConfigureAwait(false);
+            var value = await CallActionAsync("GetExecutionIdByMessageId", new UnderscoreMessageIdBody(messageId.ToString("D")), cancellationToken).ConfigureAwait(false);
             var text = Json.ValueAsText(value)?.Trim();
             if (string.IsNullOrEmpty(text) || (Guid.TryParse(text, out var id) && id == Guid.Empty)) return null;
             return text;
@@ -148,45 +128,62 @@ namespace RecurringIntegrations.Core
             if (string.IsNullOrWhiteSpace(executionId))
                 throw new D365Exception("ExecutionIdMissing", D365ErrorCategory.InvalidArgument,
                     "The execution id is empty.", "Give -ExecutionId, or -MessageId to look the execution up.");
-            var value = await CallActionAsync("GetExecutionErrors", "executionId", executionId, cancellationToken).ConfigureAwait(false);
+            var value = await CallActionAsync("GetExecutionErrors", new ExecutionIdBody(executionId), cancellationToken).ConfigureAwait(false);
             return ExecutionErrors.Parse(executionId, value);
         }
 
-        private Task<JsonElement> CallActionAsync(string action, string parameter, string argument, CancellationToken cancellationToken)
+        private Task<JsonElement> CallActionAsync<TBody>(string action, TBody body, CancellationToken cancellationToken)
         {
             var uri = new Uri(_session.EnvironmentUri, DataActions + action);
-            string requestBody;
-            using (var buffer = new MemoryStream())
-            {
-                using (var writer = new Utf8JsonWriter(buffer))
+            var json = JsonSerializer.Serialize(body, WireJson.Options);
+            return Pipeline.SendAsync(action, () => new HttpRequestMessage(HttpMethod.Post, uri) { Content = new StringContent(json, Utf8, "application/json") },
+                ResendRule.Always, Timeout, false, async (response, _) =>
                 {
-                    writer.WriteStartObject();
-                    writer.WriteString(parameter, argument);
-                    writer.WriteEndObject();
-                }
-                requestBody = Utf8.GetString(buffer.ToArray());
-            }
-
-            return Transport.SendAsync(action, () => new HttpRequestMessage(HttpMethod.Post, uri)
-            {
-                Content = new StringContent(requestBody, Utf8, "application/json"),
-            }, Replay.Safe, Timeout, false, async (response, _) =>
-            {
-                var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-                if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
-                    throw ResponseErrors.WebPageInsteadOfJson(action, body, response.StatusCode);
-                try
-                {
-                    using var document = JsonDocument.Parse(body);
-                    if (document.RootElement.ValueKind != JsonValueKind.Object || !Json.TryGetProperty(document.RootElement, "value", out var value))
+                    var wire = await ReadJsonAsync<ODataValue>(action, response).ConfigureAwait(false);
+                    if (wire is null || wire.Value.ValueKind == JsonValueKind.Undefined)
                         throw ResponseErrors.MalformedJson(action, "no 'value' property");
-                    return value.Clone();
-                }
-                catch (JsonException ex)
-                {
-                    throw ResponseErrors.MalformedJson(action, ex.Message);
-                }
-            }, _verbose, cancellationToken);
+                    return wire.Value.Clone();
+                }, _verbose, cancellationToken);
+        }
+
+        private static HttpRequestMessage UploadRequest(Uri uri, string filePath, long length, string? externalIdentifier)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new FileUploadContent(filePath, length) };
+            if (!string.IsNullOrWhiteSpace(externalIdentifier))
+                request.Headers.TryAddWithoutValidation("x-ms-dyn-externalidentifier", AsciiHeaderValue(externalIdentifier!));
+            return request;
+        }
+
+        private static async Task<Guid> ReadMessageIdAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+        {
+            var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            if (TryReadMessageId(body, out var messageId)) return messageId;
+            if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
+                throw ResponseErrors.WebPageInsteadOfJson("Enqueue", body, response.StatusCode);
+            throw new D365Exception("EnqueueOutcomeUnknown", D365ErrorCategory.InvalidData,
+                $"Enqueue: the service answered 200 but not with a message id ('{Shorten(body)}').",
+                "The file was left in place and not sent again. Check the job's message history before sending it again.");
+        }
+
+        private static async Task<T?> ReadJsonAsync<T>(string operation, HttpResponseMessage response) where T : class
+        {
+            var body = response.Content is null ? string.Empty : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            return body.Trim().Length == 0 ? null : ParseJson<T>(operation, body, response);
+        }
+
+        /// <summary>The answer's JSON read into a wire record; a web page or malformed JSON is named as such.</summary>
+        private static T ParseJson<T>(string operation, string body, HttpResponseMessage response) where T : class
+        {
+            if (ResponseErrors.LooksLikeHtml(response.Content?.Headers.ContentType?.MediaType, body))
+                throw ResponseErrors.WebPageInsteadOfJson(operation, body, response.StatusCode);
+            try
+            {
+                return JsonSerializer.Deserialize<T>(body, WireJson.Options) ?? throw ResponseErrors.MalformedJson(operation, "null instead of an object");
+            }
+            catch (JsonException ex)
+            {
+                throw ResponseErrors.MalformedJson(operation, ex.Message);
+            }
         }
 
         internal static bool TryReadMessageId(string body, out Guid messageId)
@@ -196,8 +193,7 @@ namespace RecurringIntegrations.Core
             {
                 try
                 {
-                    using var document = JsonDocument.Parse(text);
-                    text = document.RootElement.ValueKind == JsonValueKind.String ? document.RootElement.GetString() ?? string.Empty : string.Empty;
+                    text = JsonSerializer.Deserialize<string>(text) ?? string.Empty;
                 }
                 catch (JsonException)
                 {
@@ -207,43 +203,37 @@ namespace RecurringIntegrations.Core
             return Guid.TryParse(text, out messageId) && messageId != Guid.Empty;
         }
 
-        private static DequeueResult ParseDequeue(Guid activityId, string body, HttpResponseMessage response)
+        private static async Task<DequeueResult?> ReadDequeueAsync(Guid activityId, HttpResponseMessage response)
         {
-            if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
-                throw ResponseErrors.WebPageInsteadOfJson("Dequeue", body, response.StatusCode);
-            try
+            if (response.StatusCode == System.Net.HttpStatusCode.NoContent) return null;
+            var body = response.Content is null ? string.Empty : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            if (body.Trim().Length == 0) return null;
+            if (!body.TrimStart().StartsWith("{", StringComparison.Ordinal) && !ResponseErrors.LooksLikeHtml(response.Content!.Headers.ContentType?.MediaType, body))
+                throw ResponseErrors.MalformedJson("Dequeue", "not a JSON object");
+            var wire = ParseJson<DequeueWire>("Dequeue", body, response);
+            if (!Guid.TryParse(wire.CorrelationId, out var correlationId))
+                throw ResponseErrors.MalformedJson("Dequeue", "no CorrelationId");
+            var exists = wire.IsDownLoadFileExist.ValueKind switch
             {
-                using var document = JsonDocument.Parse(body);
-                var root = document.RootElement;
-                if (root.ValueKind != JsonValueKind.Object)
-                    throw ResponseErrors.MalformedJson("Dequeue", "not a JSON object");
-                if (!Guid.TryParse(Json.GetString(root, "CorrelationId"), out var correlationId))
-                    throw ResponseErrors.MalformedJson("Dequeue", "no CorrelationId");
-                var exists = Json.TryGetProperty(root, "IsDownLoadFileExist", out var existsElement)
-                    ? existsElement.ValueKind == JsonValueKind.True ||
-                      (existsElement.ValueKind == JsonValueKind.String && string.Equals(existsElement.GetString(), "true", StringComparison.OrdinalIgnoreCase))
-                    : true;
-                DateTimeOffset? lastDequeue = null;
-                if (DateTimeOffset.TryParse(Json.GetString(root, "LastDequeueDateTime"), CultureInfo.InvariantCulture,
-                        DateTimeStyles.AssumeUniversal, out var parsed))
-                    lastDequeue = parsed;
-                return new DequeueResult
-                {
-                    ActivityId = activityId,
-                    CorrelationId = correlationId,
-                    PopReceipt = Json.GetString(root, "PopReceipt") ?? string.Empty,
-                    DownloadLocation = Json.GetString(root, "DownloadLocation"),
-                    IsDownloadFileExist = exists,
-                    FileDownloadErrorMessage = Json.GetString(root, "FileDownLoadErrorMessage"),
-                    LastDequeueDateTime = lastDequeue,
-                    DequeuedAt = DateTimeOffset.Now,
-                    RawJson = body,
-                };
-            }
-            catch (JsonException ex)
+                JsonValueKind.Undefined => true,
+                JsonValueKind.True => true,
+                JsonValueKind.String => string.Equals(wire.IsDownLoadFileExist.GetString(), "true", StringComparison.OrdinalIgnoreCase),
+                _ => false,
+            };
+            DateTimeOffset? lastDequeue = DateTimeOffset.TryParse(wire.LastDequeueDateTime, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+                ? parsed : null;
+            return new DequeueResult
             {
-                throw ResponseErrors.MalformedJson("Dequeue", ex.Message);
-            }
+                ActivityId = activityId,
+                CorrelationId = correlationId,
+                PopReceipt = wire.PopReceipt ?? string.Empty,
+                DownloadLocation = wire.DownloadLocation,
+                IsDownloadFileExist = exists,
+                FileDownloadErrorMessage = wire.FileDownLoadErrorMessage,
+                LastDequeueDateTime = lastDequeue,
+                DequeuedAt = DateTimeOffset.Now,
+                RawJson = body,
+            };
         }
 
         /// <summary>HTTP headers carry ASCII only: other characters of a file name become '_'.</summary>

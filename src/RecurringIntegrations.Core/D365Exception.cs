@@ -37,12 +37,16 @@ namespace RecurringIntegrations.Core
             Exception? innerException = null)
             : base(Compose(message, serviceMessage, recommendedAction), innerException)
         {
+            BaseMessage = message;
             ErrorId = errorId;
             Category = category;
             RecommendedAction = recommendedAction;
             StatusCode = statusCode;
             ServiceMessage = serviceMessage;
         }
+
+        /// <summary>What happened, without the service's text and the advice.</summary>
+        internal string BaseMessage { get; }
 
         /// <summary>A stable word scripts can match on, such as <c>EnqueueFileNotFound</c>.</summary>
         public string ErrorId { get; }

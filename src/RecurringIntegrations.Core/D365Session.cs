@@ -27,8 +27,8 @@ namespace RecurringIntegrations.Core
         /// <summary>Accept any server certificate: for test servers only.</summary>
         public bool SkipCertificateCheck { get; set; }
         public RetryOptions Retry { get; set; } = new RetryOptions();
-        /// <summary>Connections kept open to the environment; bounds parallel transfers.</summary>
-        public int MaxConnections { get; set; } = 16;
+        /// <summary>Connections kept open to the environment; bounds parallel transfers (the service allows 52 calls in flight per user).</summary>
+        public int MaxConnections { get; set; } = FlowControl.MaxInFlight;
         /// <summary>Test seam: trust exactly this self-signed server certificate, as a machine that installed it would.</summary>
         internal X509Certificate2? TrustedServerCertificate { get; set; }
     }
@@ -62,7 +62,15 @@ namespace RecurringIntegrations
             TrustedServerCertificate = options.TrustedServerCertificate;
             _http = http;
             Tokens = tokens;
-            Transport = new D365Transport(http, tokens, environment, options.Retry);
+            Retry = options.Retry;
+            Flow = new FlowControl(options.Retry.ThrottlingBudget);
+            Pipeline = new HttpPipeline(
+                new RetryPolicy(options.Retry, environment),
+                new FlowControlPolicy(Flow),
+                new AuthenticationPolicy(tokens, environment),
+                new TimeoutPolicy(),
+                new LoggingPolicy(),
+                new TransportPolicy(http));
             ConnectedAt = DateTimeOffset.Now;
         }
 
@@ -81,6 +89,8 @@ namespace RecurringIntegrations
         public string? AuthorityHost { get; }
         public bool SkipCertificateCheck { get; }
         public DateTimeOffset ConnectedAt { get; }
+        /// <summary>How long one call may be held back by throttling in all (Connect-D365 -ThrottlingBudget).</summary>
+        public TimeSpan ThrottlingBudget => Flow.Budget;
         /// <summary>When the current token expires (local time); null when unknown.</summary>
         public DateTimeOffset? TokenExpiresOn => Tokens.ExpiresOn?.ToLocalTime();
         /// <summary>Tokens fetched from the identity provider so far: stays at 1 for thousands of calls within a token's lifetime.</summary>
@@ -88,7 +98,10 @@ namespace RecurringIntegrations
 
         internal Uri EnvironmentUri { get; }
         internal ITokenProvider Tokens { get; }
-        internal D365Transport Transport { get; }
+        internal RetryOptions Retry { get; }
+        /// <summary>Shared by every call of the session, from any cmdlet, runspace or parallel worker.</summary>
+        internal FlowControl Flow { get; }
+        internal HttpPipeline Pipeline { get; }
         internal bool IsDisposed { get; private set; }
         /// <summary>Test seam of the connection, kept so storage calls outside the environment trust the same test server.</summary>
         internal X509Certificate2? TrustedServerCertificate { get; }
@@ -97,6 +110,10 @@ namespace RecurringIntegrations
         public static async Task<D365Session> ConnectAsync(ConnectionOptions options, CancellationToken cancellationToken)
         {
             if (options is null) throw new ArgumentNullException(nameof(options));
+            if (options.Retry.ThrottlingBudget <= TimeSpan.Zero)
+                throw new D365Exception("ThrottlingBudgetInvalid", D365ErrorCategory.InvalidArgument,
+                    $"The throttling budget '{options.Retry.ThrottlingBudget}' is not a positive time span.",
+                    "Give -ThrottlingBudget a positive time span, for example (New-TimeSpan -Minutes 30), or leave it out for 30 minutes.");
             var environment = EnvironmentAddress.Normalize(options.Environment);
             var audience = EnvironmentAddress.ToAudience(environment);
             var handler = CreateHandler(options);

@@ -26,6 +26,7 @@ public sealed class D365Emulator : IAsyncDisposable
     private readonly IdentityEndpoints _identity;
     private readonly ConnectorEndpoints _connector;
     private readonly DataEndpoints _data;
+    private readonly Throttle? _throttle;
     private int _stopped;
 
     private D365Emulator(WebApplication app, EmulatorOptions options, X509Certificate2 certificate)
@@ -41,6 +42,7 @@ public sealed class D365Emulator : IAsyncDisposable
         _data = new DataEndpoints(options, State);
         Blobs = new BlobStore(options);
         Packages = new PackageEndpoints(options, Blobs);
+        _throttle = options.Throttling is { } throttling ? new Throttle(throttling) : null;
         BaseUri = null!;
         Environment = null!;
         AuthorityHost = null!;
@@ -176,10 +178,29 @@ public sealed class D365Emulator : IAsyncDisposable
     {
         var request = context.Request;
         var path = request.Path.Value ?? "/";
-        var rule = Faults.Match(request.Method, path);
+        if (request.Method == "GET" && Is(path, "/emulator/stats"))
+        {
+            await WriteStatsAsync(context);
+            return;
+        }
+        FaultRule? rule = null;
         var aborted = false;
+        string? throttledClient = null;
         try
         {
+            if (_throttle is not null && (IsUnder(path, "/api") || IsUnder(path, "/data")))
+            {
+                var client = ClientOf(context);
+                if (_throttle.TryEnter(client, DateTimeOffset.UtcNow) is { } retryAfter)
+                {
+                    context.Response.Headers.RetryAfter = retryAfter;
+                    await Wire.WriteODataErrorAsync(context, StatusCodes.Status429TooManyRequests,
+                        $"The request was throttled: too many requests. Retry after {retryAfter} seconds.");
+                    return;
+                }
+                throttledClient = client;
+            }
+            rule = Faults.Match(request.Method, path);
             switch (rule?.Kind)
             {
                 case FaultKind.Reset:
@@ -210,6 +231,7 @@ public sealed class D365Emulator : IAsyncDisposable
         }
         finally
         {
+            if (throttledClient is not null) _throttle!.Leave(throttledClient);
             State.Record(new RequestRecord(
                 DateTimeOffset.UtcNow,
                 request.Method,
@@ -220,6 +242,24 @@ public sealed class D365Emulator : IAsyncDisposable
                 rule?.Kind));
         }
     }
+
+    private static string ClientOf(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        const string scheme = "Bearer ";
+        return header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
+            ? TokenService.ClientOf(header[scheme.Length..].Trim()) ?? "anonymous"
+            : "anonymous";
+    }
+
+    /// <summary>Counts for a client in another process (the benchmark): API calls so far, and how many were answered 429.</summary>
+    private Task WriteStatsAsync(HttpContext context)
+    {
+        var calls = State.Requests.Where(r => IsUnder(PathOf(r.PathAndQuery), "/api") || IsUnder(PathOf(r.PathAndQuery), "/data")).ToList();
+        return context.Response.WriteAsJsonAsync(new { calls = calls.Count, throttled = calls.Count(r => r.StatusCode == StatusCodes.Status429TooManyRequests) });
+    }
+
+    private static string PathOf(string pathAndQuery) => pathAndQuery.Split('?')[0];
 
     private static Task WriteStatusFaultAsync(HttpContext context, FaultRule rule)
     {

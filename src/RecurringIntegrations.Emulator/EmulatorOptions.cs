@@ -61,6 +61,9 @@ public sealed class EmulatorOptions
     /// <summary>Data projects the package API knows; an import of a package creates its data project when missing.</summary>
     public List<DefinitionGroup> DefinitionGroups { get; } = new();
 
+    /// <summary>Throttle /api and /data calls per client (the token's appid) as the service does; null does not throttle.</summary>
+    public ThrottlingOptions? Throttling { get; set; }
+
     /// <summary>Recurring jobs the environment knows. Left empty, <see cref="WellKnown"/>'s two are registered.</summary>
     public List<EmulatorActivity> Activities { get; } = new();
 }

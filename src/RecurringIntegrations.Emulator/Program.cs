@@ -32,6 +32,11 @@ internal static class Program
           --fault KIND:PATH[:TIMES] inject a fault into requests whose path contains PATH, TIMES times (default 1,
                                     -1 = always); KIND is 429, 500, 503 (with Retry-After: 1), reset, reset-after-body,
                                     html, malformed-json or delay-N (N ms). Repeatable.
+          --throttle-rate N         throttle /api and /data calls per client as the service does: N calls/s over a
+                                    sliding window, 429 with Retry-After when a slot frees (longer when called while
+                                    told to wait)
+          --throttle-window-ms N    length of that window (default 5000)
+          --throttle-in-flight N    calls of one client in progress at once (default 52)
           --help                    show this text
 
         Import content markers: a line containing 'EMULATOR-ERROR: text' gives an execution error 'text'
@@ -78,6 +83,9 @@ internal static class Program
                         options.DefinitionGroups.Add(new DefinitionGroup(name, Array.Empty<string>(), Path.GetFullPath(package)));
                         break;
                     case "--nested-package-values": options.NestedPackageValues = true; break;
+                    case "--throttle-rate": (options.Throttling ??= new ThrottlingOptions()).CallsPerSecond = double.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--throttle-window-ms": (options.Throttling ??= new ThrottlingOptions()).Window = TimeSpan.FromMilliseconds(int.Parse(Value(), CultureInfo.InvariantCulture)); break;
+                    case "--throttle-in-flight": (options.Throttling ??= new ThrottlingOptions()).MaxInFlight = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                     default: throw new ArgumentException($"Unknown option {args[i]}.");
                 }
             }

@@ -60,6 +60,13 @@ internal sealed class TokenService
             && string.Equals((string?)claims["aud"], audience, StringComparison.Ordinal);
     }
 
+    /// <summary>The appid a bearer token claims, unchecked: throttling counts calls per caller before authorization.</summary>
+    public static string? ClientOf(string token)
+    {
+        var parts = token.Split('.');
+        return parts.Length == 3 && ReadPayload(parts[1]) is { } claims ? (string?)claims["appid"] : null;
+    }
+
     /// <summary>Checks a client_assertion: signed (RS256 or PS256) by a registered certificate, iss and sub the
     /// client id, aud one of <paramref name="audiences"/>, not expired. Returns why not, or null when valid.</summary>
     public string? ValidateAssertion(string assertion, string clientId, IReadOnlyCollection<string> audiences)

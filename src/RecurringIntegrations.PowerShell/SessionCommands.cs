@@ -79,6 +79,14 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter SkipCertificateCheck { get; set; }
 
+        /// <summary>
+        /// How long one call may be held back by throttling in all (the session's pauses and pace, and tries answered 429)
+        /// before it fails with Throttled. Default 30 minutes. Throttling is flow control, not failure: within this budget a
+        /// throttled call waits and goes again.
+        /// </summary>
+        [Parameter]
+        public TimeSpan ThrottlingBudget { get; set; } = TimeSpan.FromMinutes(30);
+
         protected override void EndProcessing()
         {
             if (SkipCertificateCheck) WriteWarning(Messages.SkipCertificateCheckWarning);
@@ -88,6 +96,7 @@ namespace RecurringIntegrations.PowerShell
                 {
                     AuthorityHost = AuthorityHost ?? ConnectionOptions.PublicCloudAuthorityHost,
                     SkipCertificateCheck = SkipCertificateCheck,
+                    Retry = { ThrottlingBudget = ThrottlingBudget },
                 };
                 D365Session? session = null;
                 Run(async token => session = await D365Session.ConnectAsync(options, token).ConfigureAwait(false));

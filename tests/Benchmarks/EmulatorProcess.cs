@@ -51,7 +51,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
     }
 
     public static async Task<EmulatorProcess> StartAsync(string workFolder, string? exportFolder, CancellationToken cancellationToken,
-        IReadOnlyList<string>? moreArguments = null)
+        params string[] moreArguments)
     {
         var readyFile = Path.Combine(workFolder, "ready-" + Guid.NewGuid().ToString("N") + ".json");
         var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -68,8 +68,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
             start.ArgumentList.Add("--export-folder");
             start.ArgumentList.Add(exportFolder);
         }
-        foreach (var argument in moreArguments ?? Array.Empty<string>())
-            start.ArgumentList.Add(argument);
+        foreach (var argument in moreArguments) start.ArgumentList.Add(argument);
         var process = Process.Start(start) ?? throw new InvalidOperationException("The emulator did not start.");
         // Drained so a full pipe never blocks the emulator.
         process.OutputDataReceived += (_, _) => { };

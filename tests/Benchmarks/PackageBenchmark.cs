@@ -85,7 +85,7 @@ internal static class PackageBenchmark
             File.Delete(renamed);
 
             await using var emulator = await EmulatorProcess.StartAsync(work, null, cancellation.Token,
-                new[] { "--processing-delay-ms", "200", "--export-package", $"{Project}={built.FullName}" });
+                "--processing-delay-ms", "200", "--export-package", $"{Project}={built.FullName}");
             using var session = await emulator.ConnectAsync(cancellation.Token);
             using var client = new DataPackageClient(session);
             var jobs = new PackageJobs(client) { PollInterval = TimeSpan.FromMilliseconds(100), Timeout = TimeSpan.FromMinutes(30) };

@@ -21,13 +21,23 @@ internal sealed class PowerShellRunner
         _work = work;
     }
 
+    /// <summary>pwsh from PATH, else the copy in ../shared/tools beside the repository.</summary>
     public static string? Find()
     {
         var names = OperatingSystem.IsWindows() ? new[] { "pwsh.exe" } : new[] { "pwsh" };
-        return (Environment.GetEnvironmentVariable("PATH") ?? "")
+        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .SelectMany(folder => names.Select(name => Path.Combine(folder, name)))
             .FirstOrDefault(File.Exists);
+        if (onPath is not null || RepositoryRoot() is not { } root) return onPath;
+        return names.Select(name => Path.Combine(root, "..", "shared", "tools", name)).FirstOrDefault(File.Exists);
+    }
+
+    private static string? RepositoryRoot()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+            if (File.Exists(Path.Combine(folder.FullName, "RecurringIntegrations.slnx"))) return folder.FullName;
+        return null;
     }
 
     /// <summary>out/RecurringIntegrations of the repository this benchmark was built from.</summary>
@@ -77,7 +87,7 @@ internal sealed class PowerShellRunner
         return (double.Parse(output[0], CultureInfo.InvariantCulture), double.Parse(output[1], CultureInfo.InvariantCulture));
     }
 
-    private async Task<string> RunScriptAsync(string script, CancellationToken cancellationToken)
+    internal async Task<string> RunScriptAsync(string script, CancellationToken cancellationToken)
     {
         var path = Path.Combine(_work, "bench-" + Guid.NewGuid().ToString("N") + ".ps1");
         await File.WriteAllTextAsync(path, script, cancellationToken);
@@ -91,5 +101,5 @@ internal sealed class PowerShellRunner
         return (await output).Trim().Split('\n').Last();
     }
 
-    private static string Quote(string text) => "'" + text.Replace("'", "''") + "'";
+    internal static string Quote(string text) => "'" + text.Replace("'", "''") + "'";
 }

@@ -36,6 +36,8 @@ internal static class Program
           --import-only  only Import-Module in fresh pwsh processes
           --work DIR     folder for the temporary files (default: the system temp folder); removed at the end
           --packages     instead: the package API benchmark (256 MB package import and export; --help after it for its options)
+          --flow         instead: flow control under throttling, user scripts against Send-D365Enqueue (FlowBenchmark.cs;
+                         200 files of 10 KB unless --files / --size-kb say otherwise)
         """;
 
     public static async Task<int> Main(string[] args)
@@ -57,6 +59,9 @@ internal static class Program
             Console.WriteLine(Usage);
             return 0;
         }
+
+        if (options.Flow)
+            return await FlowBenchmark.RunAsync(options.FlowFiles, options.SizeKB, options.WorkRoot);
 
         using var cancellation = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
@@ -371,6 +376,9 @@ internal static class Program
         public string WorkRoot { get; private set; } = Path.GetTempPath();
         public bool ImportOnly { get; private set; }
         public bool Help { get; private set; }
+        public bool Flow { get; private set; }
+        public int FlowFiles => FilesGiven ? Files : 200;
+        private bool FilesGiven { get; set; }
 
         public static Options Parse(string[] args)
         {
@@ -380,7 +388,8 @@ internal static class Program
                 string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
                 switch (args[i])
                 {
-                    case "--files": options.Files = Positive(Value()); break;
+                    case "--files": options.Files = Positive(Value()); options.FilesGiven = true; break;
+                    case "--flow": options.Flow = true; break;
                     case "--size-kb": options.SizeKB = Positive(Value()); break;
                     case "--big-mb": options.BigMB = Positive(Value()); break;
                     case "--throttle": options.Throttle = Positive(Value()); break;

@@ -9,7 +9,15 @@ namespace RecurringIntegrations.Core.Http
     /// <summary>Turns a failed answer of the service into a <see cref="D365Exception"/> that says what to do.</summary>
     internal static class ResponseErrors
     {
-        public static D365Exception FromResponse(string operation, HttpResponseMessage response, string body, Uri environment)
+        /// <param name="done">What was done before giving up ("Gave up after 6 tries over 3.1 s."), or null.</param>
+        public static D365Exception FromResponse(string operation, HttpResponseMessage response, string body, Uri environment, string? done = null)
+        {
+            var error = Translate(operation, response, body, environment);
+            return done is null ? error
+                : new D365Exception(error.ErrorId, error.Category, error.BaseMessage + " " + done, error.RecommendedAction, error.StatusCode, error.ServiceMessage);
+        }
+
+        private static D365Exception Translate(string operation, HttpResponseMessage response, string body, Uri environment)
         {
             var status = response.StatusCode;
             var code = (int)status;
@@ -47,8 +55,8 @@ namespace RecurringIntegrations.Core.Http
                         status, serviceMessage);
                 case (HttpStatusCode)429:
                     return new D365Exception("Throttled", D365ErrorCategory.LimitsExceeded,
-                        $"{operation}: the service kept throttling the requests (429 Too Many Requests).",
-                        "Lower -ThrottleLimit or run at a quieter time; priority-based throttling limits each user and web server.",
+                        $"{operation}: the service throttled the request (429 Too Many Requests).",
+                        "Connect-D365 -ThrottlingBudget allows a longer wait; or run at a quieter time.",
                         status, serviceMessage);
                 case HttpStatusCode.BadRequest:
                     return new D365Exception("RequestRejected", D365ErrorCategory.InvalidArgument,
@@ -58,7 +66,7 @@ namespace RecurringIntegrations.Core.Http
             if (code >= 500)
                 return new D365Exception(code == 503 ? "ServiceUnavailable" : "ServiceError", D365ErrorCategory.ResourceUnavailable,
                     $"{operation}: the service failed ({code} {response.ReasonPhrase}).",
-                    "The call was retried where that was safe. Try again later; if it persists, check the environment's health.",
+                    "Try again later; if it persists, check the environment's health.",
                     status, serviceMessage);
             return new D365Exception("UnexpectedStatus", D365ErrorCategory.InvalidOperation,
                 $"{operation}: the service answered {code} {response.ReasonPhrase}.", null, status, serviceMessage);
@@ -82,6 +90,22 @@ namespace RecurringIntegrations.Core.Http
             new D365Exception("MalformedResponse", D365ErrorCategory.InvalidData,
                 $"{operation}: the service's answer is not the JSON the API documents ({detail}).",
                 "Check that the URL is a D365 Finance & Operations environment; if it is, try again later.");
+
+        /// <summary>True when the body is the service's OData error envelope: the service itself answered that the call failed.</summary>
+        internal static bool IsODataError(string body)
+        {
+            if (string.IsNullOrWhiteSpace(body) || !body.TrimStart().StartsWith("{", StringComparison.Ordinal)) return false;
+            try
+            {
+                using var document = JsonDocument.Parse(body);
+                return document.RootElement.ValueKind == JsonValueKind.Object &&
+                       Json.TryGetProperty(document.RootElement, "error", out var error) && error.ValueKind == JsonValueKind.Object;
+            }
+            catch (JsonException)
+            {
+                return false;
+            }
+        }
 
         /// <summary>The most specific message of an OData error body, or null when the body is not one.</summary>
         internal static string? ODataErrorMessage(string body)

@@ -44,7 +44,7 @@ namespace RecurringIntegrations.Core.Packages
                     (certificate != null && string.Equals(certificate.GetCertHashString(), trusted.GetCertHashString(), StringComparison.OrdinalIgnoreCase));
             _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
             _http.DefaultRequestHeaders.UserAgent.ParseAdd("RecurringIntegrations/" + typeof(BlobStorage).Assembly.GetName().Version);
-            _timeout = session.Transport.Retry.RequestTimeout;
+            _timeout = session.Retry.RequestTimeout;
             _verbose = verbose;
         }
 

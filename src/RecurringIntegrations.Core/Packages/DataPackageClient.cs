@@ -36,7 +36,7 @@ namespace RecurringIntegrations.Core.Packages
         /// <summary>A writable blob for a package: its id and its SAS URL. The service's value is a string holding JSON.</summary>
         public async Task<(string BlobId, Uri BlobUrl)> GetAzureWriteUrlAsync(string uniqueFileName, CancellationToken cancellationToken)
         {
-            var value = await PostActionAsync("GetAzureWriteUrl", w => w.WriteString("uniqueFileName", uniqueFileName), Replay.Safe, cancellationToken).ConfigureAwait(false);
+            var value = await PostActionAsync("GetAzureWriteUrl", w => w.WriteString("uniqueFileName", uniqueFileName), ResendRule.Always, cancellationToken).ConfigureAwait(false);
             var text = Json.ValueAsText(value);
             try
             {
@@ -65,7 +65,7 @@ namespace RecurringIntegrations.Core.Packages
                 w.WriteBoolean("execute", execute);
                 w.WriteBoolean("overwrite", overwrite);
                 w.WriteString("legalEntityId", legalEntityId);
-            }, Replay.OnlyIfNotAccepted, cancellationToken).ConfigureAwait(false);
+            }, UploadResendRule.Instance, cancellationToken).ConfigureAwait(false);
             return RequireExecutionId("ImportFromPackage", value);
         }
 
@@ -80,7 +80,7 @@ namespace RecurringIntegrations.Core.Packages
                 w.WriteString("executionId", executionId ?? string.Empty);
                 w.WriteBoolean("reExecute", reExecute);
                 w.WriteString("legalEntityId", legalEntityId);
-            }, Replay.OnlyIfNotAccepted, cancellationToken).ConfigureAwait(false);
+            }, UploadResendRule.Instance, cancellationToken).ConfigureAwait(false);
             return RequireExecutionId("ExportToPackage", value);
         }
 
@@ -105,7 +105,7 @@ namespace RecurringIntegrations.Core.Packages
             {
                 w.WriteString("executionId", executionId);
                 w.WriteString("entityName", entityName);
-            }, Replay.Safe, cancellationToken).ConfigureAwait(false));
+            }, ResendRule.Always, cancellationToken).ConfigureAwait(false));
             return value.ValueKind == JsonValueKind.True ||
                    (value.ValueKind == JsonValueKind.String && string.Equals(value.GetString(), "true", StringComparison.OrdinalIgnoreCase));
         }
@@ -117,19 +117,19 @@ namespace RecurringIntegrations.Core.Packages
             {
                 w.WriteString("executionId", executionId);
                 w.WriteString("entityName", entityName);
-            }, Replay.Safe, cancellationToken).ConfigureAwait(false));
+            }, ResendRule.Always, cancellationToken).ConfigureAwait(false));
             var text = Json.ValueAsText(value);
             return string.IsNullOrWhiteSpace(text) ? null : SasUrl.Parse(text, "GetImportTargetErrorKeysFileUrl");
         }
 
         private async Task<string?> PostTextAsync(string action, string parameter, string argument, CancellationToken cancellationToken) =>
-            Json.ValueAsText(Unwrap(await PostActionAsync(action, w => w.WriteString(parameter, argument), Replay.Safe, cancellationToken).ConfigureAwait(false)))?.Trim();
+            Json.ValueAsText(Unwrap(await PostActionAsync(action, w => w.WriteString(parameter, argument), ResendRule.Always, cancellationToken).ConfigureAwait(false)))?.Trim();
 
         /// <summary>
         /// The one place an action is posted: a camelCase JSON body, the answer's 'value' read back. Calls that start work are
-        /// sent with <see cref="Replay.OnlyIfNotAccepted"/>, and a lost answer becomes PackageOutcomeUnknown.
+        /// sent with <see cref="UploadResendRule"/> (again only when the service cannot have taken them), and a lost answer becomes PackageOutcomeUnknown.
         /// </summary>
-        private async Task<JsonElement> PostActionAsync(string action, Action<Utf8JsonWriter> writeBody, Replay replay, CancellationToken cancellationToken)
+        private async Task<JsonElement> PostActionAsync(string action, Action<Utf8JsonWriter> writeBody, ResendRule replay, CancellationToken cancellationToken)
         {
             var uri = new Uri(_session.EnvironmentUri, DataActions + action);
             string requestBody;
@@ -145,10 +145,10 @@ namespace RecurringIntegrations.Core.Packages
             }
             try
             {
-                return await _session.Transport.SendAsync(action, () => new HttpRequestMessage(HttpMethod.Post, uri)
+                return await _session.Pipeline.SendAsync(action, () => new HttpRequestMessage(HttpMethod.Post, uri)
                 {
                     Content = new StringContent(requestBody, Utf8, "application/json"),
-                }, replay, _session.Transport.Retry.RequestTimeout, false, async (response, _) =>
+                }, replay, _session.Retry.RequestTimeout, false, async (response, _) =>
                 {
                     var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
                     if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))

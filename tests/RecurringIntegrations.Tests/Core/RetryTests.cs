@@ -59,16 +59,16 @@ public class RetryTests
     }
 
     [Fact]
-    public async Task Enqueue_failing_with_500_is_not_repeated()
+    public async Task Enqueue_answered_500_with_the_services_own_error_is_sent_again_and_stored_once()
     {
         await using var env = await Emulated.StartAsync();
-        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Status, StatusCode = 500 });
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Status, StatusCode = 500, Times = 2 });
         var file = env.WriteFile("a.xml", "<a/>");
 
-        var error = await Assert.ThrowsAsync<D365Exception>(() => env.Client.EnqueueAsync(WellKnown.ImportActivity, file, "Customer groups", null, null, None));
+        var messageId = await env.Client.EnqueueAsync(WellKnown.ImportActivity, file, "Customer groups", null, null, None);
 
-        Assert.Equal("ServiceError", error.ErrorId);
-        Assert.Equal(1, env.Emulator.State.Requests.Count(r => r.PathAndQuery.StartsWith("/api/connector/enqueue")));
+        Assert.Equal(messageId, Assert.Single(env.Emulator.State.Enqueued).MessageId);
+        Assert.Equal(3, env.Emulator.State.Requests.Count(r => r.PathAndQuery.StartsWith("/api/connector/enqueue")));
     }
 
     [Fact]
@@ -88,7 +88,8 @@ public class RetryTests
 
         Assert.Equal("ConnectionFailed", error.ErrorId);
         Assert.Equal(D365ErrorCategory.ConnectionError, error.Category);
-        Assert.Contains(lines, l => l.Contains("retrying"));
+        Assert.Contains(lines, l => l.Contains("trying again"));
+        Assert.Matches(@"Tried 6 times over [0-9.]+ s, then gave up\.", error.Message);
         Assert.True(File.Exists(file));
     }
 
@@ -131,7 +132,7 @@ public class RetryTests
     public async Task A_call_slower_than_the_timeout_is_retried()
     {
         await using var env = await Emulated.StartAsync();
-        env.Session.Transport.Retry.RequestTimeout = TimeSpan.FromMilliseconds(500);
+        env.Session.Retry.RequestTimeout = TimeSpan.FromMilliseconds(500);
         env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Delay, Delay = TimeSpan.FromSeconds(3) });
 
         Assert.Null(await env.Client.DequeueAsync(WellKnown.ExportActivity, None));
@@ -191,14 +192,22 @@ public class RetryTests
     }
 
     [Fact]
-    public async Task Throttling_that_never_ends_fails_after_the_retry_budget()
+    public async Task Throttling_that_never_ends_fails_once_the_throttling_budget_is_spent_and_says_how_long_it_waited()
     {
-        await using var env = await Emulated.StartAsync();
-        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Status, StatusCode = 429, RetryAfter = "0", Times = -1 });
+        await using var emulator = await D365Emulator.StartAsync();
+        var options = Emulated.Options(emulator);
+        options.Retry.ThrottlingBudget = TimeSpan.FromSeconds(3);
+        using var session = await D365Session.ConnectAsync(options, None);
+        emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Status, StatusCode = 429, RetryAfter = "0", Times = -1 });
+        var started = DateTime.UtcNow;
 
-        var error = await Assert.ThrowsAsync<D365Exception>(() => env.Client.DequeueAsync(WellKnown.ExportActivity, None));
+        var error = await Assert.ThrowsAsync<D365Exception>(() => new D365Client(session).DequeueAsync(WellKnown.ExportActivity, None));
 
         Assert.Equal("Throttled", error.ErrorId);
-        Assert.Equal(env.Session.Transport.Retry.MaxAttempts, env.Emulator.Faults.Hits);
+        Assert.Equal(D365ErrorCategory.LimitsExceeded, error.Category);
+        Assert.Contains("throttling budget of 3.0 s", error.Message);
+        Assert.Contains("-ThrottlingBudget", error.Message);
+        Assert.True(emulator.Faults.Hits >= 2, $"only {emulator.Faults.Hits} try: a throttled call must wait and go again");
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
     }
 }

@@ -27,7 +27,7 @@ public class FaultMatrixTests
     public async Task Import_and_export_keep_their_books_under_fault(string fault, string path)
     {
         await using var env = await Emulated.StartAsync(o => o.RedeliveryTimeout = TimeSpan.FromMilliseconds(500));
-        env.Session.Transport.Retry.RequestTimeout = TimeSpan.FromSeconds(1);
+        env.Session.Retry.RequestTimeout = TimeSpan.FromSeconds(1);
         env.Emulator.Faults.Add(Rule(fault, path));
 
         var files = Ledger.MakeImportFiles(Path.Combine(env.Folder, "in"), 6);

@@ -62,6 +62,7 @@ public sealed class Emulated : IAsyncDisposable
         BaseDelay = TimeSpan.FromMilliseconds(10),
         MaxDelay = TimeSpan.FromMilliseconds(100),
         MaxTotalWait = TimeSpan.FromSeconds(10),
+        ThrottlingBudget = TimeSpan.FromSeconds(20),
         RequestTimeout = TimeSpan.FromSeconds(10),
     };
 

@@ -1,0 +1,175 @@
+using System;
+using System.Diagnostics;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace RecurringIntegrations.Core.Http
+{
+    /// <summary>
+    /// A session's flow control, shared by every call, cmdlet, runspace and parallel worker that uses the session: the
+    /// service throttles per user (d365-api.md section 11), so its answers steer all of them at once.
+    /// <list type="bullet">
+    /// <item>A 429 (or a 503 with Retry-After) pauses every new call of the session until the time it names.</item>
+    /// <item>From the first throttling on, calls are paced by a token bucket (as the AWS SDKs' adaptive retry mode). Its rate
+    /// is what the service let through since the previous throttling, counting the pause it asked for; it then grows back
+    /// along a cubic curve (slowly near the rate that was throttled, faster later), doubling in <see cref="Regrowth"/>.</item>
+    /// <item>Calls in flight are capped (52, the service's own per-user limit); throttling lowers the cap to 70% of the calls
+    /// then in flight, and each success raises it again by one per round of calls.</item>
+    /// </list>
+    /// </summary>
+    internal sealed class FlowControl
+    {
+        public const int MaxInFlight = 52;
+        private const double MinRate = 0.5;
+        private static readonly TimeSpan Regrowth = TimeSpan.FromSeconds(10);
+        private readonly object _gate = new object();
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private TimeSpan _pausedUntil;
+        private bool _pacing;
+        private double _baseRate;
+        private TimeSpan _rateSince;
+        private double _tokens;
+        private TimeSpan _refilledAt;
+        private TimeSpan _measuredSince = TimeSpan.MinValue;
+        private int _successes;
+        private double _concurrency = MaxInFlight;
+        private int _inFlight;
+        private TaskCompletionSource<bool> _slotFreed = NewSignal();
+
+        public FlowControl(TimeSpan budget) => Budget = budget;
+
+        /// <summary>How long one call may be held back by throttling in all before it fails with Throttled.</summary>
+        public TimeSpan Budget { get; }
+
+        /// <summary>The pace in calls per second; null while the service has not throttled the session.</summary>
+        public double? Rate
+        {
+            get { lock (_gate) return _pacing ? CurrentRate(_clock.Elapsed) : (double?)null; }
+        }
+
+        public int ConcurrencyLimit
+        {
+            get { lock (_gate) return (int)_concurrency; }
+        }
+
+        /// <summary>Waits until the session lets this call go (no pause, a token of pace, a slot), within the budget.</summary>
+        public async Task EnterAsync(HttpMessage message)
+        {
+            while (true)
+            {
+                TimeSpan wait;
+                Task slot;
+                bool paused;
+                lock (_gate)
+                {
+                    var now = _clock.Elapsed;
+                    if (_measuredSince == TimeSpan.MinValue) _measuredSince = now;
+                    slot = _slotFreed.Task;
+                    paused = _pausedUntil > now;
+                    if (paused)
+                        wait = _pausedUntil - now;
+                    else if (_pacing && Refill(now) < 1)
+                        wait = TimeSpan.FromSeconds((1 - _tokens) / CurrentRate(now));
+                    else if (_inFlight >= (int)_concurrency)
+                        wait = Timeout.InfiniteTimeSpan;
+                    else
+                    {
+                        if (_pacing) _tokens -= 1;
+                        _inFlight++;
+                        return;
+                    }
+                }
+
+                var left = Budget - message.ThrottledWait;
+                if (wait != Timeout.InfiniteTimeSpan && wait > left)
+                    throw Throttled(message, paused
+                        ? $"the session is paused {Format.Duration(wait)} more, beyond what is left of it"
+                        : "the session's pace leaves no room within it");
+                if (paused && wait >= TimeSpan.FromSeconds(1))
+                    message.Say($"{message.Operation}: waiting {Format.Duration(wait)}: the session is paused because the service throttled it.");
+                var started = _clock.Elapsed;
+                if (wait == Timeout.InfiniteTimeSpan)
+                {
+                    using var stop = CancellationTokenSource.CreateLinkedTokenSource(message.CancellationToken);
+                    var expired = Task.Delay(left, stop.Token);
+                    var first = await Task.WhenAny(slot, expired).ConfigureAwait(false);
+                    stop.Cancel();
+                    message.CancellationToken.ThrowIfCancellationRequested();
+                    if (first == expired) throw Throttled(message, "no call slot of the session came free within it");
+                }
+                else
+                {
+                    await Task.Delay(wait, message.CancellationToken).ConfigureAwait(false);
+                }
+                message.ThrottledWait += _clock.Elapsed - started;
+            }
+        }
+
+        /// <summary>The call's answer is in (or it failed): frees its slot and learns from what the service said.</summary>
+        public void Leave(HttpMessage message, TimeSpan? throttledFor)
+        {
+            TaskCompletionSource<bool> freed;
+            string? line = null;
+            lock (_gate)
+            {
+                var now = _clock.Elapsed;
+                _inFlight--;
+                if (throttledFor is { } retryAfter)
+                {
+                    var pause = retryAfter > TimeSpan.Zero ? retryAfter : TimeSpan.Zero;
+                    if (_pausedUntil <= now)
+                    {
+                        // A new throttling, not another answer to calls that were already on their way.
+                        var measured = _successes / Math.Max(0.001, (now + pause - _measuredSince).TotalSeconds);
+                        _baseRate = Math.Max(MinRate, _pacing ? Math.Min(measured, CurrentRate(now)) : measured);
+                        _pacing = true;
+                        _rateSince = now + pause;
+                        _tokens = 0;
+                        _refilledAt = now + pause;
+                        _measuredSince = now;
+                        _successes = 0;
+                        _concurrency = Math.Max(2, Math.Min(_concurrency, Math.Ceiling((_inFlight + 1) * 0.7)));
+                        line = $"{message.Operation} was throttled ({(int)message.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
+                               $"every call of the session waits {Format.Duration(pause)}; then the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight.";
+                    }
+                    if (now + pause > _pausedUntil) _pausedUntil = now + pause;
+                }
+                else if (message.Succeeded)
+                {
+                    _successes++;
+                    if (_concurrency < MaxInFlight) _concurrency = Math.Min(MaxInFlight, _concurrency + 1 / _concurrency);
+                }
+                freed = _slotFreed;
+                _slotFreed = NewSignal();
+            }
+            if (line != null) message.Say(line);
+            freed.TrySetResult(true);
+        }
+
+        private double CurrentRate(TimeSpan now)
+        {
+            var since = Math.Max(0, (now - _rateSince).TotalSeconds) / Regrowth.TotalSeconds;
+            return _baseRate * (1 + since * since * since);
+        }
+
+        private double Refill(TimeSpan now)
+        {
+            if (now > _refilledAt)
+            {
+                // One token of room at most: after a quiet spell the pace resumes evenly, not with a burst.
+                _tokens = Math.Min(1, _tokens + (now - _refilledAt).TotalSeconds * CurrentRate(now));
+                _refilledAt = now;
+            }
+            return _tokens;
+        }
+
+        private D365Exception Throttled(HttpMessage message, string why) =>
+            new D365Exception("Throttled", D365ErrorCategory.LimitsExceeded,
+                $"{message.Operation}: the service throttled the session, and this call has waited {Format.Duration(message.ThrottledWait)} " +
+                $"({message.ThrottledTries} tries answered 429/503) out of the session's throttling budget of {Format.Duration(Budget)}; {why}.",
+                "Connect-D365 -ThrottlingBudget allows a longer wait. Otherwise run at a quieter time, or spread the work: every client " +
+                "and job that signs in as the same app shares the service's limits.");
+
+        private static TaskCompletionSource<bool> NewSignal() => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

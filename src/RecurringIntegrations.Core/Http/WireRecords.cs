@@ -1,0 +1,35 @@
+using System.Text.Json;
+
+namespace System.Runtime.CompilerServices
+{
+    /// <summary>Lets netstandard2.0 compile records (init accessors).</summary>
+    internal static class IsExternalInit { }
+}
+
+namespace RecurringIntegrations.Core.Http
+{
+    /// <summary>The dequeue answer exactly as the service sends it (d365-api.md section 2; note the capital L twice).</summary>
+    internal sealed record DequeueWire(
+        string? CorrelationId,
+        string? PopReceipt,
+        string? DownloadLocation,
+        JsonElement IsDownLoadFileExist,
+        string? FileDownLoadErrorMessage,
+        string? LastDequeueDateTime);
+
+    /// <summary>An OData action's answer: <c>{"@odata.context": "...", "value": ...}</c>; value's type depends on the action.</summary>
+    internal sealed record ODataValue(JsonElement Value);
+
+    /// <summary>Request bodies of the OData actions (d365-api.md sections 5-7); the names are the service's.</summary>
+    internal sealed record MessageIdBody(string messageId);
+
+    internal sealed record UnderscoreMessageIdBody(string _messageId);
+
+    internal sealed record ExecutionIdBody(string executionId);
+
+    internal static class WireJson
+    {
+        /// <summary>Case-insensitive, tolerant of unknown fields: the service's casing varies.</summary>
+        public static readonly JsonSerializerOptions Options = new JsonSerializerOptions { PropertyNameCaseInsensitive = true };
+    }
+}

@@ -1,0 +1,203 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Net.Http;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace RecurringIntegrations.Benchmarks;
+
+/// <summary>
+/// Flow control under throttling: what users write instead of the module, and Send-D365Enqueue at four throttle limits,
+/// each against a fresh emulator process (0 or 100 ms added latency; or throttling at 5 or 10 calls/s over a 5 s window).
+/// Every row runs in its own pwsh; times are Measure-Command inside it (pwsh start-up and Connect-D365 not counted).
+/// </summary>
+internal static class FlowBenchmark
+{
+    private const double ThrottledTimeLimit = 1.3;
+    private const double ThrottledShareLimit = 0.20;
+
+    private sealed record Condition(string Name, int LatencyMs, double? Rate)
+    {
+        public string[] Arguments()
+        {
+            var arguments = new List<string>();
+            if (LatencyMs > 0) arguments.AddRange(new[] { "--fault", $"delay-{LatencyMs}:/api/connector/enqueue:-1" });
+            if (Rate is { } rate) arguments.AddRange(new[] { "--throttle-rate", rate.ToString(CultureInfo.InvariantCulture), "--throttle-window-ms", "5000" });
+            return arguments.ToArray();
+        }
+    }
+
+    private sealed record Way(string Name, int Concurrency, bool IsModule, Func<string, string> Script);
+
+    private sealed record Row(Condition Condition, Way Way, double Seconds, double Floor, int Calls, int Throttled, int Failed)
+    {
+        public double Ratio => Floor > 0 ? Seconds / Floor : double.NaN;
+        public double Share => Calls == 0 ? 0 : (double)Throttled / Calls;
+    }
+
+    public static async Task<int> RunAsync(int fileCount, int sizeKB, string workRoot)
+    {
+        var pwsh = PowerShellRunner.Find();
+        var module = PowerShellRunner.FindBuiltModule();
+        if (pwsh is null || module is null)
+        {
+            Console.Error.WriteLine(pwsh is null ? "pwsh is neither on PATH nor in ../shared/tools." : "Build the module first (dotnet build src/RecurringIntegrations.PowerShell).");
+            return 2;
+        }
+        var work = Path.Combine(workRoot, "ri-flow-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(work);
+        var total = Stopwatch.StartNew();
+        try
+        {
+            var files = TestFiles.CreateSmall(Path.Combine(work, "small"), fileCount, sizeKB);
+            var list = Path.Combine(work, "files.txt");
+            await File.WriteAllLinesAsync(list, files);
+            var runner = new PowerShellRunner(pwsh, work);
+            var conditions = new[]
+            {
+                new Condition("0 ms latency", 0, null),
+                new Condition("100 ms latency", 100, null),
+                new Condition("throttled 5 calls/s (5 s window)", 0, 5),
+                new Condition("throttled 10 calls/s (5 s window)", 0, 10),
+            };
+            var ways = Ways(list, module);
+            Console.WriteLine($"Flow benchmark: {fileCount} files of {sizeKB} KB, {Environment.ProcessorCount} cores, pwsh {pwsh}");
+            Console.WriteLine($"| Condition | Way | Time (s) | x floor | 429s / calls | Failed files |");
+            Console.WriteLine($"|---|---|---|---|---|---|");
+            var rows = new List<Row>();
+            foreach (var condition in conditions)
+                foreach (var way in ways)
+                {
+                    var row = await RunRowAsync(runner, work, condition, way, fileCount);
+                    rows.Add(row);
+                    Console.WriteLine($"| {condition.Name} | {way.Name} | {row.Seconds:0.00} | {(double.IsNaN(row.Ratio) ? "-" : row.Ratio.ToString("0.00", CultureInfo.InvariantCulture))} | " +
+                                      $"{row.Share:P0} ({row.Throttled} of {row.Calls}) | {row.Failed} |");
+                }
+            var passed = Verdicts(rows);
+            Console.WriteLine($"Floor: files x latency / concurrency unthrottled (none at 0 ms), files / allowed rate throttled. Whole run {total.Elapsed.TotalMinutes:0.0} min.");
+            return passed ? 0 : 1;
+        }
+        finally
+        {
+            try { Directory.Delete(work, true); } catch (IOException) { }
+        }
+    }
+
+    private static bool Verdicts(List<Row> rows)
+    {
+        var all = true;
+        void Check(string what, bool ok, string detail)
+        {
+            all &= ok;
+            Console.WriteLine($"{(ok ? "PASS" : "FAIL")}: {what}: {detail}");
+        }
+        var module = rows.Where(r => r.Way.IsModule).ToList();
+        Check("0 failed files in every row of the module", module.All(r => r.Failed == 0), $"{module.Sum(r => r.Failed)} failed");
+        foreach (var row in module.Where(r => r.Condition.Rate is not null))
+            Check($"{row.Condition.Name}, {row.Way.Name}: within {ThrottledTimeLimit}x of the floor, 429s at most {ThrottledShareLimit:P0} of calls",
+                row.Ratio <= ThrottledTimeLimit && row.Share <= ThrottledShareLimit, $"{row.Ratio:0.00}x, {row.Share:P0}");
+        var eight = rows.Single(r => r.Condition.LatencyMs == 100 && r.Condition.Rate is null && r.Way.IsModule && r.Way.Concurrency == 8);
+        var parallel = rows.Single(r => r.Condition.LatencyMs == 100 && r.Condition.Rate is null && r.Way.Name.StartsWith("ForEach-Object", StringComparison.Ordinal));
+        Check("100 ms, -ThrottleLimit 8 within 1.1x of its floor", eight.Ratio <= 1.1, $"{eight.Ratio:0.00}x");
+        Check("100 ms, -ThrottleLimit 8 at least 1.2x faster than ForEach-Object -Parallel -ThrottleLimit 8", parallel.Seconds / eight.Seconds >= 1.2,
+            $"{parallel.Seconds / eight.Seconds:0.00}x");
+        Console.WriteLine(all ? "ALL PASS" : "SOME FAIL");
+        return all;
+    }
+
+    private static async Task<Row> RunRowAsync(PowerShellRunner runner, string work, Condition condition, Way way, int fileCount)
+    {
+        await using var emulator = await EmulatorProcess.StartAsync(work, null, CancellationToken.None, condition.Arguments());
+        var output = (await runner.RunScriptAsync(Prologue(emulator) + way.Script(Target(emulator)), CancellationToken.None)).Trim().Split(' ');
+        var seconds = double.Parse(output[0], CultureInfo.InvariantCulture) / 1000;
+        var failed = int.Parse(output[1], CultureInfo.InvariantCulture);
+        var (calls, throttled) = await StatsAsync(emulator);
+        var floor = condition.Rate is { } rate ? fileCount / rate : fileCount * condition.LatencyMs / 1000.0 / way.Concurrency;
+        return new Row(condition, way, seconds, floor, calls, throttled, failed);
+    }
+
+    private static async Task<(int Calls, int Throttled)> StatsAsync(EmulatorProcess emulator)
+    {
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
+        using var stats = JsonDocument.Parse(await http.GetStringAsync(emulator.Environment + "/emulator/stats"));
+        return (stats.RootElement.GetProperty("calls").GetInt32(), stats.RootElement.GetProperty("throttled").GetInt32());
+    }
+
+    private static string Target(EmulatorProcess emulator) => PowerShellRunner.Quote($"{emulator.Environment}/api/connector/enqueue/{emulator.ImportActivity}?entity=Benchmark");
+
+    /// <summary>Variables every row's script has: $files, $tokenBody, $tokenUri, $activity, and the module connected.</summary>
+    private static string Prologue(EmulatorProcess emulator) => $$"""
+        $ErrorActionPreference = 'Stop'
+        $ProgressPreference = 'SilentlyContinue'
+        $tokenUri = {{PowerShellRunner.Quote(emulator.TokenEndpoint)}}
+        $tokenBody = @{ grant_type = 'client_credentials'; client_id = {{PowerShellRunner.Quote(emulator.ClientId)}}; client_secret = {{PowerShellRunner.Quote(emulator.ClientSecret)}}; scope = {{PowerShellRunner.Quote(emulator.Environment + "/.default")}} }
+        $activity = {{PowerShellRunner.Quote(emulator.ImportActivity.ToString())}}
+        $connect = @{ Environment = {{PowerShellRunner.Quote(emulator.Environment)}}; TenantId = {{PowerShellRunner.Quote(emulator.TenantId)}}; ClientId = {{PowerShellRunner.Quote(emulator.ClientId)}}; AuthorityHost = {{PowerShellRunner.Quote(emulator.AuthorityHost)}} }
+
+        """;
+
+    private static List<Way> Ways(string list, string module)
+    {
+        var files = $"$files = Get-Content -LiteralPath {PowerShellRunner.Quote(list)} | ForEach-Object {{ Get-Item -LiteralPath $_ }}\n";
+        // What a careful script does with a 429: wait as Retry-After says, up to 10 tries.
+        const string carefulSend = """
+            for ($try = 1; ; $try++) {
+                try { Invoke-RestMethod -Method Post -Uri $uri -InFile $file.FullName -ContentType 'application/octet-stream' -Headers @{ Authorization = "Bearer $token" } -SkipCertificateCheck | Out-Null; $ok = $true; break }
+                catch {
+                    $response = $_.Exception.Response
+                    if ($response -and [int]$response.StatusCode -eq 429 -and $try -lt 10) {
+                        $wait = if ($response.Headers.RetryAfter.Delta) { $response.Headers.RetryAfter.Delta.TotalSeconds } else { 1 }
+                        Start-Sleep -Milliseconds ([int](1000 * $wait))
+                    } else { $ok = $false; break }
+                }
+            }
+            """;
+        string Report(string measured, string failed) => $"'{{0}} {{1}}' -f {measured}.TotalMilliseconds.ToString([cultureinfo]::InvariantCulture), {failed}\n";
+        var ways = new List<Way>
+        {
+            new("Invoke-RestMethod loop, token per call", 1, false, uri => files + $$"""
+                $failed = 0
+                $time = Measure-Command { foreach ($file in $files) { try {
+                    $token = (Invoke-RestMethod -Method Post -Uri $tokenUri -Body $tokenBody -SkipCertificateCheck).access_token
+                    Invoke-RestMethod -Method Post -Uri {{uri}} -InFile $file.FullName -ContentType 'application/octet-stream' -Headers @{ Authorization = "Bearer $token" } -SkipCertificateCheck | Out-Null
+                } catch { $failed++ } } }
+                """ + "\n" + Report("$time", "$failed")),
+            new("Invoke-RestMethod loop, one token, waits on 429", 1, false, uri => files + $$"""
+                $failed = 0
+                $uri = {{uri}}
+                $time = Measure-Command {
+                    $token = (Invoke-RestMethod -Method Post -Uri $tokenUri -Body $tokenBody -SkipCertificateCheck).access_token
+                    foreach ($file in $files) {
+                {{carefulSend}}
+                        if (-not $ok) { $failed++ }
+                    }
+                }
+                """ + "\n" + Report("$time", "$failed")),
+            new("ForEach-Object -Parallel -ThrottleLimit 8, one token, waits on 429", 8, false, uri => files + $$"""
+                $uri = {{uri}}
+                $results = $null
+                $time = Measure-Command {
+                    $token = (Invoke-RestMethod -Method Post -Uri $tokenUri -Body $tokenBody -SkipCertificateCheck).access_token
+                    $results = $files | ForEach-Object -ThrottleLimit 8 -Parallel {
+                        $file = $_; $token = $using:token; $uri = $using:uri
+                {{carefulSend}}
+                        $ok
+                    }
+                }
+                """ + "\n" + Report("$time", "@($results | Where-Object { -not $_ }).Count")),
+        };
+        foreach (var limit in new[] { 1, 8, 32, 64 })
+            ways.Add(new($"Send-D365Enqueue -ThrottleLimit {limit}", limit, true, _ => files + $$"""
+                Import-Module {{PowerShellRunner.Quote(module)}}
+                $secret = ConvertTo-SecureString $tokenBody.client_secret -AsPlainText -Force
+                Connect-D365 @connect -ClientSecret $secret -SkipCertificateCheck -WarningAction SilentlyContinue | Out-Null
+                $time = Measure-Command { $files | Send-D365Enqueue -ActivityId $activity -EntityName 'Benchmark' -ThrottleLimit {{limit}} -ErrorVariable failures -ErrorAction SilentlyContinue | Out-Null }
+                """ + "\n" + Report("$time", "$failures.Count")));
+        return ways;
+    }
+}
