@@ -65,7 +65,7 @@ namespace RecurringIntegrations
             Retry = options.Retry;
             Flow = new FlowControl(options.Retry.ThrottlingBudget);
             Pipeline = new HttpPipeline(
-                new RetryPolicy(options.Retry, environment),
+                new RetryPolicy(options.Retry, environment, Flow),
                 new FlowControlPolicy(Flow),
                 new AuthenticationPolicy(tokens, environment),
                 new TimeoutPolicy(),

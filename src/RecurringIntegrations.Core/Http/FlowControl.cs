@@ -9,10 +9,12 @@ namespace RecurringIntegrations.Core.Http
     /// A session's flow control, shared by every call, cmdlet, runspace and parallel worker that uses the session: the
     /// service throttles per user (d365-api.md section 11), so its answers steer all of them at once.
     /// <list type="bullet">
-    /// <item>A 429 (or a 503 with Retry-After) pauses every new call of the session until the time it names.</item>
+    /// <item>A 429 (or a 503 with Retry-After) pauses every new call of the session until the time it names. A Retry-After of 0
+    /// asks for no pause: that call alone backs off (see <see cref="RetryPolicy"/>) and the pace stays.</item>
     /// <item>From the first throttling on, calls are paced by a token bucket (as the AWS SDKs' adaptive retry mode). Its rate
-    /// is what the service let through since the previous throttling, counting the pause it asked for; it then grows back
-    /// along a cubic curve (slowly near the rate that was throttled, faster later), doubling in <see cref="Regrowth"/>.</item>
+    /// is what the service let through since the previous throttling, over the time the session had calls to make (idle
+    /// spells between polls do not count, the pause the service asked for does); it then grows back along a cubic curve
+    /// (slowly near the rate that was throttled, faster later), doubling in <see cref="Regrowth"/>.</item>
     /// <item>Calls in flight are capped (52, the service's own per-user limit); throttling lowers the cap to 70% of the calls
     /// then in flight, and each success raises it again by one per round of calls.</item>
     /// </list>
@@ -30,8 +32,11 @@ namespace RecurringIntegrations.Core.Http
         private TimeSpan _rateSince;
         private double _tokens;
         private TimeSpan _refilledAt;
-        private TimeSpan _measuredSince = TimeSpan.MinValue;
         private int _successes;
+        private int _active;
+        private TimeSpan _activeSince;
+        private TimeSpan _busy;
+        private TimeSpan _throttledAt = TimeSpan.MinValue;
         private double _concurrency = MaxInFlight;
         private int _inFlight;
         private TaskCompletionSource<bool> _slotFreed = NewSignal();
@@ -55,6 +60,21 @@ namespace RecurringIntegrations.Core.Http
         /// <summary>Waits until the session lets this call go (no pause, a token of pace, a slot), within the budget.</summary>
         public async Task EnterAsync(HttpMessage message)
         {
+            lock (_gate)
+                if (_active++ == 0) _activeSince = _clock.Elapsed;
+            try
+            {
+                await WaitTurnAsync(message).ConfigureAwait(false);
+            }
+            catch
+            {
+                lock (_gate) Deactivate(_clock.Elapsed);
+                throw;
+            }
+        }
+
+        private async Task WaitTurnAsync(HttpMessage message)
+        {
             while (true)
             {
                 TimeSpan wait;
@@ -63,7 +83,6 @@ namespace RecurringIntegrations.Core.Http
                 lock (_gate)
                 {
                     var now = _clock.Elapsed;
-                    if (_measuredSince == TimeSpan.MinValue) _measuredSince = now;
                     slot = _slotFreed.Task;
                     paused = _pausedUntil > now;
                     if (paused)
@@ -76,6 +95,7 @@ namespace RecurringIntegrations.Core.Http
                     {
                         if (_pacing) _tokens -= 1;
                         _inFlight++;
+                        message.AdmittedAt = now;
                         return;
                     }
                 }
@@ -114,19 +134,24 @@ namespace RecurringIntegrations.Core.Http
             {
                 var now = _clock.Elapsed;
                 _inFlight--;
-                if (throttledFor is { } retryAfter)
+                Deactivate(now);
+                if (throttledFor is { } pause && pause > TimeSpan.Zero)
                 {
-                    var pause = retryAfter > TimeSpan.Zero ? retryAfter : TimeSpan.Zero;
-                    if (_pausedUntil <= now)
+                    if (message.AdmittedAt > _throttledAt)
                     {
-                        // A new throttling, not another answer to calls that were already on their way.
-                        var measured = _successes / Math.Max(0.001, (now + pause - _measuredSince).TotalSeconds);
-                        _baseRate = Math.Max(MinRate, _pacing ? Math.Min(measured, CurrentRate(now)) : measured);
+                        // A new throttling: calls sent before the last one was known answer for that one (once per round trip, as TCP).
+                        _throttledAt = now;
+                        var busy = _busy + (_active > 0 ? now - _activeSince : TimeSpan.Zero);
+                        var measured = _successes / Math.Max(0.001, (busy + pause).TotalSeconds);
+                        // At most 30% lower per throttling (AIMD, as AWS's adaptive mode): a short sample says little.
+                        _baseRate = Math.Max(MinRate, _pacing ? Math.Max(measured, 0.7 * CurrentRate(now)) : measured);
                         _pacing = true;
                         _rateSince = now + pause;
+                        // Nothing goes during the pause, and the pace starts from an empty bucket after it.
                         _tokens = 0;
                         _refilledAt = now + pause;
-                        _measuredSince = now;
+                        _busy = TimeSpan.Zero;
+                        _activeSince = now;
                         _successes = 0;
                         _concurrency = Math.Max(2, Math.Min(_concurrency, Math.Ceiling((_inFlight + 1) * 0.7)));
                         line = $"{message.Operation} was throttled ({(int)message.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
@@ -146,6 +171,12 @@ namespace RecurringIntegrations.Core.Http
             freed.TrySetResult(true);
         }
 
+        /// <summary>Counts the time the session had calls to make, the measure of the pace the service allowed.</summary>
+        private void Deactivate(TimeSpan now)
+        {
+            if (--_active == 0) _busy += now - _activeSince;
+        }
+
         private double CurrentRate(TimeSpan now)
         {
             var since = Math.Max(0, (now - _rateSince).TotalSeconds) / Regrowth.TotalSeconds;
@@ -163,7 +194,7 @@ namespace RecurringIntegrations.Core.Http
             return _tokens;
         }
 
-        private D365Exception Throttled(HttpMessage message, string why) =>
+        internal D365Exception Throttled(HttpMessage message, string why) =>
             new D365Exception("Throttled", D365ErrorCategory.LimitsExceeded,
                 $"{message.Operation}: the service throttled the session, and this call has waited {Format.Duration(message.ThrottledWait)} " +
                 $"({message.ThrottledTries} tries answered 429/503) out of the session's throttling budget of {Format.Duration(Budget)}; {why}.",

@@ -48,6 +48,8 @@ namespace RecurringIntegrations.Core.Http
         /// <summary>Time this call spent held back by the session's flow control (pauses, pacing) and its throttled tries.</summary>
         public TimeSpan ThrottledWait { get; set; }
         public int Tries { get; set; }
+        /// <summary>When the session's flow control let the current try go (its own clock).</summary>
+        internal TimeSpan AdmittedAt { get; set; }
         public int ThrottledTries { get; set; }
 
         public bool Succeeded => Response != null && (int)Response.StatusCode >= 200 && (int)Response.StatusCode < 300;

@@ -18,11 +18,13 @@ namespace RecurringIntegrations.Core.Http
         private static readonly Random Jitter = new Random();
         private readonly RetryOptions _options;
         private readonly Uri _environment;
+        private readonly FlowControl _flow;
 
-        public RetryPolicy(RetryOptions options, Uri environment)
+        public RetryPolicy(RetryOptions options, Uri environment, FlowControl flow)
         {
             _options = options;
             _environment = environment;
+            _flow = flow;
         }
 
         public override async Task ProcessAsync(HttpMessage message, HttpPipelinePolicy[] pipeline, int next)
@@ -54,16 +56,28 @@ namespace RecurringIntegrations.Core.Http
                         if (failure.IsThrottling)
                         {
                             message.ThrottledTries++;
-                            continue;
+                            if (failure.Status == 429 && failure.RetryAfter == TimeSpan.Zero)
+                            {
+                                // "Retry-After: 0" names no pause for the session; this call still must not hammer the service.
+                                delay = Backoff(message.ThrottledTries);
+                                if (message.ThrottledWait + delay > _flow.Budget)
+                                    throw _flow.Throttled(message, "the service kept answering 429");
+                                message.ThrottledWait += delay;
+                            }
+                            else continue;
                         }
-                        if (!failure.IsTransient) throw Error(message, failure, null);
-                        if (message.Resend.Refuse(message, failure) is { } refused) throw refused;
-                        failedTries++;
-                        delay = failure.RetryAfter ?? Backoff(failedTries);
-                        if (failedTries >= _options.MaxAttempts)
-                            throw Error(message, failure, $"Tried {message.TriesSoFar()}, then gave up.");
-                        if (backedOff + delay > _options.MaxTotalWait)
-                            throw Error(message, failure, $"Tried {message.TriesSoFar()}, then gave up: another wait would pass {Format.Duration(_options.MaxTotalWait)} of backing off.");
+                        else
+                        {
+                            if (!failure.IsTransient) throw Error(message, failure, null);
+                            if (message.Resend.Refuse(message, failure) is { } refused) throw refused;
+                            failedTries++;
+                            delay = failure.RetryAfter ?? Backoff(failedTries);
+                            if (failedTries >= _options.MaxAttempts)
+                                throw Error(message, failure, $"Tried {message.TriesSoFar()}, then gave up.");
+                            if (backedOff + delay > _options.MaxTotalWait)
+                                throw Error(message, failure, $"Tried {message.TriesSoFar()}, then gave up: another wait would pass {Format.Duration(_options.MaxTotalWait)} of backing off.");
+                            backedOff += delay;
+                        }
                     }
                     finally
                     {
@@ -72,7 +86,6 @@ namespace RecurringIntegrations.Core.Http
                     message.Say($"{message.Operation}: trying again in {Format.Duration(delay)} (try {message.Tries + 1}, at most {_options.MaxAttempts} failed) after {failure.Description}.");
                 }
                 await Task.Delay(delay, message.CancellationToken).ConfigureAwait(false);
-                backedOff += delay;
             }
         }
 
