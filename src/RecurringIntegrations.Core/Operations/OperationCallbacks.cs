@@ -1,4 +1,5 @@
 using System;
+using RecurringIntegrations.Core.Errors;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -53,10 +54,11 @@ namespace RecurringIntegrations.Core.Operations
     internal static class Failures
     {
         /// <summary>
-        /// Keeps one item's failure from ending a batch: D365Exceptions pass as they are, anything else unexpected is wrapped
-        /// with the operation's stable ErrorId. Cancellation is never wrapped: it must end the whole operation.
+        /// Keeps one item's failure from ending a batch: D365Exceptions pass as they are, anything else is a fault of the
+        /// module and says so. Cancellation is never wrapped: it must end the whole operation.
         /// </summary>
-        public static D365Exception AsD365(Exception ex, string errorId, string message) =>
-            ex as D365Exception ?? new D365Exception(errorId, D365ErrorCategory.NotSpecified, message + ": " + ex.Message, innerException: ex);
+        /// <param name="what">What failed and what became of the item.</param>
+        public static D365Exception AsD365(Exception ex, string what) =>
+            ex as D365Exception ?? ErrorCatalog.UnexpectedError.Wrap(ex, what, ex.GetType().FullName, ex.Message);
     }
 }
