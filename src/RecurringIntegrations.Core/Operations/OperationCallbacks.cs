@@ -25,7 +25,7 @@ namespace RecurringIntegrations.Core.Operations
 
     /// <summary>
     /// What an operation reports while it runs. Each callback may be called from any thread pool thread, concurrently:
-    /// the cmdlet layer posts them to a <see cref="PipelineBridge"/>; tests collect them in concurrent collections.
+    /// the cmdlet layer posts them to a pipeline bridge; tests collect them in concurrent collections.
     /// </summary>
     public sealed class OperationCallbacks<TResult>
     {
