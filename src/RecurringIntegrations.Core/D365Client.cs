@@ -8,6 +8,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Http;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core
 {
@@ -26,8 +27,7 @@ namespace RecurringIntegrations.Core
         {
             _session = session ?? throw new ArgumentNullException(nameof(session));
             if (session.IsDisposed)
-                throw new D365Exception("SessionClosed", D365ErrorCategory.InvalidOperation,
-                    "This session was closed by Disconnect-D365.", "Run Connect-D365 to open a new session.");
+                throw ErrorCatalog.SessionClosed.Create();
             _verbose = verbose;
         }
 
@@ -66,9 +66,7 @@ namespace RecurringIntegrations.Core
         {
             if (message is null) throw new ArgumentNullException(nameof(message));
             if (!message.IsDownloadFileExist && string.IsNullOrWhiteSpace(message.DownloadLocation))
-                throw new D365Exception("DequeuedMessageHasNoFile", D365ErrorCategory.ObjectNotFound,
-                    $"Message {message.CorrelationId} has no file to download.", "It was not acknowledged and stays on the queue; check the export job in the environment.",
-                    serviceMessage: message.FileDownloadErrorMessage);
+                throw ErrorCatalog.DequeuedMessageHasNoFile.FromService(null, message.FileDownloadErrorMessage, null, message.CorrelationId);
             var location = EnvironmentAddress.ResolveDownloadLocation(_session.EnvironmentUri, message.DownloadLocation);
             var directory = FileChecks.PrepareOutputDirectory(outputDirectory);
 
@@ -81,8 +79,7 @@ namespace RecurringIntegrations.Core
         public Task AcknowledgeAsync(Guid activityId, string dequeueResponse, CancellationToken cancellationToken)
         {
             if (string.IsNullOrWhiteSpace(dequeueResponse))
-                throw new D365Exception("AckBodyMissing", D365ErrorCategory.InvalidArgument,
-                    "There is no dequeue answer to acknowledge.", "Pipe the messages of Receive-D365Dequeue to Confirm-D365Ack.");
+                throw ErrorCatalog.AckBodyMissing.Create();
             var uri = new Uri(_session.EnvironmentUri, "/api/connector/ack/" + activityId.ToString("D"));
             return Pipeline.SendAsync("Acknowledge", () => new HttpRequestMessage(HttpMethod.Post, uri)
             {
@@ -126,8 +123,7 @@ namespace RecurringIntegrations.Core
         public async Task<IReadOnlyList<ExecutionError>> GetExecutionErrorsAsync(string executionId, CancellationToken cancellationToken)
         {
             if (string.IsNullOrWhiteSpace(executionId))
-                throw new D365Exception("ExecutionIdMissing", D365ErrorCategory.InvalidArgument,
-                    "The execution id is empty.", "Give -ExecutionId, or -MessageId to look the execution up.");
+                throw ErrorCatalog.ExecutionIdMissing.Create();
             var value = await CallActionAsync("GetExecutionErrors", new ExecutionIdBody(executionId), cancellationToken).ConfigureAwait(false);
             return ExecutionErrors.Parse(executionId, value);
         }
@@ -160,9 +156,7 @@ namespace RecurringIntegrations.Core
             if (TryReadMessageId(body, out var messageId)) return messageId;
             if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
                 throw ResponseErrors.WebPageInsteadOfJson("Enqueue", body, response.StatusCode);
-            throw new D365Exception("EnqueueOutcomeUnknown", D365ErrorCategory.InvalidData,
-                $"Enqueue: the service answered 200 but not with a message id ('{Shorten(body)}').",
-                "The file was left in place and not sent again. Check the job's message history before sending it again.");
+            throw ErrorCatalog.EnqueueOutcomeUnknown.Create($"Enqueue: the service answered 200 but not with a message id ('{Shorten(body)}').", " The file was left in place and not sent again.");
         }
 
         private static async Task<T?> ReadJsonAsync<T>(string operation, HttpResponseMessage response) where T : class

@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Http;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core
 {
@@ -111,9 +112,7 @@ namespace RecurringIntegrations
         {
             if (options is null) throw new ArgumentNullException(nameof(options));
             if (options.Retry.ThrottlingBudget <= TimeSpan.Zero)
-                throw new D365Exception("ThrottlingBudgetInvalid", D365ErrorCategory.InvalidArgument,
-                    $"The throttling budget '{options.Retry.ThrottlingBudget}' is not a positive time span.",
-                    "Give -ThrottlingBudget a positive time span, for example (New-TimeSpan -Minutes 30), or leave it out for 30 minutes.");
+                throw ErrorCatalog.ThrottlingBudgetInvalid.Create(options.Retry.ThrottlingBudget);
             var environment = EnvironmentAddress.Normalize(options.Environment);
             var audience = EnvironmentAddress.ToAudience(environment);
             var handler = CreateHandler(options);
@@ -159,9 +158,7 @@ namespace RecurringIntegrations
         {
             if (authorityHost is null || !authorityHost.IsAbsoluteUri ||
                 !(authorityHost.Scheme == Uri.UriSchemeHttps || (authorityHost.Scheme == Uri.UriSchemeHttp && EnvironmentAddress.IsLoopback(authorityHost))))
-                throw new D365Exception("AuthorityHostInvalid", D365ErrorCategory.InvalidArgument,
-                    $"The authority host '{authorityHost}' is not an https:// URL.",
-                    "Leave -AuthorityHost out for the public cloud, or give the https:// sign-in host of your cloud, for example https://login.microsoftonline.us.");
+                throw ErrorCatalog.AuthorityHostInvalid.Create(authorityHost);
             return authorityHost;
         }
 

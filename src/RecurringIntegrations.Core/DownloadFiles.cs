@@ -4,6 +4,7 @@ using System.Net.Http;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core
 {
@@ -90,9 +91,7 @@ namespace RecurringIntegrations.Core
             }
             catch (UnauthorizedAccessException ex)
             {
-                throw new D365Exception("OutputPathAccessDenied", D365ErrorCategory.PermissionDenied,
-                    $"Cannot write in '{Path.GetDirectoryName(partial)}': access is denied.",
-                    "Choose a folder you may write to. The message was not acknowledged and stays on the queue.", innerException: ex);
+                throw ErrorCatalog.OutputPathAccessDenied.Wrap(ex, $"write in '{Path.GetDirectoryName(partial)}'", " The message was not acknowledged and stays on the queue.");
             }
             catch (IOException ex)
             {
@@ -114,10 +113,7 @@ namespace RecurringIntegrations.Core
 
         // A local write failure is not a network failure: it must not be retried as one, and it says what to fix.
         private static D365Exception WriteFailed(string partial, Exception ex) =>
-            new D365Exception("DownloadWriteFailed", D365ErrorCategory.WriteError,
-                $"Saving into '{Path.GetDirectoryName(partial)}' failed: {ex.Message}",
-                "Check free disk space and that the folder is writable. The message was not acknowledged and stays on the queue.",
-                innerException: ex);
+            ErrorCatalog.DownloadWriteFailed.Wrap(ex, $"Saving into '{Path.GetDirectoryName(partial)}'", ex.Message);
 
         private static string MoveIntoPlace(string partial, string directory, string fileName, bool overwrite)
         {

@@ -1,5 +1,6 @@
 using System;
 using System.Net;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core
 {
@@ -10,16 +11,12 @@ namespace RecurringIntegrations.Core
         {
             var text = (environment ?? string.Empty).Trim();
             if (text.Length == 0)
-                throw new D365Exception("EnvironmentMissing", D365ErrorCategory.InvalidArgument,
-                    "The environment URL is empty.", "Give the environment's URL, for example https://contoso.operations.dynamics.com.");
+                throw ErrorCatalog.EnvironmentMissing.Create();
             if (text.IndexOf("://", StringComparison.Ordinal) < 0) text = "https://" + text;
             if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
-                throw new D365Exception("EnvironmentInvalid", D365ErrorCategory.InvalidArgument,
-                    $"'{environment}' is not a valid environment URL.", "Give the environment's URL, for example https://contoso.operations.dynamics.com.");
+                throw ErrorCatalog.EnvironmentInvalid.Create(environment);
             if (uri.Scheme == Uri.UriSchemeHttp && !IsLoopback(uri))
-                throw new D365Exception("EnvironmentNotHttps", D365ErrorCategory.SecurityError,
-                    $"'{environment}' uses http://; tokens are only ever sent over https.",
-                    "Use the https:// address of the environment (http:// is accepted only for a local emulator on loopback).");
+                throw ErrorCatalog.EnvironmentNotHttps.Create(environment);
             var port = uri.IsDefaultPort ? string.Empty : ":" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return new Uri((uri.Scheme + "://" + uri.Host + port).ToLowerInvariant());
         }
@@ -44,13 +41,9 @@ namespace RecurringIntegrations.Core
         {
             if (string.IsNullOrWhiteSpace(downloadLocation) || !Uri.TryCreate(downloadLocation, UriKind.Absolute, out var location) ||
                 (location.Scheme != Uri.UriSchemeHttp && location.Scheme != Uri.UriSchemeHttps))
-                throw new D365Exception("DownloadLocationInvalid", D365ErrorCategory.InvalidData,
-                    $"The dequeued message has no usable DownloadLocation ('{downloadLocation}').",
-                    "The message stays on the queue and is redelivered; if it keeps happening, check the export job in the environment.");
+                throw ErrorCatalog.DownloadLocationInvalid.Create(downloadLocation);
             if (!IsSameHost(location, environment))
-                throw new D365Exception("DownloadLocationForeignHost", D365ErrorCategory.SecurityError,
-                    $"The DownloadLocation points to '{location.Host}', not to the environment '{environment.Host}'; the module sends its token only to the environment and did not download it.",
-                    "The message was not acknowledged and stays on the queue. Check for a proxy or load balancer rewriting the service's answers.");
+                throw ErrorCatalog.DownloadLocationForeignHost.Create(location.Host, environment.Host);
             var builder = new UriBuilder(location) { Scheme = environment.Scheme, Host = environment.Host, Port = environment.Port };
             return builder.Uri;
         }

@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core
 {
@@ -10,31 +11,25 @@ namespace RecurringIntegrations.Core
         public static long ReadableFileLength(string path)
         {
             if (string.IsNullOrWhiteSpace(path))
-                throw new D365Exception("EnqueuePathEmpty", D365ErrorCategory.InvalidArgument,
-                    "The file path is empty.", "Give the path of a file to upload with -Path or -LiteralPath.");
+                throw ErrorCatalog.EnqueuePathEmpty.Create();
             if (Directory.Exists(path))
-                throw new D365Exception("EnqueuePathIsDirectory", D365ErrorCategory.InvalidArgument,
-                    $"'{path}' is a folder, not a file.", "Give the files inside it, for example -Path '<folder>\\*.xml', or pipe Get-ChildItem -File.");
+                throw ErrorCatalog.EnqueuePathIsDirectory.Create(path);
             if (!File.Exists(path))
-                throw new D365Exception("EnqueueFileNotFound", D365ErrorCategory.ObjectNotFound,
-                    $"The file '{path}' does not exist.", "Check the path; -Path takes wildcards, -LiteralPath takes the name as is.");
+                throw ErrorCatalog.EnqueueFileNotFound.Create(path);
             try
             {
                 using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
                 if (stream.Length == 0)
-                    throw new D365Exception("EnqueueFileEmpty", D365ErrorCategory.InvalidData,
-                        $"The file '{path}' is empty.", "The service would create an empty message: check that the file was written completely.");
+                    throw ErrorCatalog.EnqueueFileEmpty.Create(path, string.Empty);
                 return stream.Length;
             }
             catch (UnauthorizedAccessException ex)
             {
-                throw new D365Exception("EnqueueFileAccessDenied", D365ErrorCategory.PermissionDenied,
-                    $"The file '{path}' cannot be read: access is denied.", "Run as a user who may read the file, or change its permissions.", innerException: ex);
+                throw ErrorCatalog.EnqueueFileAccessDenied.Wrap(ex, path, string.Empty);
             }
             catch (IOException ex)
             {
-                throw new D365Exception("EnqueueFileLocked", D365ErrorCategory.ResourceUnavailable,
-                    $"The file '{path}' cannot be read now: {ex.Message}", "Another program may still be writing it: try again when it is done.", innerException: ex);
+                throw ErrorCatalog.EnqueueFileLocked.Wrap(ex, path, ex.Message);
             }
         }
 
@@ -42,12 +37,10 @@ namespace RecurringIntegrations.Core
         public static string PrepareOutputDirectory(string path)
         {
             if (string.IsNullOrWhiteSpace(path))
-                throw new D365Exception("OutputPathEmpty", D365ErrorCategory.InvalidArgument,
-                    "The output folder is empty.", "Give the folder to save files in with -OutputPath.");
+                throw ErrorCatalog.OutputPathEmpty.Create();
             var full = Path.GetFullPath(path);
             if (File.Exists(full))
-                throw new D365Exception("OutputPathIsFile", D365ErrorCategory.InvalidArgument,
-                    $"'{full}' is a file; -OutputPath needs a folder.", "Give a folder (it is created if missing).");
+                throw ErrorCatalog.OutputPathIsFile.Create(full);
             try
             {
                 Directory.CreateDirectory(full);
@@ -55,13 +48,11 @@ namespace RecurringIntegrations.Core
             }
             catch (UnauthorizedAccessException ex)
             {
-                throw new D365Exception("OutputPathAccessDenied", D365ErrorCategory.PermissionDenied,
-                    $"The folder '{full}' cannot be created: access is denied.", "Choose a folder you may write to.", innerException: ex);
+                throw ErrorCatalog.OutputPathAccessDenied.Wrap(ex, $"create the folder '{full}'", string.Empty);
             }
             catch (IOException ex)
             {
-                throw new D365Exception("OutputPathUnusable", D365ErrorCategory.WriteError,
-                    $"The folder '{full}' cannot be created: {ex.Message}", "Choose another folder.", innerException: ex);
+                throw ErrorCatalog.OutputPathUnusable.Wrap(ex, full, ex.Message);
             }
         }
     }

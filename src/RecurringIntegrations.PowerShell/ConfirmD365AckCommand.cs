@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -44,7 +45,7 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void Process()
         {
             var message = InputObject ?? new DequeuedMessage
             {
@@ -60,7 +61,7 @@ namespace RecurringIntegrations.PowerShell
             {
                 body = MessageQueries.AckBody(message.CorrelationId, message.PopReceipt, message.DownloadLocation, message.DequeueResponse);
             }
-            catch (Core.D365Exception ex)
+            catch (D365Exception ex)
             {
                 WriteError(ToErrorRecord(ex, message));
                 return;

@@ -3,13 +3,16 @@ using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Operations;
 
 namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
-    /// What every cmdlet doing network work shares: a cancellation source that Ctrl+C (StopProcessing) cancels, a bridge
-    /// that runs Core's async work off the pipeline thread while Write* stays on it, and the one mapping of D365Exception to ErrorRecord.
+    /// What every cmdlet of the module shares: a cancellation source that Ctrl+C (StopProcessing) cancels, a bridge
+    /// that runs Core's async work off the pipeline thread while Write* stays on it, and the one mapping of exceptions to
+    /// ErrorRecords. Cmdlets override Begin, Process and End: whatever escapes them still leaves as an ErrorRecord with an
+    /// ErrorId of the catalogue, never with a .NET type name.
     /// </summary>
     public abstract class BridgedCmdlet : PSCmdlet, IDisposable
     {
@@ -19,7 +22,33 @@ namespace RecurringIntegrations.PowerShell
 
         internal CancellationToken CancellationToken => _cancellation?.Token ?? CancellationToken.None;
 
-        protected override void BeginProcessing() => _cancellation = new CancellationTokenSource();
+        protected sealed override void BeginProcessing()
+        {
+            _cancellation = new CancellationTokenSource();
+            Guard(Begin);
+        }
+
+        protected sealed override void ProcessRecord() => Guard(Process);
+
+        protected sealed override void EndProcessing() => Guard(End);
+
+        protected virtual void Begin() { }
+
+        protected virtual void Process() { }
+
+        protected virtual void End() { }
+
+        private void Guard(Action step)
+        {
+            try
+            {
+                step();
+            }
+            catch (Exception ex) when (!(ex is PipelineStoppedException || ex is ActionPreferenceStopException))
+            {
+                ThrowTerminatingError(ToErrorRecord(ex, null));
+            }
+        }
 
         protected override void StopProcessing() => _cancellation?.Cancel();
 
@@ -43,9 +72,7 @@ namespace RecurringIntegrations.PowerShell
             catch (Exception ex) when (!(ex is D365Exception) && ModuleInitializer.Dependencies?.BrokenFile(ex) is string path)
             {
                 // A file under Dependencies/ fails when Core first reaches it (MSAL at the first sign-in), long after import.
-                var broken = ModuleFileException.For(path, ex);
-                throw new D365Exception(broken.ErrorId, broken.IsMissing ? D365ErrorCategory.ObjectNotFound : D365ErrorCategory.InvalidData,
-                    broken.Text, Messages.ModuleFileAction, innerException: ex);
+                throw (ModuleFileException.For(path, ex).IsMissing ? ErrorCatalog.ModuleFileMissing : ErrorCatalog.ModuleFileDamaged).Wrap(ex, path);
             }
         }
 
@@ -82,21 +109,39 @@ namespace RecurringIntegrations.PowerShell
         internal void PostVerbose(string line) => Bridge.Post(() => WriteVerbose(line));
 
         /// <summary>
-        /// ErrorId and text come from Core unchanged; the category maps by name (D365ErrorCategory mirrors ErrorCategory);
-        /// the recommended action goes where Get-Error and $error[0].ErrorDetails show it.
+        /// ErrorId, category and text come from the catalogue; the recommended action goes where Get-Error and
+        /// $error[0].ErrorDetails show it. Anything that is not a D365Exception is a fault of the module: UnexpectedError,
+        /// with the exception inside.
         /// </summary>
         internal static ErrorRecord ToErrorRecord(Exception exception, object? target)
         {
-            if (exception is D365Exception d365)
-            {
-                var category = Enum.TryParse<ErrorCategory>(d365.Category.ToString(), out var mapped) ? mapped : ErrorCategory.NotSpecified;
-                var record = new ErrorRecord(d365, d365.ErrorId, category, target);
-                if (!string.IsNullOrWhiteSpace(d365.RecommendedAction))
-                    record.ErrorDetails = new ErrorDetails(d365.Message) { RecommendedAction = d365.RecommendedAction };
-                return record;
-            }
-            return new ErrorRecord(exception, exception.GetType().Name, ErrorCategory.NotSpecified, target);
+            var error = exception as D365Exception
+                ?? ErrorCatalog.UnexpectedError.Wrap(exception, "The command failed", exception.GetType().FullName, exception.Message);
+            var record = new ErrorRecord(error, error.ErrorId, ToErrorCategory(error.Category), target);
+            if (error.RecommendedAction != null)
+                record.ErrorDetails = new ErrorDetails(error.Message) { RecommendedAction = error.RecommendedAction };
+            return record;
         }
+
+        internal static ErrorCategory ToErrorCategory(D365ErrorCategory category) => category switch
+        {
+            D365ErrorCategory.NotSpecified => ErrorCategory.NotSpecified,
+            D365ErrorCategory.AuthenticationError => ErrorCategory.AuthenticationError,
+            D365ErrorCategory.ConnectionError => ErrorCategory.ConnectionError,
+            D365ErrorCategory.LimitsExceeded => ErrorCategory.LimitsExceeded,
+            D365ErrorCategory.InvalidData => ErrorCategory.InvalidData,
+            D365ErrorCategory.InvalidArgument => ErrorCategory.InvalidArgument,
+            D365ErrorCategory.ObjectNotFound => ErrorCategory.ObjectNotFound,
+            D365ErrorCategory.OperationTimeout => ErrorCategory.OperationTimeout,
+            D365ErrorCategory.InvalidOperation => ErrorCategory.InvalidOperation,
+            D365ErrorCategory.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+            D365ErrorCategory.SecurityError => ErrorCategory.SecurityError,
+            D365ErrorCategory.PermissionDenied => ErrorCategory.PermissionDenied,
+            D365ErrorCategory.WriteError => ErrorCategory.WriteError,
+            D365ErrorCategory.ReadError => ErrorCategory.ReadError,
+            D365ErrorCategory.OperationStopped => ErrorCategory.OperationStopped,
+            _ => throw new ArgumentOutOfRangeException(nameof(category), category, "A category of the catalogue has no PowerShell ErrorCategory."),
+        };
     }
 
     /// <summary>Base of the data cmdlets: -Session, with the default session of the last Connect-D365 when it is left out.</summary>
@@ -112,18 +157,11 @@ namespace RecurringIntegrations.PowerShell
         /// <summary>The client of this invocation: one -Verbose line per HTTP call, posted to the pipeline thread.</summary>
         internal D365Client Client { get; private set; } = null!;
 
-        protected override void BeginProcessing()
+        protected override void Begin()
         {
-            base.BeginProcessing();
             var session = Session ?? D365Session.Default;
             if (session is null)
-            {
-                var record = new ErrorRecord(new InvalidOperationException(Messages.NoSession), Messages.NoSessionErrorId, ErrorCategory.InvalidOperation, null)
-                {
-                    ErrorDetails = new ErrorDetails(Messages.NoSession) { RecommendedAction = Messages.NoSessionAction },
-                };
-                ThrowTerminatingError(record);
-            }
+                ThrowTerminatingError(ToErrorRecord(ErrorCatalog.NoSession.Create(), null));
             try
             {
                 Client = new D365Client(session!, PostVerbose);

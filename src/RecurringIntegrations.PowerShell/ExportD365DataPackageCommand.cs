@@ -54,15 +54,15 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Force { get; set; }
 
-        protected override void BeginProcessing()
+        protected override void Begin()
         {
-            base.BeginProcessing();
+            base.Begin();
             _packages = new DataPackageClient(ActiveSession, PostVerbose);
             // The storage host is another server: the session's choice to skip certificate checks reaches it too, and is said again.
             if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
         }
 
-        protected override void ProcessRecord()
+        protected override void Process()
         {
             var folder = GetUnresolvedProviderPathFromPSPath(OutputPath);
             if (!ShouldProcess(folder, string.Format(PackageMessages.ExportAction, DefinitionGroupId, LegalEntityId))) return;
@@ -82,6 +82,6 @@ namespace RecurringIntegrations.PowerShell
             }
         }
 
-        protected override void EndProcessing() => _packages?.Dispose();
+        protected override void End() => _packages?.Dispose();
     }
 }

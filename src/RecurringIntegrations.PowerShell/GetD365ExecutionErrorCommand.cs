@@ -47,7 +47,7 @@ namespace RecurringIntegrations.PowerShell
         [ValidateNotNullOrEmpty]
         public string? OutputPath { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void Process()
         {
             if (ParameterSetName == ByExecutionIdSet)
             {

@@ -33,13 +33,13 @@ namespace RecurringIntegrations.PowerShell
         [ValidateRange(1, 3600)]
         public int PollIntervalSeconds { get; set; } = 5;
 
-        protected override void BeginProcessing()
+        protected override void Begin()
         {
-            base.BeginProcessing();
+            base.Begin();
             _packages = new DataPackageClient(ActiveSession, PostVerbose);
         }
 
-        protected override void ProcessRecord()
+        protected override void Process()
         {
             var jobs = new PackageJobs(_packages!) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds) };
             foreach (var id in ExecutionId)
@@ -55,6 +55,6 @@ namespace RecurringIntegrations.PowerShell
             }
         }
 
-        protected override void EndProcessing() => _packages?.Dispose();
+        protected override void End() => _packages?.Dispose();
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Management.Automation;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -55,7 +56,7 @@ namespace RecurringIntegrations.PowerShell
         [ValidateRange(1, 3600)]
         public int PollIntervalSeconds { get; set; } = 5;
 
-        protected override void ProcessRecord()
+        protected override void Process()
         {
             var messages = ReferencesOfRecord();
             if (Wait)
@@ -71,7 +72,7 @@ namespace RecurringIntegrations.PowerShell
             }
         }
 
-        protected override void EndProcessing()
+        protected override void End()
         {
             if (!Wait || _collected.Count == 0) return;
             var waiter = new StatusWaiter(ActiveSession, Client)
@@ -100,8 +101,7 @@ namespace RecurringIntegrations.PowerShell
             var path = NullIfEmpty(Path);
             if (MessageId.Length > 1 && (fileName != null || path != null || ActivityId != null || EnqueuedAt != null))
             {
-                WriteError(ToErrorRecord(new D365Exception(Messages.StatusContextAmbiguousErrorId, D365ErrorCategory.InvalidArgument,
-                    string.Format(Messages.StatusContextAmbiguous, MessageId.Length), Messages.StatusContextAmbiguousAction), MessageId));
+                WriteError(ToErrorRecord(ErrorCatalog.StatusContextAmbiguous.Create(MessageId.Length), MessageId));
                 return Array.Empty<MessageReference>();
             }
             var messages = new List<MessageReference>(MessageId.Length);

@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Packages;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -55,15 +56,15 @@ namespace RecurringIntegrations.PowerShell
         [ValidateRange(1, 3600)]
         public int PollIntervalSeconds { get; set; } = 5;
 
-        protected override void BeginProcessing()
+        protected override void Begin()
         {
-            base.BeginProcessing();
+            base.Begin();
             _packages = new DataPackageClient(ActiveSession, PostVerbose);
             // The storage host is another server: the session's choice to skip certificate checks reaches it too, and is said again.
             if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
         }
 
-        protected override void ProcessRecord()
+        protected override void Process()
         {
             var path = GetUnresolvedProviderPathFromPSPath(Path);
             var jobs = new PackageJobs(_packages!) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds) };
@@ -120,6 +121,6 @@ namespace RecurringIntegrations.PowerShell
             if (!last!.IsTerminal) cmdlet.WriteError(ToErrorRecord(jobs.WaitTimedOut(last), last.ExecutionId));
         }
 
-        protected override void EndProcessing() => _packages?.Dispose();
+        protected override void End() => _packages?.Dispose();
     }
 }

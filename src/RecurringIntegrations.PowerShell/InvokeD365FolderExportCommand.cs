@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Folders;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -38,7 +39,7 @@ namespace RecurringIntegrations.PowerShell
         [ValidateNotNullOrEmpty]
         public string? JournalPath { get; set; }
 
-        protected override void EndProcessing()
+        protected override void End()
         {
             var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
             // Taking a message off the queue hides it for 30 minutes: -WhatIf must not dequeue at all.
@@ -57,7 +58,7 @@ namespace RecurringIntegrations.PowerShell
             {
                 Run(token => export.RunAsync(callbacks, token));
             }
-            catch (Core.D365Exception ex)
+            catch (D365Exception ex)
             {
                 // Only a failing dequeue, an unusable folder or journal gets here: nothing more can be taken off the queue.
                 ThrowTerminatingError(ToErrorRecord(ex, Path));

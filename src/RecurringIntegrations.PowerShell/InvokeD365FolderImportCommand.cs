@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Folders;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -67,7 +68,7 @@ namespace RecurringIntegrations.PowerShell
             ? ((SwitchParameter)value).IsPresent
             : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
 
-        protected override void EndProcessing()
+        protected override void End()
         {
             // Relative to the PowerShell location, not the process's working folder, which PowerShell does not move.
             var import = new FolderImport(ActiveSession, Client, ActivityId, SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path))
@@ -91,7 +92,7 @@ namespace RecurringIntegrations.PowerShell
                     return;
                 }
             }
-            catch (Core.D365Exception ex)
+            catch (D365Exception ex)
             {
                 ThrowTerminatingError(ToErrorRecord(ex, Path));
             }
@@ -103,7 +104,7 @@ namespace RecurringIntegrations.PowerShell
             {
                 Run(token => import.RunAsync(callbacks, token));
             }
-            catch (Core.D365Exception ex)
+            catch (D365Exception ex)
             {
                 // Only an unusable inbox or journal gets here: nothing can go on safely.
                 ThrowTerminatingError(ToErrorRecord(ex, Path));

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Reflection;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -147,7 +148,7 @@ namespace RecurringIntegrations.PowerShell
     internal sealed class ModuleFileException : IOException
     {
         private ModuleFileException(string errorId, string text, string path, Exception? inner)
-            : base(text + " " + Messages.ModuleFileAction, inner)
+            : base(text + " " + ModuleFileTexts.Advice, inner)
         {
             ErrorId = errorId;
             Text = text;
@@ -158,11 +159,11 @@ namespace RecurringIntegrations.PowerShell
         /// <summary>What is wrong, without the advice.</summary>
         public string Text { get; }
         public string Path { get; }
-        public bool IsMissing => ErrorId == Messages.ModuleFileMissingErrorId;
+        public bool IsMissing => ErrorId == ModuleFileTexts.MissingId;
 
         /// <summary>Missing when the file is not there; damaged when it is there and still failed (or is a list that does not parse).</summary>
         public static ModuleFileException For(string path, Exception? failure) => File.Exists(path)
-            ? new ModuleFileException(Messages.ModuleFileDamagedErrorId, string.Format(Messages.ModuleFileDamaged, path), path, failure)
-            : new ModuleFileException(Messages.ModuleFileMissingErrorId, string.Format(Messages.ModuleFileMissing, path), path, failure);
+            ? new ModuleFileException(ModuleFileTexts.DamagedId, string.Format(ModuleFileTexts.Damaged, path), path, failure)
+            : new ModuleFileException(ModuleFileTexts.MissingId, string.Format(ModuleFileTexts.Missing, path), path, failure);
     }
 }

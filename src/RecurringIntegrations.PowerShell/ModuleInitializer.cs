@@ -4,6 +4,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -49,7 +50,7 @@ namespace RecurringIntegrations.PowerShell
                     Dependencies = null;
                     var record = new ErrorRecord(ex, ex.ErrorId, ex.IsMissing ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, ex.Path)
                     {
-                        ErrorDetails = new ErrorDetails(ex.Message) { RecommendedAction = Messages.ModuleFileAction },
+                        ErrorDetails = new ErrorDetails(ex.Message) { RecommendedAction = ModuleFileTexts.Advice },
                     };
                     throw new RuntimeException(ex.Message, ex, record);
                 }

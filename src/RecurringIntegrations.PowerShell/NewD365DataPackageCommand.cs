@@ -5,6 +5,7 @@ using System.IO;
 using System.Management.Automation;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Packages;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -15,7 +16,7 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsCommon.New, "D365DataPackage", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
     [OutputType(typeof(FileInfo))]
-    public sealed class NewD365DataPackageCommand : PSCmdlet
+    public sealed class NewD365DataPackageCommand : BridgedCmdlet
     {
         public const string PathSet = "Path";
         public const string EntitySet = "Entity";
@@ -64,7 +65,7 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Force { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void Process()
         {
             if (ParameterSetName != PathSet) return;
             // A package must be whole: a data file that is missing ends the command, not just the item.
@@ -74,11 +75,11 @@ namespace RecurringIntegrations.PowerShell
             }
             catch (D365Exception ex)
             {
-                ThrowTerminatingError(BridgedCmdlet.ToErrorRecord(ex, Path));
+                ThrowTerminatingError(ToErrorRecord(ex, Path));
             }
         }
 
-        protected override void EndProcessing()
+        protected override void End()
         {
             List<PackageEntity> entities;
             try
@@ -87,7 +88,7 @@ namespace RecurringIntegrations.PowerShell
             }
             catch (D365Exception ex)
             {
-                ThrowTerminatingError(BridgedCmdlet.ToErrorRecord(ex, null));
+                ThrowTerminatingError(ToErrorRecord(ex, null));
                 return;
             }
             if (entities.Count == 0) return;
@@ -105,7 +106,7 @@ namespace RecurringIntegrations.PowerShell
             }
             catch (D365Exception ex)
             {
-                ThrowTerminatingError(BridgedCmdlet.ToErrorRecord(ex, output));
+                ThrowTerminatingError(ToErrorRecord(ex, output));
             }
         }
 
@@ -114,8 +115,7 @@ namespace RecurringIntegrations.PowerShell
             var entities = new List<PackageEntity>();
             if (_paths.Count == 0) return entities;
             if (EntityName.Length != 0 && EntityName.Length != _paths.Count)
-                throw new D365Exception(PackageMessages.EntityNameCountErrorId, D365ErrorCategory.InvalidArgument,
-                    string.Format(PackageMessages.EntityNameCount, _paths.Count, EntityName.Length), PackageMessages.EntityNameCountAction);
+                throw ErrorCatalog.PackageEntityNameCount.Create(_paths.Count, EntityName.Length);
             for (var i = 0; i < _paths.Count; i++)
                 entities.Add(new PackageEntity(_paths[i]) { EntityName = EntityName.Length == 0 ? null : EntityName[i], SourceFormat = SourceFormat });
             return entities;
@@ -141,12 +141,11 @@ namespace RecurringIntegrations.PowerShell
                         case "LEVEL": case "LEVELINEXECUTIONUNIT": level = Number(key, value); break;
                         case "SEQUENCE": case "SEQUENCEINLEVEL": sequence = Number(key, value); break;
                         default:
-                            throw new D365Exception(PackageMessages.EntityKeyErrorId, D365ErrorCategory.InvalidArgument,
-                                string.Format(PackageMessages.EntityKey, key), PackageMessages.EntityKeyAction);
+                            throw ErrorCatalog.PackageEntityInvalid.Create($"An -Entity hashtable has the unknown key '{key}'.");
                     }
                 }
                 if (string.IsNullOrWhiteSpace(path))
-                    throw new D365Exception(PackageMessages.EntityKeyErrorId, D365ErrorCategory.InvalidArgument, PackageMessages.EntityPathMissing, PackageMessages.EntityKeyAction);
+                    throw ErrorCatalog.PackageEntityInvalid.Create("An -Entity hashtable has no Path.");
                 var resolved = Resolve(path!, wildcards: false);
                 foreach (var file in resolved)
                     entities.Add(new PackageEntity(file) { EntityName = entityName, SourceFormat = format, ExecutionUnit = unit, LevelInExecutionUnit = level, SequenceInLevel = sequence });
@@ -162,8 +161,7 @@ namespace RecurringIntegrations.PowerShell
                 if (number >= 1) return number;
             }
             catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is OverflowException) { }
-            throw new D365Exception(PackageMessages.EntityKeyErrorId, D365ErrorCategory.InvalidArgument,
-                string.Format(PackageMessages.EntityNumber, key, value), PackageMessages.EntityKeyAction);
+            throw ErrorCatalog.PackageEntityInvalid.Create($"The -Entity key '{key}' must be a whole number from 1, not '{value}'.");
         }
 
         /// <summary>File system paths only; a pattern that matches nothing is an error naming it.</summary>
@@ -176,8 +174,7 @@ namespace RecurringIntegrations.PowerShell
                 {
                     var files = GetResolvedProviderPathFromPSPath(path, out var provider);
                     if (!string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase))
-                        throw new D365Exception(PackageMessages.PathNotFileSystemErrorId, D365ErrorCategory.InvalidArgument,
-                            string.Format(PackageMessages.PathNotFileSystem, path, provider.Name), PackageMessages.PathNotFoundAction);
+                        throw ErrorCatalog.PackagePathNotFileSystem.Create(path, provider.Name);
                     // A wildcard that matches nothing resolves to an empty list rather than throwing.
                     if (files.Count == 0) throw new ItemNotFoundException(path);
                     resolved.AddRange(files);
@@ -189,8 +186,7 @@ namespace RecurringIntegrations.PowerShell
             }
             catch (ItemNotFoundException)
             {
-                throw new D365Exception(PackageMessages.PathNotFoundErrorId, D365ErrorCategory.ObjectNotFound,
-                    string.Format(PackageMessages.PathNotFound, path), PackageMessages.PathNotFoundAction);
+                throw ErrorCatalog.PackagePathNotFound.Create(path);
             }
             return resolved;
         }

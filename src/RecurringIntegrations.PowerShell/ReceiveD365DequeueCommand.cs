@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -41,7 +42,7 @@ namespace RecurringIntegrations.PowerShell
         [ValidateRange(1, EnqueueBatch.MaxThrottleLimit)]
         public int ThrottleLimit { get; set; } = 1;
 
-        protected override void EndProcessing()
+        protected override void End()
         {
             // Relative to the PowerShell location, not the process's working folder, which PowerShell does not move.
             var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutputPath);
@@ -63,7 +64,7 @@ namespace RecurringIntegrations.PowerShell
             {
                 Run(token => drain.RunAsync(callbacks, token));
             }
-            catch (Core.D365Exception ex)
+            catch (D365Exception ex)
             {
                 // Only a failing dequeue or an unusable folder gets here: nothing more can be taken off the queue.
                 ThrowTerminatingError(ToErrorRecord(ex, ActivityId));

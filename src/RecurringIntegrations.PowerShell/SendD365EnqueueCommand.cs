@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -55,7 +56,7 @@ namespace RecurringIntegrations.PowerShell
 
         private string ProgressActivity => string.Format(Messages.EnqueueActivity, ActivityId);
 
-        protected override void ProcessRecord()
+        protected override void Process()
         {
             var files = ParameterSetName == LiteralPathSet ? ResolveLiteral() : ResolveWildcards();
             if (ThrottleLimit > 1)
@@ -66,7 +67,7 @@ namespace RecurringIntegrations.PowerShell
             if (files.Count > 0) Upload(files, streaming: true);
         }
 
-        protected override void EndProcessing()
+        protected override void End()
         {
             if (_collected.Count > 0) Upload(_collected, streaming: false);
             CompleteProgress(ProgressId, ProgressActivity);
@@ -125,19 +126,11 @@ namespace RecurringIntegrations.PowerShell
         private bool IsFileSystem(ProviderInfo provider, string path)
         {
             if (string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase)) return true;
-            WriteError(new ErrorRecord(new ArgumentException(string.Format(Messages.EnqueuePathNotFileSystem, path, provider.Name)),
-                Messages.EnqueuePathNotFileSystemErrorId, ErrorCategory.InvalidArgument, path));
+            WriteError(ToErrorRecord(ErrorCatalog.EnqueuePathNotFileSystem.Create(path, provider.Name), path));
             return false;
         }
 
-        private void WriteFileNotFound(string path)
-        {
-            var message = string.Format(Messages.EnqueueFileNotFound, path);
-            WriteError(new ErrorRecord(new ItemNotFoundException(message), Messages.EnqueueFileNotFoundErrorId, ErrorCategory.ObjectNotFound, path)
-            {
-                ErrorDetails = new ErrorDetails(message) { RecommendedAction = Messages.EnqueueFileNotFoundAction },
-            });
-        }
+        private void WriteFileNotFound(string path) => WriteError(ToErrorRecord(ErrorCatalog.EnqueueFileNotFound.Create(path), path));
 
         private EnqueueRequest Request(string file) => new EnqueueRequest(file)
         {

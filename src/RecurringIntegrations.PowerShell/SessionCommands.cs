@@ -4,6 +4,7 @@ using System.Security;
 using System.Security.Cryptography.X509Certificates;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -87,7 +88,7 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public TimeSpan ThrottlingBudget { get; set; } = TimeSpan.FromMinutes(30);
 
-        protected override void EndProcessing()
+        protected override void End()
         {
             if (SkipCertificateCheck) WriteWarning(Messages.SkipCertificateCheckWarning);
             try
@@ -134,9 +135,9 @@ namespace RecurringIntegrations.PowerShell
     /// <summary>Get-D365Session: the default session, or nothing when there is none.</summary>
     [Cmdlet(VerbsCommon.Get, "D365Session")]
     [OutputType(typeof(D365Session))]
-    public sealed class GetD365SessionCommand : PSCmdlet
+    public sealed class GetD365SessionCommand : BridgedCmdlet
     {
-        protected override void EndProcessing()
+        protected override void End()
         {
             var session = D365Session.Default;
             if (session != null) WriteObject(session);
@@ -146,9 +147,9 @@ namespace RecurringIntegrations.PowerShell
     /// <summary>Disconnect-D365: closes the default session's connections, drops its token cache, and forgets it.</summary>
     [Cmdlet(VerbsCommunications.Disconnect, "D365", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(void))]
-    public sealed class DisconnectD365Command : PSCmdlet
+    public sealed class DisconnectD365Command : BridgedCmdlet
     {
-        protected override void EndProcessing()
+        protected override void End()
         {
             var session = D365Session.Default;
             if (session is null)

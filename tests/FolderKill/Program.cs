@@ -4,6 +4,7 @@ using System.Threading;
 using RecurringIntegrations;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
+using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Folders;
 using RecurringIntegrations.Core.Operations;
 

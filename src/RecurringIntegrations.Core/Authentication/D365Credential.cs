@@ -1,6 +1,7 @@
 using System;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Authentication
 {
@@ -20,8 +21,7 @@ namespace RecurringIntegrations.Core.Authentication
             TenantId = RequireText(tenantId, nameof(tenantId));
             ClientId = RequireText(clientId, nameof(clientId));
             if (clientSecret is null || clientSecret.Length == 0)
-                throw new D365Exception("ClientSecretMissing", D365ErrorCategory.InvalidArgument,
-                    "The client secret is empty.", "Pass the app registration's secret with -ClientSecret (a SecureString) or -Credential.");
+                throw ErrorCatalog.ClientSecretMissing.Create();
             ClientSecret = clientSecret.Copy();
             ClientSecret.MakeReadOnly();
         }
@@ -34,8 +34,7 @@ namespace RecurringIntegrations.Core.Authentication
         internal static string RequireText(string value, string name)
         {
             if (string.IsNullOrWhiteSpace(value))
-                throw new D365Exception("CredentialArgumentMissing", D365ErrorCategory.InvalidArgument,
-                    $"The {name} is empty.", $"Give the {name} of the Microsoft Entra ID app registration.");
+                throw ErrorCatalog.CredentialArgumentMissing.Create(name);
             return value.Trim();
         }
     }
@@ -48,9 +47,7 @@ namespace RecurringIntegrations.Core.Authentication
             ClientId = ClientSecretCredential.RequireText(clientId, nameof(clientId));
             Certificate = certificate ?? throw new ArgumentNullException(nameof(certificate));
             if (!certificate.HasPrivateKey)
-                throw new D365Exception("CertificateWithoutPrivateKey", D365ErrorCategory.InvalidArgument,
-                    $"The certificate {certificate.Thumbprint} has no private key, so it cannot sign a client assertion.",
-                    "Use the certificate as installed with its private key (a .pfx import), not the public .cer file.");
+                throw ErrorCatalog.CertificateWithoutPrivateKey.Create(certificate.Thumbprint);
         }
 
         public string TenantId { get; }
@@ -63,8 +60,7 @@ namespace RecurringIntegrations.Core.Authentication
         {
             var wanted = (thumbprint ?? string.Empty).Replace(" ", string.Empty).Replace(":", string.Empty).Trim();
             if (wanted.Length == 0)
-                throw new D365Exception("CertificateThumbprintMissing", D365ErrorCategory.InvalidArgument,
-                    "The certificate thumbprint is empty.", "Give the thumbprint of a certificate in the CurrentUser or LocalMachine 'My' store.");
+                throw ErrorCatalog.CertificateThumbprintMissing.Create();
             foreach (var location in new[] { StoreLocation.CurrentUser, StoreLocation.LocalMachine })
             {
                 try
@@ -80,9 +76,7 @@ namespace RecurringIntegrations.Core.Authentication
                     // A store that does not exist on this platform (LocalMachine on macOS) is simply not a match.
                 }
             }
-            throw new D365Exception("CertificateNotFound", D365ErrorCategory.ObjectNotFound,
-                $"No certificate with a private key and thumbprint {wanted} is in the CurrentUser\\My or LocalMachine\\My store.",
-                "Import the certificate with its private key, or pass it with -Certificate.");
+            throw ErrorCatalog.CertificateNotFound.Create(wanted);
         }
     }
 
@@ -103,8 +97,7 @@ namespace RecurringIntegrations.Core.Authentication
         public AccessTokenCredential(SecureString accessToken)
         {
             if (accessToken is null || accessToken.Length == 0)
-                throw new D365Exception("AccessTokenMissing", D365ErrorCategory.InvalidArgument,
-                    "The access token is empty.", "Pass a bearer token for the environment with -AccessToken (a SecureString).");
+                throw ErrorCatalog.AccessTokenMissing.Create();
             AccessToken = accessToken.Copy();
             AccessToken.MakeReadOnly();
         }

@@ -8,6 +8,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Identity.Client;
 using Microsoft.Identity.Client.AppConfig;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Authentication
 {
@@ -203,9 +204,7 @@ namespace RecurringIntegrations.Core.Authentication
         public Task<BearerToken> GetTokenAsync(bool forceRefresh, CancellationToken cancellationToken)
         {
             if (ExpiresOn is { } expiresOn && expiresOn <= DateTimeOffset.UtcNow)
-                throw new D365Exception("AccessTokenExpired", D365ErrorCategory.AuthenticationError,
-                    $"The access token given to Connect-D365 expired at {expiresOn:u}; a caller-supplied token cannot be refreshed.",
-                    "Get a new token and run Connect-D365 -AccessToken again, or connect with a client secret, certificate or managed identity so the module refreshes tokens itself.");
+                throw ErrorCatalog.AccessTokenExpired.Create(expiresOn);
             return Task.FromResult(new BearerToken(CachingTokenProvider.Reveal(_token), ExpiresOn));
         }
 
@@ -254,27 +253,23 @@ namespace RecurringIntegrations.Core.Authentication
             else
                 advice = "Check the tenant, client id and credential, and that the machine can reach the authority host.";
 
-            var category = ex is MsalServiceException service && service.StatusCode is 0 or >= 500
-                ? D365ErrorCategory.ConnectionError
-                : D365ErrorCategory.AuthenticationError;
-            return new D365Exception(managedIdentity ? "ManagedIdentityTokenFailed" : "TokenRequestFailed", category,
-                "Microsoft Entra ID did not issue a token.", advice, serviceMessage: FirstLine(text), innerException: ex);
+            // No answer, or a failing token service, is a connection problem however MSAL words it.
+            if (ex is MsalServiceException service && service.StatusCode is 0 or >= 500)
+                return ErrorCatalog.TokenEndpointUnreachable.FromService(null, FirstLine(text), ex, FirstLine(text), WhereTokensComeFrom(managedIdentity));
+            var entry = managedIdentity ? ErrorCatalog.ManagedIdentityTokenFailed : ErrorCatalog.TokenRequestFailed;
+            return entry.FromService(null, FirstLine(text), ex, advice);
         }
 
         /// <summary>MSAL lets network failures through as they are: no connection, or no answer in time.</summary>
         public static bool IsUnreachable(Exception ex, CancellationToken cancellationToken) =>
             ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
-        public static D365Exception Unreachable(Exception ex, bool managedIdentity)
-        {
-            var detail = ex.InnerException?.Message ?? ex.Message;
-            return new D365Exception(managedIdentity ? "ManagedIdentityTokenFailed" : "TokenRequestFailed", D365ErrorCategory.ConnectionError,
-                $"The token endpoint could not be reached: {detail}.",
-                managedIdentity
-                    ? "Managed identity works only inside Azure (Automation, App Service, Functions, VMs) with an identity enabled."
-                    : "Check that the machine can reach the authority host (and -AuthorityHost for other clouds), and any proxy.",
-                innerException: ex);
-        }
+        public static D365Exception Unreachable(Exception ex, bool managedIdentity) =>
+            ErrorCatalog.TokenEndpointUnreachable.Wrap(ex, ex.InnerException?.Message ?? ex.Message, WhereTokensComeFrom(managedIdentity));
+
+        private static string WhereTokensComeFrom(bool managedIdentity) => managedIdentity
+            ? "Managed identity works only inside Azure (Automation, App Service, Functions, VMs) with an identity enabled."
+            : "Check that the machine can reach the authority host (and -AuthorityHost for other clouds), and any proxy.";
 
         private static string FirstLine(string text)
         {

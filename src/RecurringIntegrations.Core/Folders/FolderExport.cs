@@ -6,6 +6,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -111,7 +112,7 @@ namespace RecurringIntegrations.Core.Folders
                     {
                         _callbacks.OnWarning($"Could not clear '{stage}': {ex.Message}");
                     }
-                    catch (D365Exception ex) when (ex.ErrorId != "JournalWriteFailed")
+                    catch (D365Exception ex) when (ex.Entry != ErrorCatalog.JournalWriteFailed)
                     {
                         _callbacks.OnError(stage, ex);
                     }
@@ -218,11 +219,11 @@ namespace RecurringIntegrations.Core.Folders
                     return true;
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
-                                           !(ex is D365Exception d && d.ErrorId == "JournalWriteFailed"))
+                                           !(ex is D365Exception d && d.Entry == ErrorCatalog.JournalWriteFailed))
                 {
                     lock (_saved)
                         if (!_saved.ContainsKey(id)) TryDeleteFolder(stage);
-                    _callbacks.OnError(id, Failures.AsD365(ex, "DequeueDownloadFailed",
+                    _callbacks.OnError(id, Failures.AsD365(ex,
                         $"Saving message {id} failed; it was not acknowledged and will be redelivered"));
                     Interlocked.Increment(ref _finished);
                     var inARow = Interlocked.Increment(ref _failuresInARow);
@@ -255,13 +256,9 @@ namespace RecurringIntegrations.Core.Folders
                         _journal.Append(Acknowledged, saved.File, message.CorrelationId, path: saved.Path);
                     }
                     catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
-                                               !(ex is D365Exception d && d.ErrorId == "JournalWriteFailed"))
+                                               !(ex is D365Exception d && d.Entry == ErrorCatalog.JournalWriteFailed))
                     {
-                        _callbacks.OnError(message.CorrelationId, new D365Exception("DequeueAckFailed",
-                            (ex as D365Exception)?.Category ?? D365ErrorCategory.NotSpecified,
-                            $"Message {message.CorrelationId} was saved to '{saved.Path}' but acknowledging it failed: {ex.Message}",
-                            "Nothing to do: the service delivers it again in 30 minutes, and the next run acknowledges it without a second copy.",
-                            innerException: ex));
+                        _callbacks.OnError(message.CorrelationId, ErrorCatalog.DequeueAckFailed.Wrap(ex, message.CorrelationId, saved.Path, ex.Message));
                     }
                 }
                 _callbacks.OnResult(result);
@@ -289,8 +286,7 @@ namespace RecurringIntegrations.Core.Folders
                         {
                             var destination = Path.GetFullPath(Path.Combine(root, entry.FullName));
                             if (!destination.StartsWith(root, StringComparison.Ordinal))
-                                throw new D365Exception("PackageEntryOutsideFolder", D365ErrorCategory.SecurityError,
-                                    $"The package '{Path.GetFileName(zip)}' holds an entry '{entry.FullName}' that would be written outside its folder.",
+                                throw ErrorCatalog.PackageEntryOutsideFolder.Create($"The package '{Path.GetFileName(zip)}' holds an entry '{entry.FullName}' that",
                                     "The message was not acknowledged; leave out -Expand to save the zip as it is.");
                             if (entry.FullName.EndsWith("/", StringComparison.Ordinal) || entry.FullName.EndsWith("\\", StringComparison.Ordinal))
                             {
@@ -304,15 +300,11 @@ namespace RecurringIntegrations.Core.Folders
                 }
                 catch (InvalidDataException ex)
                 {
-                    throw new D365Exception("PackageUnreadable", D365ErrorCategory.InvalidData,
-                        $"The package '{Path.GetFileName(zip)}' is not a readable zip: {ex.Message}",
-                        "The message was not acknowledged; leave out -Expand to save it as it is.", innerException: ex);
+                    throw ErrorCatalog.PackageUnreadable.Wrap(ex, Path.GetFileName(zip), ex.Message);
                 }
                 catch (IOException ex)
                 {
-                    throw new D365Exception("DownloadWriteFailed", D365ErrorCategory.WriteError,
-                        $"Unpacking '{Path.GetFileName(zip)}' failed: {ex.Message}",
-                        "Check free disk space and that the folder is writable. The message was not acknowledged and stays on the queue.", innerException: ex);
+                    throw ErrorCatalog.DownloadWriteFailed.Wrap(ex, $"Unpacking '{Path.GetFileName(zip)}'", ex.Message);
                 }
                 File.Delete(zip);
                 return target;

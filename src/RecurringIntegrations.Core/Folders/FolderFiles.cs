@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -10,14 +11,12 @@ namespace RecurringIntegrations.Core.Folders
         public static string ExistingFolder(string path, string parameter)
         {
             if (string.IsNullOrWhiteSpace(path))
-                throw new D365Exception("FolderPathEmpty", D365ErrorCategory.InvalidArgument, "The folder path is empty.", $"Give the folder with {parameter}.");
+                throw ErrorCatalog.FolderPathEmpty.Create(parameter);
             var full = Path.GetFullPath(path);
             if (File.Exists(full))
-                throw new D365Exception("FolderPathIsFile", D365ErrorCategory.InvalidArgument,
-                    $"'{full}' is a file; {parameter} needs a folder.", $"Give the folder that holds the files, not a file in it.");
+                throw ErrorCatalog.FolderPathIsFile.Create(full, parameter);
             if (!Directory.Exists(full))
-                throw new D365Exception("FolderNotFound", D365ErrorCategory.ObjectNotFound,
-                    $"The folder '{full}' does not exist.", "Check the path, and that the drive or share is mounted for the account the task runs as.");
+                throw ErrorCatalog.FolderNotFound.Create(full);
             return full;
         }
 
@@ -26,8 +25,7 @@ namespace RecurringIntegrations.Core.Folders
         {
             var path = Path.Combine(parent, name);
             if (File.Exists(path))
-                throw new D365Exception("FolderStateFolderIsFile", D365ErrorCategory.InvalidArgument,
-                    $"'{path}' is a file, but the workflow keeps its '{name}' files in a folder of that name.", "Rename or move that file away.");
+                throw ErrorCatalog.FolderStateFolderIsFile.Create(path, name);
             try
             {
                 Directory.CreateDirectory(path);
@@ -35,13 +33,11 @@ namespace RecurringIntegrations.Core.Folders
             }
             catch (UnauthorizedAccessException ex)
             {
-                throw new D365Exception("FolderAccessDenied", D365ErrorCategory.PermissionDenied,
-                    $"Cannot create '{path}': access is denied.", "Run as an account that may create folders and move files in the folder.", innerException: ex);
+                throw ErrorCatalog.FolderAccessDenied.Wrap(ex, "create", path);
             }
             catch (IOException ex)
             {
-                throw new D365Exception("FolderAccessDenied", D365ErrorCategory.WriteError,
-                    $"Cannot create '{path}': {ex.Message}", "Check that the folder is writable and the disk is not full.", innerException: ex);
+                throw ErrorCatalog.FolderWriteFailed.Wrap(ex, "create", path, ex.Message, string.Empty);
             }
         }
 
@@ -66,14 +62,11 @@ namespace RecurringIntegrations.Core.Folders
             }
             catch (UnauthorizedAccessException ex)
             {
-                throw new D365Exception("FolderMoveFailed", D365ErrorCategory.PermissionDenied,
-                    $"Cannot move '{source}' to '{target}': access is denied.",
-                    $"Give the account permission to rename files in both folders. {stays}", innerException: ex);
+                throw ErrorCatalog.FolderMoveFailed.Wrap(ex, source, target, ex.Message, stays);
             }
             catch (IOException ex)
             {
-                throw new D365Exception("FolderMoveFailed", D365ErrorCategory.WriteError,
-                    $"Cannot move '{source}' to '{target}': {ex.Message}", stays, innerException: ex);
+                throw ErrorCatalog.FolderMoveFailed.Wrap(ex, source, target, ex.Message, stays);
             }
         }
 

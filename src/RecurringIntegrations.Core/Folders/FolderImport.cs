@@ -6,6 +6,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -169,9 +170,7 @@ namespace RecurringIntegrations.Core.Folders
                     else if (messageId.HasValue)
                         _inFlight.Add(new InFlight(name, file, messageId.Value));
                     else
-                        _callbacks.OnError(file, new D365Exception("FolderPendingWithoutMessageId", D365ErrorCategory.InvalidData,
-                            $"'{file}' waits in 'pending' but the journal '{_journal.Path}' has no message id for it.",
-                            "Was the journal deleted or replaced? Look the file up in the job's message history; move it to 'processed' or 'failed' by hand, or back into the inbox to send it again."));
+                        _callbacks.OnError(file, ErrorCatalog.FolderPendingWithoutMessageId.Create(file, _journal.Path));
                 }
                 // What is still in flight now, after the replays: a new file of the same name waits until it is settled.
                 foreach (var folder in new[] { SendingFolder, PendingFolder })
@@ -242,8 +241,7 @@ namespace RecurringIntegrations.Core.Folders
                     var name = Path.GetFileName(full);
                     if (name.IndexOfAny(new[] { '\r', '\n' }) >= 0)
                     {
-                        _callbacks.OnError(full, new D365Exception("FolderFileNameInvalid", D365ErrorCategory.InvalidArgument,
-                            $"The name of '{full}' holds a line break, which the journal cannot record.", "Rename the file; it stays in the inbox until then."));
+                        _callbacks.OnError(full, ErrorCatalog.FolderFileNameInvalid.Create(full));
                         continue;
                     }
                     if (_busyNames.Contains(name))
@@ -300,8 +298,7 @@ namespace RecurringIntegrations.Core.Folders
                     // No sharing: a writer that still holds the file open makes this fail (on Windows always, elsewhere for .NET writers).
                     using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.None);
                     if (stream.Length > 0) return true;
-                    _callbacks.OnError(file.FullName, new D365Exception("EnqueueFileEmpty", D365ErrorCategory.InvalidData,
-                        $"The file '{file.FullName}' is empty.", "The service would create an empty message: check that it was written completely. It stays in the inbox."));
+                    _callbacks.OnError(file.FullName, ErrorCatalog.EnqueueFileEmpty.Create(file.FullName, " It stays in the inbox."));
                 }
                 catch (FileNotFoundException)
                 {
@@ -309,8 +306,7 @@ namespace RecurringIntegrations.Core.Folders
                 }
                 catch (UnauthorizedAccessException ex)
                 {
-                    _callbacks.OnError(file.FullName, new D365Exception("EnqueueFileAccessDenied", D365ErrorCategory.PermissionDenied,
-                        $"The file '{file.FullName}' cannot be read: access is denied.", "Run as an account that may read and move the inbox's files. It stays in the inbox.", innerException: ex));
+                    _callbacks.OnError(file.FullName, ErrorCatalog.EnqueueFileAccessDenied.Wrap(ex, file.FullName, " It stays in the inbox."));
                 }
                 catch (IOException)
                 {
@@ -336,9 +332,7 @@ namespace RecurringIntegrations.Core.Folders
                     if (vanished)
                         _callbacks.OnWarning($"'{name}' vanished from the inbox before it was sent: skipped.");
                     else
-                        _callbacks.OnError(file.FullName, new D365Exception("FolderMoveFailed", ex is UnauthorizedAccessException ? D365ErrorCategory.PermissionDenied : D365ErrorCategory.WriteError,
-                            $"Cannot move '{file.FullName}' into '{_folders[SendingFolder]}': {ex.Message}",
-                            "It was not sent and stays in the inbox. Give the account permission to rename files in the inbox, or close the program that holds the file.", innerException: ex));
+                        _callbacks.OnError(file.FullName, ErrorCatalog.FolderMoveFailed.Wrap(ex, file.FullName, _folders[SendingFolder], ex.Message, "It was not sent and stays in the inbox."));
                     return;
                 }
 
@@ -352,7 +346,7 @@ namespace RecurringIntegrations.Core.Folders
                     // The upload may have gone out: the file stays in 'sending' and the next run moves it to 'unconfirmed'.
                     throw;
                 }
-                catch (D365Exception ex) when (ex.ErrorId != "EnqueueOutcomeUnknown")
+                catch (D365Exception ex) when (ex.Entry != ErrorCatalog.EnqueueOutcomeUnknown)
                 {
                     // The service answered with a refusal, or the call never went out: it has no message, so the file may go again.
                     Guard(sending, () =>
@@ -380,9 +374,9 @@ namespace RecurringIntegrations.Core.Folders
                 _journal.Append(Unconfirmed, name, path: target, detail: reason);
                 FolderFiles.Move(source, target, "It stays in 'sending'; the next run tries again.");
                 Report(name, null, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
-                _callbacks.OnError(target, new D365Exception("EnqueueOutcomeUnknown", D365ErrorCategory.ConnectionError,
+                _callbacks.OnError(target, ErrorCatalog.EnqueueOutcomeUnknown.Create(
                     $"'{name}' may or may not have reached the service ({reason}). It was moved to '{target}' and will not be sent again automatically.",
-                    $"Look for the external identifier '{name}' in the job's message history (Data management > Recurring data jobs > Manage messages). If it is not there, move the file back into the inbox to send it again."));
+                    $" Look for the external identifier '{name}' there; if it is not there, move the file back into the inbox to send it again."));
             }
 
             public async Task WaitForOutcomesAsync(CancellationToken cancellationToken)
@@ -432,7 +426,7 @@ namespace RecurringIntegrations.Core.Folders
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 {
-                    return (item, null, Failures.AsD365(ex, "MessageStatusFailed", $"Reading the status of message {item.MessageId} ({item.Name}) failed; the file waits in 'pending'"));
+                    return (item, null, Failures.AsD365(ex, $"Reading the status of message {item.MessageId} ({item.Name}) failed; the file waits in 'pending'"));
                 }
                 finally
                 {
@@ -513,7 +507,7 @@ namespace RecurringIntegrations.Core.Folders
                 {
                     step();
                 }
-                catch (D365Exception ex) when (ex.ErrorId != "JournalWriteFailed")
+                catch (D365Exception ex) when (ex.Entry != ErrorCatalog.JournalWriteFailed)
                 {
                     _callbacks.OnError(target, ex);
                 }
@@ -545,9 +539,9 @@ namespace RecurringIntegrations.Core.Folders
                 }
                 catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
                 {
-                    throw new D365Exception("FolderWriteFailed", ex is UnauthorizedAccessException ? D365ErrorCategory.PermissionDenied : D365ErrorCategory.WriteError,
-                        $"Cannot write '{path}': {ex.Message}",
-                        "Check free disk space and the account's permissions. The file stays where it is and the next run tries again.", innerException: ex);
+                    throw ex is UnauthorizedAccessException
+                        ? ErrorCatalog.FolderAccessDenied.Wrap(ex, "write", path)
+                        : ErrorCatalog.FolderWriteFailed.Wrap(ex, "write", path, ex.Message, " The file stays where it is and the next run tries again.");
                 }
             }
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Text;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -132,15 +133,11 @@ namespace RecurringIntegrations.Core.Folders
             }
             catch (DirectoryNotFoundException ex)
             {
-                throw new D365Exception("JournalFolderNotFound", D365ErrorCategory.ObjectNotFound,
-                    $"The journal's folder '{System.IO.Path.GetDirectoryName(lockPath)}' does not exist.", "Create it, or give -JournalPath in an existing folder.", innerException: ex);
+                throw ErrorCatalog.JournalFolderNotFound.Wrap(ex, System.IO.Path.GetDirectoryName(lockPath));
             }
             catch (IOException ex)
             {
-                throw new D365Exception("FolderBusy", D365ErrorCategory.ResourceUnavailable,
-                    $"Another run holds the lock '{lockPath}': it is working on this folder now.",
-                    "Let it finish, or stop it, before starting another: two runs at once could send a file twice. A run that was killed releases the lock by itself.",
-                    innerException: ex);
+                throw ErrorCatalog.FolderBusy.Wrap(ex, lockPath);
             }
         }
 
@@ -275,15 +272,9 @@ namespace RecurringIntegrations.Core.Folders
             string.IsNullOrEmpty(text) ? string.Empty : text!.Replace("\r\n", " ").Replace('\r', ' ').Replace('\n', ' ');
 
         private static D365Exception AccessDenied(string path, Exception ex) =>
-            new D365Exception("FolderAccessDenied", D365ErrorCategory.PermissionDenied,
-                $"Cannot write '{path}': access is denied.",
-                "Run as an account that may create, write and rename files in the folder (the journal and the state folders live there).",
-                innerException: ex);
+            ErrorCatalog.FolderAccessDenied.Wrap(ex, "write", path);
 
         internal static D365Exception WriteFailed(string path, Exception ex) =>
-            new D365Exception("JournalWriteFailed", D365ErrorCategory.WriteError,
-                $"Writing the journal '{path}' failed: {ex.Message}",
-                "Check free disk space and that the folder is writable. No step was taken that the journal does not record; run again once it is fixed.",
-                innerException: ex);
+            ErrorCatalog.JournalWriteFailed.Wrap(ex, path, ex.Message);
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Http
 {
@@ -195,11 +196,9 @@ namespace RecurringIntegrations.Core.Http
         }
 
         internal D365Exception Throttled(HttpMessage message, string why) =>
-            new D365Exception("Throttled", D365ErrorCategory.LimitsExceeded,
-                $"{message.Operation}: the service throttled the session, and this call has waited {Format.Duration(message.ThrottledWait)} " +
-                $"({message.ThrottledTries} tries answered 429/503) out of the session's throttling budget of {Format.Duration(Budget)}; {why}.",
-                "Connect-D365 -ThrottlingBudget allows a longer wait. Otherwise run at a quieter time, or spread the work: every client " +
-                "and job that signs in as the same app shares the service's limits.");
+            ErrorCatalog.Throttled.Create(message.Operation,
+                $"the session, and this call has waited {Format.Duration(message.ThrottledWait)} ({message.ThrottledTries} tries answered 429/503) " +
+                $"out of the session's throttling budget of {Format.Duration(Budget)}; {why}");
 
         private static TaskCompletionSource<bool> NewSignal() => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
     }

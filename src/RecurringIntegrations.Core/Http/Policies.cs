@@ -6,6 +6,7 @@ using System.Net.Http.Headers;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Authentication;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Http
 {
@@ -93,10 +94,8 @@ namespace RecurringIntegrations.Core.Http
         {
             if (message.Response != null)
                 return ResponseErrors.FromResponse(message.Operation, message.Response, message.ErrorBody, _environment, done);
-            return new D365Exception(failure.TimedOut ? "RequestTimedOut" : "ConnectionFailed",
-                failure.TimedOut ? D365ErrorCategory.OperationTimeout : D365ErrorCategory.ConnectionError,
-                $"{message.Operation}: no complete answer from {_environment.Host}: {failure.Description}. {done}".TrimEnd(),
-                "Check the environment URL, the network and any proxy.", innerException: failure.Exception);
+            return (failure.TimedOut ? ErrorCatalog.RequestTimedOut : ErrorCatalog.ConnectionFailed).FromService(null, null, failure.Exception,
+                message.Operation, _environment.Host, failure.Description, done is null ? string.Empty : " " + done);
         }
 
         /// <summary>Exponential with full jitter, capped: spreads out many clients that failed together.</summary>

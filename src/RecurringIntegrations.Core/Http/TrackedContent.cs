@@ -2,6 +2,7 @@ using System.IO;
 using System.Net;
 using System.Net.Http;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Http
 {
@@ -66,10 +67,8 @@ namespace RecurringIntegrations.Core.Http
                 null when failure.TimedOut => $"{failure.Description} after the file was sent, and the service may have taken it",
                 null => $"the connection failed after the file was sent ({failure.Description}), and the service may have taken it",
             };
-            return new D365Exception("EnqueueOutcomeUnknown", D365ErrorCategory.ConnectionError,
-                $"{message.Operation}: {why}. Sent {message.TriesSoFar()} and not again, to avoid a duplicate message.",
-                "The file was left in place. Check the job's message history in the environment before sending it again.",
-                failure.Status is int code ? (HttpStatusCode)code : (HttpStatusCode?)null, innerException: failure.Exception);
+            return ErrorCatalog.EnqueueOutcomeUnknown.FromService(failure.Status is int code ? (HttpStatusCode)code : (HttpStatusCode?)null, null, failure.Exception,
+                $"{message.Operation}: {why}. Sent {message.TriesSoFar()} and not again, to avoid a duplicate message.", " The file was left in place.");
         }
     }
 }

@@ -116,7 +116,7 @@ namespace RecurringIntegrations.Core.Operations
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
-                callbacks.OnError(file.Path, Failures.AsD365(ex, "EnqueueFailed", $"Uploading '{file.Path}' failed"));
+                callbacks.OnError(file.Path, Failures.AsD365(ex, $"Uploading '{file.Path}' failed"));
             }
         }
     }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Operations
 {
@@ -16,9 +17,7 @@ namespace RecurringIntegrations.Core.Operations
         {
             if (!string.IsNullOrWhiteSpace(dequeueResponse)) return dequeueResponse!;
             if (string.IsNullOrWhiteSpace(popReceipt))
-                throw new D365Exception("AckPopReceiptMissing", D365ErrorCategory.InvalidArgument,
-                    $"Message {correlationId} has neither its dequeue answer nor a pop receipt, so it cannot be acknowledged.",
-                    "Pipe the messages of Receive-D365Dequeue to Confirm-D365Ack, or give -PopReceipt.");
+                throw ErrorCatalog.AckPopReceiptMissing.Create(correlationId);
             return D365Client.BuildAckBody(correlationId, popReceipt!, string.IsNullOrWhiteSpace(downloadLocation) ? null : downloadLocation);
         }
 
@@ -31,9 +30,7 @@ namespace RecurringIntegrations.Core.Operations
             if (client is null) throw new ArgumentNullException(nameof(client));
             var executionId = await client.GetExecutionIdAsync(messageId, cancellationToken).ConfigureAwait(false);
             if (executionId is null)
-                throw new D365Exception("ExecutionNotStarted", D365ErrorCategory.ResourceUnavailable,
-                    $"Message {messageId} has no execution yet: the service has not started processing it.",
-                    "Wait for it with Get-D365MessageStatus -Wait, then ask again.");
+                throw ErrorCatalog.ExecutionNotStarted.Create(messageId);
             var errors = await client.GetExecutionErrorsAsync(executionId, cancellationToken).ConfigureAwait(false);
             foreach (var error in errors) error.MessageId = messageId;
             return errors;

@@ -1,4 +1,5 @@
 using System;
+using RecurringIntegrations.Core.Errors;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -24,7 +25,7 @@ namespace RecurringIntegrations.Core.Operations
 
     /// <summary>
     /// What an operation reports while it runs. Each callback may be called from any thread pool thread, concurrently:
-    /// the cmdlet layer posts them to a <see cref="PipelineBridge"/>; tests collect them in concurrent collections.
+    /// the cmdlet layer posts them to a pipeline bridge; tests collect them in concurrent collections.
     /// </summary>
     public sealed class OperationCallbacks<TResult>
     {
@@ -53,10 +54,11 @@ namespace RecurringIntegrations.Core.Operations
     internal static class Failures
     {
         /// <summary>
-        /// Keeps one item's failure from ending a batch: D365Exceptions pass as they are, anything else unexpected is wrapped
-        /// with the operation's stable ErrorId. Cancellation is never wrapped: it must end the whole operation.
+        /// Keeps one item's failure from ending a batch: D365Exceptions pass as they are, anything else is a fault of the
+        /// module and says so. Cancellation is never wrapped: it must end the whole operation.
         /// </summary>
-        public static D365Exception AsD365(Exception ex, string errorId, string message) =>
-            ex as D365Exception ?? new D365Exception(errorId, D365ErrorCategory.NotSpecified, message + ": " + ex.Message, innerException: ex);
+        /// <param name="what">What failed and what became of the item.</param>
+        public static D365Exception AsD365(Exception ex, string what) =>
+            ex as D365Exception ?? ErrorCatalog.UnexpectedError.Wrap(ex, what, ex.GetType().FullName, ex.Message);
     }
 }

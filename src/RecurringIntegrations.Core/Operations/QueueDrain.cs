@@ -104,7 +104,7 @@ namespace RecurringIntegrations.Core.Operations
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 {
-                    callbacks.OnError(message.CorrelationId, Failures.AsD365(ex, "DequeueDownloadFailed",
+                    callbacks.OnError(message.CorrelationId, Failures.AsD365(ex,
                         $"Downloading message {message.CorrelationId} failed; it was not acknowledged and will be redelivered"));
                     var failuresInARow = run.DownloadFailed();
                     if (failuresInARow >= MaxConsecutiveFailures && run.Stop())
@@ -132,7 +132,7 @@ namespace RecurringIntegrations.Core.Operations
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
-                callbacks.OnError(message, Failures.AsD365(ex, "DequeueAckFailed",
+                callbacks.OnError(message, Failures.AsD365(ex,
                     $"Message {message.CorrelationId} was saved to '{message.Path}' but acknowledging it failed; pipe it to Confirm-D365Ack to try again"));
             }
         }

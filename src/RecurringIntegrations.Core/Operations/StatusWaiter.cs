@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Operations
 {
@@ -109,9 +110,7 @@ namespace RecurringIntegrations.Core.Operations
                 if (left <= TimeSpan.Zero)
                 {
                     foreach (var message in pending) callbacks.OnResult(last[message.MessageId]);
-                    callbacks.OnError(pending.Select(m => m.MessageId).ToArray(), new D365Exception("StatusWaitTimeout", D365ErrorCategory.OperationTimeout,
-                        $"{pending.Count} of {total} messages did not reach a terminal status within {Timeout.TotalSeconds:0} s; their last status was written out.",
-                        "Wait longer with -TimeoutSeconds, or pipe the unfinished messages to Get-D365MessageStatus -Wait again later."));
+                    callbacks.OnError(pending.Select(m => m.MessageId).ToArray(), ErrorCatalog.StatusWaitTimeout.Create(pending.Count, total, Timeout.TotalSeconds));
                     return;
                 }
                 await Task.Delay(left < PollInterval ? left : PollInterval, cancellationToken).ConfigureAwait(false);
@@ -127,7 +126,7 @@ namespace RecurringIntegrations.Core.Operations
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
-                return (message, null, Failures.AsD365(ex, "MessageStatusFailed", $"Reading the status of message {message.MessageId} failed"));
+                return (message, null, Failures.AsD365(ex, $"Reading the status of message {message.MessageId} failed"));
             }
             finally
             {

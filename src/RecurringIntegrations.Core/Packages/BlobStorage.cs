@@ -9,6 +9,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Http;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -76,8 +77,7 @@ namespace RecurringIntegrations.Core.Packages
                 {
                     var count = ReadBlock(file, buffer);
                     if (count == 0)
-                        throw new D365Exception("PackageFileChanged", D365ErrorCategory.ReadError,
-                            $"'{path}' became shorter while it was uploaded.", "Do not change the package while it is imported; run the import again.");
+                        throw ErrorCatalog.PackageFileChanged.Create(path);
                     // Block ids of one blob must all have the same length.
                     var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes("block-" + index.ToString("D6", CultureInfo.InvariantCulture)));
                     var blockUrl = new Uri(blobUrl + (string.IsNullOrEmpty(blobUrl.Query) ? "?" : "&") + "comp=block&blockid=" + Uri.EscapeDataString(blockId));
@@ -116,8 +116,7 @@ namespace RecurringIntegrations.Core.Packages
                     if (File.Exists(target))
                     {
                         if (!overwrite)
-                            throw new D365Exception("PackageOutputExists", D365ErrorCategory.WriteError,
-                                $"'{target}' already exists.", "Choose another -OutputPath or -PackageName, or add -Force to replace it.");
+                            throw ErrorCatalog.PackageOutputExists.Create(target, "-OutputPath or -PackageName");
                         File.Delete(target);
                     }
                     File.Move(partial, target);
@@ -184,9 +183,7 @@ namespace RecurringIntegrations.Core.Packages
             {
                 var what = ex is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0} s" : Innermost(ex);
                 _verbose?.Invoke($"{request.Method} {shown} -> failed: {what} ({watch.ElapsedMilliseconds} ms)");
-                throw new TransientStorageFailure(new D365Exception("PackageStorageUnreachable", D365ErrorCategory.ConnectionError,
-                    $"{operation}: no complete answer from the storage host {request.RequestUri!.Host}: {what}.",
-                    "Check the network and any proxy: the storage host must be reachable from here as well as the environment."));
+                throw new TransientStorageFailure(ErrorCatalog.PackageStorageUnreachable.Create(operation, request.RequestUri!.Host, what));
             }
         }
 
@@ -196,15 +193,10 @@ namespace RecurringIntegrations.Core.Packages
             var detail = $"{operation}: the storage host answered {status} {response.ReasonPhrase}{(code is null ? "" : " (" + code + ")")}.";
             return status switch
             {
-                403 => new D365Exception("PackageStorageRefused", D365ErrorCategory.PermissionDenied, detail,
-                    "The storage URL the service handed out has expired or was refused (it is valid for about 35 minutes): run the command again for a fresh one.",
-                    response.StatusCode, code),
-                404 => new D365Exception("PackageBlobNotFound", D365ErrorCategory.ObjectNotFound, detail,
-                    "The package is no longer in storage (the service deletes it after 7 days): export it again.", response.StatusCode, code),
-                413 => new D365Exception("PackageTooLarge", D365ErrorCategory.LimitsExceeded, detail,
-                    "The storage refused the size of one request; packages are limited to 256 MB by the service.", response.StatusCode, code),
-                _ => new D365Exception("PackageStorageFailed", status >= 500 ? D365ErrorCategory.ResourceUnavailable : D365ErrorCategory.InvalidOperation, detail,
-                    "The call was retried where that was safe. Try again later.", response.StatusCode, code),
+                403 => ErrorCatalog.PackageStorageRefused.FromService(response.StatusCode, code, null, detail),
+                404 => ErrorCatalog.PackageBlobNotFound.FromService(response.StatusCode, code, null, detail),
+                413 => ErrorCatalog.PackageTooLarge.FromService(response.StatusCode, code, null, detail),
+                _ => (status >= 500 ? ErrorCatalog.PackageStorageFailed : ErrorCatalog.PackageStorageRejected).FromService(response.StatusCode, code, null, detail),
             };
         }
 
@@ -240,8 +232,7 @@ namespace RecurringIntegrations.Core.Packages
                     }
                     catch (IOException ex)
                     {
-                        throw new D365Exception("PackageWriteFailed", D365ErrorCategory.WriteError,
-                            $"Saving into '{Path.GetDirectoryName(partial)}' failed: {ex.Message}", "Check free disk space and that the folder is writable.", innerException: ex);
+                        throw ErrorCatalog.PackageWriteFailed.Wrap(ex, $"Saving into '{Path.GetDirectoryName(partial)}'", ex.Message);
                     }
                     total += read;
                 }

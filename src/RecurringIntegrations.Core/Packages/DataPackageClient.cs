@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Http;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -24,8 +25,7 @@ namespace RecurringIntegrations.Core.Packages
         {
             _session = session ?? throw new ArgumentNullException(nameof(session));
             if (session.IsDisposed)
-                throw new D365Exception("SessionClosed", D365ErrorCategory.InvalidOperation,
-                    "This session was closed by Disconnect-D365.", "Run Connect-D365 to open a new session.");
+                throw ErrorCatalog.SessionClosed.Create();
             _verbose = verbose;
             Storage = new BlobStorage(session, verbose);
         }
@@ -166,12 +166,9 @@ namespace RecurringIntegrations.Core.Packages
                     }
                 }, _verbose, cancellationToken).ConfigureAwait(false);
             }
-            catch (D365Exception ex) when (ex.ErrorId == "EnqueueOutcomeUnknown")
+            catch (D365Exception ex) when (ex.Entry == ErrorCatalog.EnqueueOutcomeUnknown)
             {
-                throw new D365Exception("PackageOutcomeUnknown", D365ErrorCategory.ConnectionError,
-                    $"{action}: the connection failed after the request was sent; the service may or may not have started it.",
-                    "It was not sent again, to avoid running it twice. Check the data project's execution history in the environment before you run it again.",
-                    innerException: ex);
+                throw ErrorCatalog.PackageOutcomeUnknown.Wrap(ex, action);
             }
             catch (D365Exception ex) when (ex.Message.IndexOf("sig=", StringComparison.OrdinalIgnoreCase) >= 0)
             {
@@ -179,7 +176,7 @@ namespace RecurringIntegrations.Core.Packages
                 var message = ex.RecommendedAction is { } advice && ex.Message.EndsWith(" " + advice, StringComparison.Ordinal)
                     ? ex.Message.Substring(0, ex.Message.Length - advice.Length - 1)
                     : ex.Message;
-                throw new D365Exception(ex.ErrorId, ex.Category, SasUrl.Redact(message)!, ex.RecommendedAction, ex.StatusCode);
+                throw ex.WithMessage(SasUrl.Redact(message)!, null);
             }
         }
 

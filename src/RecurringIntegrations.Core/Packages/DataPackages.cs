@@ -7,6 +7,7 @@ using System.Linq;
 using System.Text;
 using System.Xml;
 using System.Xml.Linq;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -59,8 +60,7 @@ namespace RecurringIntegrations.Core.Packages
         {
             if (request is null) throw new ArgumentNullException(nameof(request));
             if (request.Entities.Count == 0)
-                throw new D365Exception("PackageNoDataFiles", D365ErrorCategory.InvalidArgument,
-                    "A data package needs at least one data file.", "Give the data files with -Path (and -EntityName), or with -Entity.");
+                throw ErrorCatalog.PackageNoDataFiles.Create();
             var output = OutputFile(request.OutputPath, request.Overwrite);
             var template = request.TemplatePath is null ? null : ReadTemplate(request.TemplatePath);
             var entries = PlanEntries(request.Entities, template);
@@ -95,8 +95,7 @@ namespace RecurringIntegrations.Core.Packages
             }
             catch (IOException ex)
             {
-                throw new D365Exception("PackageWriteFailed", D365ErrorCategory.WriteError,
-                    $"Writing the package '{output}' failed: {ex.Message}", "Check free disk space and that the folder is writable.", innerException: ex);
+                throw ErrorCatalog.PackageWriteFailed.Wrap(ex, $"Writing the package '{output}'", ex.Message);
             }
             finally
             {
@@ -111,35 +110,29 @@ namespace RecurringIntegrations.Core.Packages
         public static void EnsureIsPackage(string path)
         {
             FileChecks.ReadableFileLength(path);
-            const string fix = "Build one with New-D365DataPackage -Path <data file> -EntityName <entity> -SourceFormat <format> -OutputPath <zip>, or send a single data file with Send-D365Enqueue.";
             try
             {
                 using var zip = ZipFile.OpenRead(path);
                 var names = new HashSet<string>(zip.Entries.Select(e => e.FullName), StringComparer.OrdinalIgnoreCase);
                 foreach (var required in new[] { HeaderName, ManifestName })
                     if (!names.Contains(required))
-                        throw new D365Exception("NotADataPackage", D365ErrorCategory.InvalidData,
-                            $"'{path}' is not a data package: it has no {required} at its root (the service would fail with \"Could not find file ...{required}\").", fix);
+                        throw ErrorCatalog.NotADataPackage.Create(path, $"it has no {required} at its root (the service would fail with \"Could not find file ...{required}\")");
             }
             catch (InvalidDataException ex)
             {
-                throw new D365Exception("NotADataPackage", D365ErrorCategory.InvalidData,
-                    $"'{path}' is not a data package: it is not a zip file.", fix, innerException: ex);
+                throw ErrorCatalog.NotADataPackage.Wrap(ex, path, "it is not a zip file");
             }
         }
 
         private static string OutputFile(string path, bool overwrite)
         {
             if (string.IsNullOrWhiteSpace(path))
-                throw new D365Exception("PackageOutputPathEmpty", D365ErrorCategory.InvalidArgument,
-                    "The package path is empty.", "Give the zip to write with -OutputPath, for example -OutputPath .\\CustomerGroups.zip.");
+                throw ErrorCatalog.PackageOutputPathEmpty.Create();
             var full = Path.GetFullPath(path);
             if (Directory.Exists(full))
-                throw new D365Exception("PackageOutputPathIsFolder", D365ErrorCategory.InvalidArgument,
-                    $"'{full}' is a folder; -OutputPath is the zip file to write.", "Give a file name, for example -OutputPath '" + Path.Combine(full, "package.zip") + "'.");
+                throw ErrorCatalog.PackageOutputPathIsFolder.Create(full, Path.Combine(full, "package.zip"));
             if (File.Exists(full) && !overwrite)
-                throw new D365Exception("PackageOutputExists", D365ErrorCategory.WriteError,
-                    $"'{full}' already exists.", "Choose another name, or add -Force to replace it.");
+                throw ErrorCatalog.PackageOutputExists.Create(full, "name");
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);
             return full;
         }
@@ -153,15 +146,11 @@ namespace RecurringIntegrations.Core.Packages
                 FileChecks.ReadableFileLength(entity.Path);
                 var name = Path.GetFileName(entity.Path);
                 if (!names.Add(name))
-                    throw new D365Exception("PackageDuplicateFileName", D365ErrorCategory.InvalidArgument,
-                        $"Two files would be '{name}' in the package (or one is named like Manifest.xml or PackageHeader.xml).",
-                        "A package is flat: give each data file its own name.");
+                    throw ErrorCatalog.PackageDuplicateFileName.Create(name);
                 if (template is null && string.IsNullOrWhiteSpace(entity.EntityName))
-                    throw new D365Exception("PackageEntityNameMissing", D365ErrorCategory.InvalidArgument,
-                        $"The file '{entity.Path}' has no entity name.", "Give -EntityName with the entity's display name as in the data project, for example 'Customer groups'.");
+                    throw ErrorCatalog.PackageEntityNameMissing.Create(entity.Path);
                 if (template is null && string.IsNullOrWhiteSpace(entity.SourceFormat))
-                    throw new D365Exception("PackageSourceFormatMissing", D365ErrorCategory.InvalidArgument,
-                        $"The file '{entity.Path}' has no source format.", "Give -SourceFormat with the data project's format, for example CSV-Unicode, XML-Element or EXCEL.");
+                    throw ErrorCatalog.PackageSourceFormatMissing.Create(entity.Path);
                 planned.Add((entity, name));
             }
             return planned;
@@ -182,9 +171,7 @@ namespace RecurringIntegrations.Core.Packages
             }
             catch (XmlException ex)
             {
-                throw new D365Exception("PackageTemplateInvalid", D365ErrorCategory.InvalidData,
-                    $"The Manifest.xml of the template '{path}' cannot be read: {ex.Message}.",
-                    "Give a package exported from the data project (Export-D365DataPackage, or Download package in the data project).", innerException: ex);
+                throw ErrorCatalog.PackageTemplateInvalid.Wrap(ex, path, ex.Message);
             }
         }
 
@@ -242,9 +229,7 @@ namespace RecurringIntegrations.Core.Packages
             if (match is null)
             {
                 var known = string.Join(", ", templateEntities.Select(e => $"'{Child(e, "EntityName")}' ({Child(e, "InputFilePath")})"));
-                throw new D365Exception("PackageTemplateEntityNotFound", D365ErrorCategory.ObjectNotFound,
-                    $"The template has no entity for '{entity.EntityName ?? entryName}'. It has: {known}.",
-                    "Give -EntityName with one of the template's entities, or name the data file as in the template.");
+                throw ErrorCatalog.PackageTemplateEntityNotFound.Create(entity.EntityName ?? entryName, known);
             }
             return match;
         }

@@ -3,6 +3,7 @@ using System.IO;
 using System.IO.Compression;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -50,7 +51,6 @@ namespace RecurringIntegrations.Core.Packages
     /// </summary>
     public sealed class PackageJobs
     {
-        private const string DetailsNotFound = "ExecutionDetailsNotFound";
         private readonly DataPackageClient _client;
 
         public PackageJobs(DataPackageClient client) => _client = client ?? throw new ArgumentNullException(nameof(client));
@@ -69,8 +69,8 @@ namespace RecurringIntegrations.Core.Packages
         public async Task<PackageExecution> ImportAsync(PackageImportRequest request, Action<long, long>? progress, CancellationToken cancellationToken)
         {
             if (request is null) throw new ArgumentNullException(nameof(request));
-            RequireName(request.DefinitionGroupId, "DefinitionGroupId", "the data project's name");
-            RequireName(request.LegalEntityId, "LegalEntityId", "the company, for example usmf");
+            RequireName(request.DefinitionGroupId, ErrorCatalog.DefinitionGroupIdMissing);
+            RequireName(request.LegalEntityId, ErrorCatalog.LegalEntityIdMissing);
             var path = System.IO.Path.GetFullPath(request.Path);
             DataPackages.EnsureIsPackage(path);
             var length = FileChecks.ReadableFileLength(path);
@@ -101,15 +101,14 @@ namespace RecurringIntegrations.Core.Packages
         public async Task<PackageExecution> ExportAsync(PackageExportRequest request, CancellationToken cancellationToken)
         {
             if (request is null) throw new ArgumentNullException(nameof(request));
-            RequireName(request.DefinitionGroupId, "DefinitionGroupId", "the data project's name");
-            RequireName(request.LegalEntityId, "LegalEntityId", "the company, for example usmf");
+            RequireName(request.DefinitionGroupId, ErrorCatalog.DefinitionGroupIdMissing);
+            RequireName(request.LegalEntityId, ErrorCatalog.LegalEntityIdMissing);
             var folder = FileChecks.PrepareOutputDirectory(request.OutputPath);
             var packageName = string.IsNullOrWhiteSpace(request.PackageName) ? request.DefinitionGroupId.Trim() : request.PackageName!.Trim();
             var fileName = DownloadFilesName(packageName);
             var target = System.IO.Path.Combine(folder, fileName);
             if (File.Exists(target) && !request.Overwrite)
-                throw new D365Exception("PackageOutputExists", D365ErrorCategory.WriteError,
-                    $"'{target}' already exists.", "Choose another -OutputPath or -PackageName, or add -Force to replace it.");
+                throw ErrorCatalog.PackageOutputExists.Create(target, "-OutputPath or -PackageName");
 
             var deadline = DateTimeOffset.UtcNow + Timeout;
             var executionId = await _client.ExportToPackageAsync(request.DefinitionGroupId.Trim(), packageName, null, false,
@@ -127,9 +126,7 @@ namespace RecurringIntegrations.Core.Packages
             if (!execution.IsTerminal) throw WaitTimedOut(execution);
             if (!string.Equals(execution.Status, "Succeeded", StringComparison.OrdinalIgnoreCase) &&
                 !string.Equals(execution.Status, "PartiallySucceeded", StringComparison.OrdinalIgnoreCase))
-                throw new D365Exception("PackageExportFailed", D365ErrorCategory.InvalidOperation,
-                    $"The export of data project '{execution.DefinitionGroupId}' (execution {executionId}) ended {execution.Status}.",
-                    "Pipe it to Get-D365ExecutionError for the errors, or open " + (execution.SummaryPageUrl ?? "the execution in Data management") + ".");
+                throw ErrorCatalog.PackageExportFailed.Create(execution.DefinitionGroupId, executionId, execution.Status, execution.SummaryPageUrl ?? "the execution in Data management");
 
             Uri? url;
             while ((url = await _client.GetExportedPackageUrlAsync(executionId, cancellationToken).ConfigureAwait(false)) is null)
@@ -154,10 +151,7 @@ namespace RecurringIntegrations.Core.Packages
             }
             catch (D365Exception ex) when (IsNotFoundYet(ex))
             {
-                throw new D365Exception(DetailsNotFound, D365ErrorCategory.ObjectNotFound,
-                    $"The service has no details of execution '{execution.ExecutionId}' (yet).",
-                    "Right after an import or export starts this lasts a short while: use -Wait, or ask again in a minute. Otherwise check the execution id.",
-                    ex.StatusCode, ex.ServiceMessage, ex);
+                throw ErrorCatalog.ExecutionDetailsNotFound.FromService(ex.StatusCode, ex.ServiceMessage, ex, execution.ExecutionId);
             }
             updated.IsTerminal = PackageExecution.IsTerminalStatus(updated.Status);
             updated.Succeeded = string.Equals(updated.Status, "Succeeded", StringComparison.OrdinalIgnoreCase);
@@ -184,7 +178,7 @@ namespace RecurringIntegrations.Core.Packages
                     current = await GetStatusAsync(current, cancellationToken).ConfigureAwait(false);
                     if (current.IsTerminal) return current;
                 }
-                catch (D365Exception ex) when (ex.ErrorId == DetailsNotFound && DateTimeOffset.UtcNow - started < NotFoundGrace)
+                catch (D365Exception ex) when (ex.Entry == ErrorCatalog.ExecutionDetailsNotFound && DateTimeOffset.UtcNow - started < NotFoundGrace)
                 {
                     current = Copy(current);
                     current.Status = "Unknown";
@@ -202,7 +196,7 @@ namespace RecurringIntegrations.Core.Packages
         /// </summary>
         public async Task<ErrorKeysFile?> GetErrorKeysFileAsync(string executionId, string entityName, string outputFolder, CancellationToken cancellationToken)
         {
-            RequireName(entityName, "EntityName", "the entity's display name, for example 'Customer groups'");
+            RequireName(entityName, ErrorCatalog.EntityNameMissing);
             var folder = FileChecks.PrepareOutputDirectory(outputFolder);
             if (!await _client.GenerateImportTargetErrorKeysFileAsync(executionId, entityName.Trim(), cancellationToken).ConfigureAwait(false))
                 return null;
@@ -211,9 +205,7 @@ namespace RecurringIntegrations.Core.Packages
             while ((url = await _client.GetImportTargetErrorKeysFileUrlAsync(executionId, entityName.Trim(), cancellationToken).ConfigureAwait(false)) is null)
             {
                 if (DateTimeOffset.UtcNow >= deadline)
-                    throw new D365Exception("ErrorKeysFileTimeout", D365ErrorCategory.OperationTimeout,
-                        $"The error keys file of '{entityName}' in execution {executionId} was not ready within {Timeout.TotalSeconds:0} s.",
-                        "Ask again later with Get-D365ExecutionError -ExecutionId <id> -EntityName <entity>.");
+                    throw ErrorCatalog.ErrorKeysFileTimeout.Create(entityName, executionId, Timeout.TotalSeconds);
                 await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
             }
             var name = DownloadFiles.Sanitize(executionId + "-" + entityName.Trim() + "-errorkeys" + KeysExtension(url));
@@ -223,9 +215,7 @@ namespace RecurringIntegrations.Core.Packages
         }
 
         public D365Exception WaitTimedOut(PackageExecution execution) =>
-            new D365Exception("ExecutionWaitTimeout", D365ErrorCategory.OperationTimeout,
-                $"Execution {execution.ExecutionId} did not finish within {Timeout.TotalSeconds:0} s; its last status was {execution.Status}.",
-                "Wait longer with -TimeoutSeconds, or follow it later with Get-D365ExecutionStatus -ExecutionId <id> -Wait.");
+            ErrorCatalog.ExecutionWaitTimeout.Create(execution.ExecutionId, Timeout.TotalSeconds, execution.Status);
 
         private static bool IsNotFoundYet(D365Exception ex)
         {
@@ -245,8 +235,7 @@ namespace RecurringIntegrations.Core.Packages
         {
             var name = DownloadFiles.Sanitize(packageName);
             if (name.Length == 0)
-                throw new D365Exception("PackageNameInvalid", D365ErrorCategory.InvalidArgument,
-                    $"'{packageName}' cannot be a file name.", "Give -PackageName a plain name, for example CustomerGroups.");
+                throw ErrorCatalog.PackageNameInvalid.Create(packageName);
             return name.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) ? name : name + ".zip";
         }
 
@@ -261,19 +250,17 @@ namespace RecurringIntegrations.Core.Packages
             {
                 var target = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, entry.FullName));
                 if (!target.StartsWith(root, StringComparison.OrdinalIgnoreCase))
-                    throw new D365Exception("PackageEntryOutsideFolder", D365ErrorCategory.SecurityError,
-                        $"The package entry '{entry.FullName}' would be written outside '{root}'.", "The package was saved but not expanded; inspect it before you open it.");
+                    throw ErrorCatalog.PackageEntryOutsideFolder.Create($"The package entry '{entry.FullName}'", "The package was saved but not expanded; inspect it before you open it.");
                 if (entry.FullName.EndsWith("/", StringComparison.Ordinal)) continue;
                 Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
                 entry.ExtractToFile(target, overwrite: true);
             }
         }
 
-        private static void RequireName(string? value, string parameter, string what)
+        private static void RequireName(string? value, ErrorEntry entry)
         {
             if (string.IsNullOrWhiteSpace(value))
-                throw new D365Exception(parameter + "Missing", D365ErrorCategory.InvalidArgument,
-                    $"-{parameter} is empty.", $"Give -{parameter} with {what}.");
+                throw entry.Create();
         }
 
         private static PackageExecution Copy(PackageExecution e) => new PackageExecution

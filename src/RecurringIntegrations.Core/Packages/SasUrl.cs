@@ -1,5 +1,6 @@
 using System;
 using System.Text.RegularExpressions;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -26,9 +27,7 @@ namespace RecurringIntegrations.Core.Packages
         {
             if (string.IsNullOrWhiteSpace(text) || !Uri.TryCreate(text!.Trim(), UriKind.Absolute, out var uri) ||
                 !(uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && EnvironmentAddress.IsLoopback(uri))))
-                throw new D365Exception("PackageUrlInvalid", D365ErrorCategory.InvalidData,
-                    $"{operation}: the service did not answer with an https storage URL ('{Redact(text)}').",
-                    "Check that the environment's data management framework is set up; try again later.");
+                throw ErrorCatalog.PackageUrlInvalid.Create(operation, Redact(text));
             return uri;
         }
     }

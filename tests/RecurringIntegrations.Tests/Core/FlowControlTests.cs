@@ -9,6 +9,7 @@ using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Core;
 

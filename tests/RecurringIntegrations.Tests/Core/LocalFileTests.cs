@@ -4,6 +4,7 @@ using System.Net.Http;
 using System.Text;
 using RecurringIntegrations.Core;
 using Xunit;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Core;
 

@@ -5,6 +5,7 @@ using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Core;
 
@@ -45,7 +46,7 @@ public class ManagedIdentityTests
         await using var emulator = await D365Emulator.StartAsync();
         using var variables = new EnvironmentVariables(("IDENTITY_ENDPOINT", emulator.ManagedIdentityEndpoint.ToString()), ("IDENTITY_HEADER", "not-the-header"));
 
-        var error = await Assert.ThrowsAsync<RecurringIntegrations.Core.D365Exception>(() =>
+        var error = await Assert.ThrowsAsync<D365Exception>(() =>
             D365Session.ConnectAsync(Emulated.Options(emulator, new ManagedIdentityCredential()), CancellationToken.None));
 
         Assert.Equal("ManagedIdentityTokenFailed", error.ErrorId);

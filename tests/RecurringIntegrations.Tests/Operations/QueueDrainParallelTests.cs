@@ -7,6 +7,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.PowerShell;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;

@@ -7,6 +7,7 @@ using System.Xml.Linq;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Packages;
 using Xunit;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Packages;
 

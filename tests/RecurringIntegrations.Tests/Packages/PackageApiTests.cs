@@ -12,6 +12,7 @@ using RecurringIntegrations.Core.Packages;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Packages;
 

@@ -13,6 +13,7 @@ using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using RecurringIntegrations.Tests.Core;
 using Xunit;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Reliability;
 
@@ -181,7 +182,7 @@ public class BadInputTests
         await using var emulator = await D365Emulator.StartAsync();
         var options = Emulated.Options(emulator);
         options.AuthorityHost = new Uri("https://127.0.0.1:1");
-        var error = await FailsAsync(() => D365Session.ConnectAsync(options, None), "TokenRequestFailed", D365ErrorCategory.ConnectionError);
+        var error = await FailsAsync(() => D365Session.ConnectAsync(options, None), "TokenEndpointUnreachable", D365ErrorCategory.ConnectionError);
         Assert.Contains("reach the authority host", error.Message);
     }
 

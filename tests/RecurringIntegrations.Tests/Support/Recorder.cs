@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Support;
 

@@ -4,14 +4,14 @@ using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 
-namespace RecurringIntegrations.Core.Operations
+namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
     /// Runs async work on the thread pool while the calling thread pumps what the work posts back (output, verbose lines,
     /// progress, errors, confirmation prompts). PowerShell allows Write* and ShouldProcess only on the pipeline thread,
     /// so background work never touches the host: it posts, and <see cref="Run"/> executes the posts on the caller's thread.
     /// </summary>
-    public sealed class PipelineBridge
+    internal sealed class PipelineBridge
     {
         private readonly ConcurrentQueue<WorkItem> _queue = new ConcurrentQueue<WorkItem>();
         private readonly SemaphoreSlim _signal = new SemaphoreSlim(0);

@@ -2,10 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
-using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.PowerShell;
 using Xunit;
 
-namespace RecurringIntegrations.Tests.Operations
+namespace RecurringIntegrations.Tests.Cmdlets
 {
     public sealed class PipelineBridgeTests
     {

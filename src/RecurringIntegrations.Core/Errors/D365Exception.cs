@@ -1,11 +1,11 @@
 using System;
 using System.Net;
 
-namespace RecurringIntegrations.Core
+namespace RecurringIntegrations.Core.Errors
 {
     /// <summary>
-    /// Mirrors the PowerShell ErrorCategory names the cmdlets need, so Core stays free of PowerShell types
-    /// while the cmdlet layer maps one to one by name.
+    /// The categories of the catalogue; the cmdlet layer maps each to PowerShell's ErrorCategory, so Core stays free of
+    /// PowerShell types.
     /// </summary>
     public enum D365ErrorCategory
     {
@@ -27,34 +27,39 @@ namespace RecurringIntegrations.Core
     }
 
     /// <summary>
-    /// A failure the user can act on: a stable ErrorId, a precise category, what happened, and what to do.
-    /// Messages never contain a secret or a token.
+    /// A failure the user can act on: a stable ErrorId, a precise category, what happened, and what to do, all from one
+    /// <see cref="ErrorEntry"/> of the <see cref="ErrorCatalog"/>. Messages never contain a secret or a token.
     /// </summary>
     public sealed class D365Exception : Exception
     {
-        public D365Exception(string errorId, D365ErrorCategory category, string message,
-            string? recommendedAction = null, HttpStatusCode? statusCode = null, string? serviceMessage = null,
-            Exception? innerException = null)
+        internal D365Exception(ErrorEntry entry, string message, string? recommendedAction, HttpStatusCode? statusCode,
+            string? serviceMessage, Exception? innerException)
             : base(Compose(message, serviceMessage, recommendedAction), innerException)
         {
+            Entry = entry;
             BaseMessage = message;
-            ErrorId = errorId;
-            Category = category;
-            RecommendedAction = recommendedAction;
+            RecommendedAction = string.IsNullOrWhiteSpace(recommendedAction) ? null : recommendedAction;
             StatusCode = statusCode;
             ServiceMessage = serviceMessage;
         }
+
+        /// <summary>The catalogue entry this error was raised from.</summary>
+        public ErrorEntry Entry { get; }
 
         /// <summary>What happened, without the service's text and the advice.</summary>
         internal string BaseMessage { get; }
 
         /// <summary>A stable word scripts can match on, such as <c>EnqueueFileNotFound</c>.</summary>
-        public string ErrorId { get; }
-        public D365ErrorCategory Category { get; }
+        public string ErrorId => Entry.ErrorId;
+        public D365ErrorCategory Category => Entry.Category;
         public string? RecommendedAction { get; }
         public HttpStatusCode? StatusCode { get; }
         /// <summary>The service's own error text, when it gave one.</summary>
         public string? ServiceMessage { get; }
+
+        /// <summary>The same error with another text of what happened (more said, or a secret taken out).</summary>
+        internal D365Exception WithMessage(string message, string? serviceMessage) =>
+            new D365Exception(Entry, message, RecommendedAction, StatusCode, serviceMessage, InnerException);
 
         private static string Compose(string message, string? serviceMessage, string? recommendedAction)
         {
