@@ -25,7 +25,8 @@ public sealed class ImportStatusTests
     [Fact]
     public async Task Import_goes_from_Enqueued_through_Processing_to_Processed()
     {
-        await using var harness = await EmulatorHarness.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMilliseconds(300));
+        // Each status lasts 1.5 s: wide enough that a poll every 20 ms sees each one even on a loaded 2-core machine.
+        await using var harness = await EmulatorHarness.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMilliseconds(1500));
         var messageId = await harness.EnqueueAsync("a,b\n1,2");
 
         var seen = new System.Collections.Generic.List<string>();
