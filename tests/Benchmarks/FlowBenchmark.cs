@@ -20,6 +20,8 @@ internal static class FlowBenchmark
 {
     private const double ThrottledTimeLimit = 1.3;
     private const double ThrottledShareLimit = 0.20;
+    /// <summary>A row still running after this is stopped: a script that keeps calling while told to wait can take hours.</summary>
+    private static readonly TimeSpan RowLimit = TimeSpan.FromMinutes(2);
 
     private sealed record Condition(string Name, int LatencyMs, double? Rate)
     {
@@ -113,10 +115,25 @@ internal static class FlowBenchmark
     private static async Task<Row> RunRowAsync(PowerShellRunner runner, string work, Condition condition, Way way, int fileCount)
     {
         await using var emulator = await EmulatorProcess.StartAsync(work, null, CancellationToken.None, condition.Arguments());
-        var output = (await runner.RunScriptAsync(Prologue(emulator) + way.Script(Target(emulator)), CancellationToken.None)).Trim().Split(' ');
-        var seconds = double.Parse(output[0], CultureInfo.InvariantCulture) / 1000;
-        var failed = int.Parse(output[1], CultureInfo.InvariantCulture);
-        var (calls, throttled) = await StatsAsync(emulator);
+        using var limit = new CancellationTokenSource(RowLimit);
+        double seconds;
+        int failed;
+        int calls, throttled;
+        try
+        {
+            var output = (await runner.RunScriptAsync(Prologue(emulator) + way.Script(Target(emulator)), limit.Token)).Trim().Split(' ');
+            seconds = double.Parse(output[0], CultureInfo.InvariantCulture) / 1000;
+            failed = int.Parse(output[1], CultureInfo.InvariantCulture);
+            (calls, throttled) = await StatsAsync(emulator);
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            // Stopped: every file the service did not take by then counts as failed.
+            (calls, throttled) = await StatsAsync(emulator);
+            seconds = RowLimit.TotalSeconds;
+            failed = fileCount - (calls - throttled);
+            Console.WriteLine($"  ({way.Name} stopped after {RowLimit.TotalSeconds:0} s)");
+        }
         var floor = condition.Rate is { } rate ? fileCount / rate : fileCount * condition.LatencyMs / 1000.0 / way.Concurrency;
         return new Row(condition, way, seconds, floor, calls, throttled, failed);
     }

@@ -96,7 +96,15 @@ internal sealed class PowerShellRunner
         using var process = Process.Start(start) ?? throw new InvalidOperationException("pwsh did not start.");
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var errors = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
         if (process.ExitCode != 0) throw new InvalidOperationException($"pwsh failed ({process.ExitCode}): {await errors}");
         return (await output).Trim().Split('\n').Last();
     }

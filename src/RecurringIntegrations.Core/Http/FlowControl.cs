@@ -16,13 +16,16 @@ namespace RecurringIntegrations.Core.Http
     /// is what the service let through since the previous throttling, over the time the session had calls to make (idle
     /// spells between polls do not count, the pause the service asked for does); it then grows back along a cubic curve
     /// (slowly near the rate that was throttled, faster later), doubling in <see cref="Regrowth"/>.</item>
-    /// <item>Calls in flight are capped (52, the service's own per-user limit); throttling lowers the cap to 70% of the calls
-    /// then in flight, and each success raises it again by one per round of calls.</item>
+    /// <item>Calls in flight are capped (52, the service's own per-user limit). The cap starts at 16 and grows by one per
+    /// success (doubling per round of calls, as TCP's slow start) until the first throttling, so a new session does not open
+    /// with a burst the service refuses; throttling lowers it to 70% of the calls then in flight, and from then on each
+    /// success raises it by one per round of calls.</item>
     /// </list>
     /// </summary>
     internal sealed class FlowControl
     {
         public const int MaxInFlight = 52;
+        private const int InitialInFlight = 16;
         private const double MinRate = 0.5;
         private static readonly TimeSpan Regrowth = TimeSpan.FromSeconds(10);
         private readonly object _gate = new object();
@@ -38,7 +41,7 @@ namespace RecurringIntegrations.Core.Http
         private TimeSpan _activeSince;
         private TimeSpan _busy;
         private TimeSpan _throttledAt = TimeSpan.MinValue;
-        private double _concurrency = MaxInFlight;
+        private double _concurrency = InitialInFlight;
         private int _inFlight;
         private TaskCompletionSource<bool> _slotFreed = NewSignal();
 
@@ -163,7 +166,7 @@ namespace RecurringIntegrations.Core.Http
                 else if (message.Succeeded)
                 {
                     _successes++;
-                    if (_concurrency < MaxInFlight) _concurrency = Math.Min(MaxInFlight, _concurrency + 1 / _concurrency);
+                    if (_concurrency < MaxInFlight) _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing ? 1 / _concurrency : 1));
                 }
                 freed = _slotFreed;
                 _slotFreed = NewSignal();
