@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Text;
 using RecurringIntegrations.Core.Errors;
 
@@ -135,9 +136,14 @@ namespace RecurringIntegrations.Core.Folders
             {
                 throw ErrorCatalog.JournalFolderNotFound.Wrap(ex, System.IO.Path.GetDirectoryName(lockPath));
             }
-            catch (IOException ex)
+            catch (IOException ex) when (IsHeldByAnother(ex))
             {
                 throw ErrorCatalog.FolderBusy.Wrap(ex, lockPath);
+            }
+            catch (IOException ex)
+            {
+                // A read-only or full file system: not another run's lock, and the fix is a different one.
+                throw ErrorCatalog.FolderWriteFailed.Wrap(ex, "write", lockPath, ex.Message, string.Empty);
             }
         }
 
@@ -270,6 +276,13 @@ namespace RecurringIntegrations.Core.Folders
 
         private static string OneLine(string? text) =>
             string.IsNullOrEmpty(text) ? string.Empty : text!.Replace("\r\n", " ").Replace('\r', ' ').Replace('\n', ' ');
+
+        /// <summary>
+        /// The lock is another process's: Windows reports a sharing or lock violation (32, 33), .NET on Unix a refused flock
+        /// as EWOULDBLOCK (11 on Linux, 35 on macOS). Anything else (read-only or full file system) is not a busy folder.
+        /// </summary>
+        private static bool IsHeldByAnother(IOException ex) =>
+            RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? (ex.HResult & 0xFFFF) is 32 or 33 : ex.HResult is 11 or 35;
 
         private static D365Exception AccessDenied(string path, Exception ex) =>
             ErrorCatalog.FolderAccessDenied.Wrap(ex, "write", path);

@@ -240,4 +240,40 @@ public sealed class FolderImportTests
         Assert.Empty(env.Emulator.State.Enqueued);
         Assert.True(File.Exists(Path.Combine(inbox, "a.csv")));
     }
+
+    [Fact]
+    public async Task An_inbox_it_may_not_write_to_gets_a_clear_error_sends_nothing_and_leaves_the_files_in_place()
+    {
+        // Tests run as root, whom file permissions do not stop: a read-only bind mount refuses every write and rename.
+        Assert.True(OperatingSystem.IsLinux(), "the read-only inbox is a bind mount, exercised on Linux");
+        await using var env = await Emulated.StartAsync();
+        var inbox = Inbox(env, ("a.csv", "ID\nA\n"));
+        Assert.Equal(0, Run("mount", $"--bind {inbox} {inbox}"));
+        try
+        {
+            Assert.Equal(0, Run("mount", $"-o remount,ro,bind {inbox}"));
+            var recorder = new Recorder<FolderImportResult>();
+
+            var error = await Assert.ThrowsAsync<D365Exception>(() => Import(env, inbox).RunAsync(recorder.Callbacks(), None));
+
+            Assert.True(error.ErrorId is "FolderAccessDenied" or "FolderWriteFailed", error.ErrorId + ": " + error.Message);
+            Assert.Contains(inbox, error.Message);
+            Assert.False(string.IsNullOrWhiteSpace(error.RecommendedAction));
+            Assert.Empty(recorder.Results);
+            Assert.Empty(env.Emulator.State.Enqueued);
+            Assert.Equal(new[] { "a.csv" }, Directory.GetFileSystemEntries(inbox).Select(Path.GetFileName));
+        }
+        finally
+        {
+            Run("umount", inbox);
+        }
+        Assert.Equal("ID\nA\n", File.ReadAllText(Path.Combine(inbox, "a.csv")));
+    }
+
+    private static int Run(string file, string arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, arguments) { RedirectStandardError = true })!;
+        process.WaitForExit();
+        return process.ExitCode;
+    }
 }
