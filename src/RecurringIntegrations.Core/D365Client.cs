@@ -128,12 +128,15 @@ namespace RecurringIntegrations.Core
             return ExecutionErrors.Parse(executionId, value);
         }
 
-        private Task<JsonElement> CallActionAsync<TBody>(string action, TBody body, CancellationToken cancellationToken)
+        private Task<JsonElement> CallActionAsync<TBody>(string action, TBody body, CancellationToken cancellationToken) =>
+            PostActionAsync(action, JsonSerializer.Serialize(body, WireJson.Options), ResendRule.Always, cancellationToken);
+
+        /// <summary>Posts one OData action of the data entities (a JSON body) and returns the answer's 'value'; also the package API's way in.</summary>
+        internal Task<JsonElement> PostActionAsync(string action, string json, ResendRule resend, CancellationToken cancellationToken)
         {
             var uri = new Uri(_session.EnvironmentUri, DataActions + action);
-            var json = JsonSerializer.Serialize(body, WireJson.Options);
             return Pipeline.SendAsync(action, () => new HttpRequestMessage(HttpMethod.Post, uri) { Content = new StringContent(json, Utf8, "application/json") },
-                ResendRule.Always, Timeout, false, async (response, _) =>
+                resend, Timeout, false, async (response, _) =>
                 {
                     var wire = await ReadJsonAsync<ODataValue>(action, response).ConfigureAwait(false);
                     if (wire is null || wire.Value.ValueKind == JsonValueKind.Undefined)

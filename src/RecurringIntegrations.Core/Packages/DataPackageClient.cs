@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using System.Net.Http;
 using System.Text;
 using System.Text.Json;
 using System.Threading;
@@ -16,22 +15,18 @@ namespace RecurringIntegrations.Core.Packages
     /// </summary>
     public sealed class DataPackageClient : IDisposable
     {
-        private const string DataActions = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.";
         private static readonly Encoding Utf8 = new UTF8Encoding(false);
-        private readonly D365Session _session;
-        private readonly Action<string>? _verbose;
+        private readonly D365Client _actions;
 
         public DataPackageClient(D365Session session, Action<string>? verbose = null)
         {
-            _session = session ?? throw new ArgumentNullException(nameof(session));
-            if (session.IsDisposed)
-                throw ErrorCatalog.SessionClosed.Create();
-            _verbose = verbose;
+            _actions = new D365Client(session, verbose);
+            Session = session;
             Storage = new BlobStorage(session, verbose);
         }
 
         internal BlobStorage Storage { get; }
-        internal D365Session Session => _session;
+        internal D365Session Session { get; }
 
         /// <summary>A writable blob for a package: its id and its SAS URL. The service's value is a string holding JSON.</summary>
         public async Task<(string BlobId, Uri BlobUrl)> GetAzureWriteUrlAsync(string uniqueFileName, CancellationToken cancellationToken)
@@ -131,7 +126,6 @@ namespace RecurringIntegrations.Core.Packages
         /// </summary>
         private async Task<JsonElement> PostActionAsync(string action, Action<Utf8JsonWriter> writeBody, ResendRule replay, CancellationToken cancellationToken)
         {
-            var uri = new Uri(_session.EnvironmentUri, DataActions + action);
             string requestBody;
             using (var buffer = new MemoryStream())
             {
@@ -145,26 +139,7 @@ namespace RecurringIntegrations.Core.Packages
             }
             try
             {
-                return await _session.Pipeline.SendAsync(action, () => new HttpRequestMessage(HttpMethod.Post, uri)
-                {
-                    Content = new StringContent(requestBody, Utf8, "application/json"),
-                }, replay, _session.Retry.RequestTimeout, false, async (response, _) =>
-                {
-                    var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-                    if (ResponseErrors.LooksLikeHtml(response.Content.Headers.ContentType?.MediaType, body))
-                        throw ResponseErrors.WebPageInsteadOfJson(action, body, response.StatusCode);
-                    try
-                    {
-                        using var document = JsonDocument.Parse(body);
-                        if (document.RootElement.ValueKind != JsonValueKind.Object || !Json.TryGetProperty(document.RootElement, "value", out var value))
-                            throw ResponseErrors.MalformedJson(action, "no 'value' property");
-                        return value.Clone();
-                    }
-                    catch (JsonException ex)
-                    {
-                        throw ResponseErrors.MalformedJson(action, ex.Message);
-                    }
-                }, _verbose, cancellationToken).ConfigureAwait(false);
+                return await _actions.PostActionAsync(action, requestBody, replay, cancellationToken).ConfigureAwait(false);
             }
             catch (D365Exception ex) when (ex.Entry == ErrorCatalog.EnqueueOutcomeUnknown)
             {
