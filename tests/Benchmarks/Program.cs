@@ -38,6 +38,8 @@ internal static class Program
           --packages     instead: the package API benchmark (256 MB package import and export; --help after it for its options)
           --flow         instead: flow control under throttling, user scripts against Send-D365Enqueue (FlowBenchmark.cs;
                          200 files of 10 KB unless --files / --size-kb say otherwise)
+          --rows TEXT    with --flow: only the rows whose "condition, way" contains TEXT (to try one change quickly;
+                         a verdict whose rows did not run is left out)
         """;
 
     public static async Task<int> Main(string[] args)
@@ -61,7 +63,7 @@ internal static class Program
         }
 
         if (options.Flow)
-            return await FlowBenchmark.RunAsync(options.FlowFiles, options.SizeKB, options.WorkRoot);
+            return await FlowBenchmark.RunAsync(options.FlowFiles, options.SizeKB, options.WorkRoot, options.FlowRows);
 
         using var cancellation = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
@@ -378,6 +380,7 @@ internal static class Program
         public bool Help { get; private set; }
         public bool Flow { get; private set; }
         public int FlowFiles => FilesGiven ? Files : 200;
+        public string? FlowRows { get; private set; }
         private bool FilesGiven { get; set; }
 
         public static Options Parse(string[] args)
@@ -390,6 +393,7 @@ internal static class Program
                 {
                     case "--files": options.Files = Positive(Value()); options.FilesGiven = true; break;
                     case "--flow": options.Flow = true; break;
+                    case "--rows": options.FlowRows = Value(); break;
                     case "--size-kb": options.SizeKB = Positive(Value()); break;
                     case "--big-mb": options.BigMB = Positive(Value()); break;
                     case "--throttle": options.Throttle = Positive(Value()); break;

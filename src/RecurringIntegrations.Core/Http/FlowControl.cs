@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
@@ -14,20 +15,26 @@ namespace RecurringIntegrations.Core.Http
     /// asks for no pause: that call alone backs off (see <see cref="RetryPolicy"/>) and the pace stays.</item>
     /// <item>From the first throttling on, calls are paced by a token bucket (as the AWS SDKs' adaptive retry mode). Its rate
     /// is what the service let through since the previous throttling, over the time the session had calls to make (idle
-    /// spells between polls do not count, the pause the service asked for does); it then grows back along a cubic curve
-    /// (slowly near the rate that was throttled, faster later), doubling in <see cref="Regrowth"/>.</item>
-    /// <item>Calls in flight are capped (52, the service's own per-user limit). The cap starts at 16 and grows by one per
-    /// success (doubling per round of calls, as TCP's slow start) until the first throttling, so a new session does not open
-    /// with a burst the service refuses; throttling lowers it to 70% of the calls then in flight, and from then on each
-    /// success raises it by one per round of calls.</item>
+    /// spells between polls do not count, the pause the service asked for does). After the pause the pace follows TCP CUBIC's
+    /// curve around that rate: it restarts 10% below it, comes back to it in 4.6 s, stays near it for a while (where the
+    /// service throttled before), then grows faster, doubling <see cref="Regrowth"/> after it passed it.</item>
+    /// <item>Calls in flight are capped (52, the service's own per-user limit). The cap starts at 8 and grows by one per
+    /// success (doubling per round of calls, as TCP's slow start) until the first throttling; throttling lowers it to 70% of
+    /// the calls then in flight, and from then on each success raises it by one per round of calls. It grows only while
+    /// more calls at once are answered as fast as fewer were (as TCP Vegas): a call that took over twice the quickest
+    /// answer to the same path was queued at the service, so one more in flight would only wait there too. That matters
+    /// when the first 429 comes: every call still in flight then reaches the service while it has said to wait, and each
+    /// makes the wait longer.</item>
     /// </list>
     /// </summary>
     internal sealed class FlowControl
     {
         public const int MaxInFlight = 52;
-        private const int InitialInFlight = 16;
+        private const int InitialInFlight = 8;
         private const double MinRate = 0.5;
         private static readonly TimeSpan Regrowth = TimeSpan.FromSeconds(10);
+        /// <summary>The cubic's offset that starts the pace at 90% of the rate the service allowed: the cube root of 0.1.</summary>
+        private static readonly double RestartBelow = Math.Pow(0.1, 1.0 / 3);
         private readonly object _gate = new object();
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private TimeSpan _pausedUntil;
@@ -44,6 +51,7 @@ namespace RecurringIntegrations.Core.Http
         private double _concurrency = InitialInFlight;
         private int _inFlight;
         private TaskCompletionSource<bool> _slotFreed = NewSignal();
+        private readonly Dictionary<string, Answers> _answers = new Dictionary<string, Answers>(StringComparer.Ordinal);
 
         public FlowControl(TimeSpan budget) => Budget = budget;
 
@@ -166,13 +174,35 @@ namespace RecurringIntegrations.Core.Http
                 else if (message.Succeeded)
                 {
                     _successes++;
-                    if (_concurrency < MaxInFlight) _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing ? 1 / _concurrency : 1));
+                    if (_concurrency < MaxInFlight && AnsweredPromptly(message, now - message.AdmittedAt))
+                        _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing ? 1 / _concurrency : 1));
                 }
                 freed = _slotFreed;
                 _slotFreed = NewSignal();
             }
             if (line != null) message.Say(line);
             freed.TrySetResult(true);
+        }
+
+        /// <summary>
+        /// Whether the call took at most twice the quickest answer to the same kind of call, that is, was not queued. The kind
+        /// is the path's first three segments ("/api/connector/enqueue"), so ids in paths do not make new kinds. The first
+        /// answers of a kind only set the measure: they include opening connections, which makes any later answer look quick.
+        /// </summary>
+        private bool AnsweredPromptly(HttpMessage message, TimeSpan took)
+        {
+            var segments = message.Request.RequestUri!.Segments;
+            var kind = string.Join(string.Empty, segments, 0, Math.Min(4, segments.Length));
+            if (!_answers.TryGetValue(kind, out var answers)) _answers[kind] = answers = new Answers();
+            answers.Count++;
+            if (took < answers.Quickest) answers.Quickest = took;
+            return answers.Count > InitialInFlight && took.Ticks <= 2 * answers.Quickest.Ticks;
+        }
+
+        private sealed class Answers
+        {
+            public int Count;
+            public TimeSpan Quickest = TimeSpan.MaxValue;
         }
 
         /// <summary>Counts the time the session had calls to make, the measure of the pace the service allowed.</summary>
@@ -183,8 +213,8 @@ namespace RecurringIntegrations.Core.Http
 
         private double CurrentRate(TimeSpan now)
         {
-            var since = Math.Max(0, (now - _rateSince).TotalSeconds) / Regrowth.TotalSeconds;
-            return _baseRate * (1 + since * since * since);
+            var x = Math.Max(0, (now - _rateSince).TotalSeconds) / Regrowth.TotalSeconds - RestartBelow;
+            return _baseRate * (1 + x * x * x);
         }
 
         private double Refill(TimeSpan now)
