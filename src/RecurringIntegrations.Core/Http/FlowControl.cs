@@ -14,8 +14,8 @@ namespace RecurringIntegrations.Core.Http
     /// <item>A 429 (or a 503 with Retry-After) pauses every new call of the session until the time it names. A Retry-After of 0
     /// asks for no pause: that call alone backs off (see <see cref="RetryPolicy"/>) and the pace stays.</item>
     /// <item>From the first throttling on, calls are paced by a token bucket (as the AWS SDKs' adaptive retry mode). Its rate
-    /// is what the service let through since the previous throttling, over the time the session had calls to make (idle
-    /// spells between polls do not count, the pause the service asked for does). After the pause the pace follows TCP CUBIC's
+    /// is what the service let through since the previous pause ended, over the time the session had calls to make since
+    /// then (idle spells between polls do not count) plus the pause the service now asks for. After the pause the pace follows TCP CUBIC's
     /// curve around that rate: it restarts 10% below it, comes back to it in 4.6 s, stays near it for a while (where the
     /// service throttled before), then grows faster, doubling <see cref="Regrowth"/> after it passed it.</item>
     /// <item>Calls in flight are capped (52, the service's own per-user limit). The cap starts at 8 and grows by one per
@@ -153,7 +153,7 @@ namespace RecurringIntegrations.Core.Http
                     {
                         // A new throttling: calls sent before the last one was known answer for that one (once per round trip, as TCP).
                         _throttledAt = now;
-                        var busy = _busy + (_active > 0 ? now - _activeSince : TimeSpan.Zero);
+                        var busy = _busy + (_active > 0 ? ActiveSince(_activeSince, now) : TimeSpan.Zero);
                         var measured = _successes / Math.Max(0.001, (busy + pause).TotalSeconds);
                         // At most 30% lower per throttling (AIMD, as AWS's adaptive mode): a short sample says little.
                         _baseRate = Math.Max(MinRate, _pacing ? Math.Max(measured, 0.7 * CurrentRate(now)) : measured);
@@ -169,7 +169,12 @@ namespace RecurringIntegrations.Core.Http
                         line = $"{message.Operation} was throttled ({(int)message.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
                                $"every call of the session waits {Format.Duration(pause)}; then the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight.";
                     }
-                    if (now + pause > _pausedUntil) _pausedUntil = now + pause;
+                    if (now + pause > _pausedUntil)
+                    {
+                        // Calls that were on their way when the service said to wait make the wait longer: the pace starts after it.
+                        _pausedUntil = now + pause;
+                        _rateSince = _refilledAt = _pausedUntil;
+                    }
                 }
                 else if (message.Succeeded)
                 {
@@ -208,7 +213,14 @@ namespace RecurringIntegrations.Core.Http
         /// <summary>Counts the time the session had calls to make, the measure of the pace the service allowed.</summary>
         private void Deactivate(TimeSpan now)
         {
-            if (--_active == 0) _busy += now - _activeSince;
+            if (--_active == 0) _busy += ActiveSince(_activeSince, now);
+        }
+
+        /// <summary>The part of an active spell after the last pause ended: what the pace is measured over.</summary>
+        private TimeSpan ActiveSince(TimeSpan from, TimeSpan now)
+        {
+            var start = from > _rateSince ? from : _rateSince;
+            return now > start ? now - start : TimeSpan.Zero;
         }
 
         private double CurrentRate(TimeSpan now)

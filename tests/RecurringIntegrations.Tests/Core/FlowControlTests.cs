@@ -85,6 +85,30 @@ public class FlowControlTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task More_calls_go_at_once_only_while_they_are_answered_as_fast_as_fewer_were(bool queuedAtTheService)
+    {
+        await using var env = await Emulated.StartAsync();
+        // The first 8 answers set the measure (100 ms); then either the same, or 400 ms: the calls wait at the service.
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(100), Times = 8 });
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Delay, Times = -1,
+            Delay = TimeSpan.FromMilliseconds(queuedAtTheService ? 400 : 100) });
+        var files = Enumerable.Range(0, 48).Select(i => env.WriteFile($"f{i:00}.xml", $"<f{i}/>")).ToList();
+        var results = new Recorder<RecurringIntegrations.EnqueuedMessage>();
+
+        await new EnqueueBatch(env.Session, env.Client, WellKnown.ImportActivity) { ThrottleLimit = 32 }
+            .RunAsync(files.Select(f => new EnqueueRequest(f) { EntityName = "E" }).ToList(), results.Callbacks(), None);
+
+        Assert.Empty(results.Errors);
+        Assert.Equal(48, env.Emulator.State.Enqueued.Count);
+        if (queuedAtTheService)
+            Assert.Equal(8, env.Session.Flow.ConcurrencyLimit);
+        else
+            Assert.True(env.Session.Flow.ConcurrencyLimit >= 24, $"the cap stayed at {env.Session.Flow.ConcurrencyLimit} although every call took 100 ms");
+    }
+
+    [Theory]
     [InlineData("429", true)]
     [InlineData("503", true)]
     [InlineData("500", true)]
