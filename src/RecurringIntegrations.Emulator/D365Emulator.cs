@@ -8,6 +8,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -68,6 +69,40 @@ public sealed class D365Emulator : IAsyncDisposable
 
     public FaultInjector Faults { get; }
 
+    /// <summary>
+    /// How many of the next new connections to close as soon as they open, before the TLS handshake: as a restarting server or
+    /// a load balancer drops them. No byte of any request reaches the service on them. Each drop is counted in
+    /// <see cref="DroppedConnections"/>.
+    /// </summary>
+    public int DropNewConnections
+    {
+        get => Volatile.Read(ref _dropNewConnections);
+        set => Volatile.Write(ref _dropNewConnections, value);
+    }
+
+    public int DroppedConnections => Volatile.Read(ref _droppedConnections);
+
+    private int _dropNewConnections;
+    private int _droppedConnections;
+
+    private bool TakeConnectionDrop()
+    {
+        int left;
+        do
+        {
+            left = Volatile.Read(ref _dropNewConnections);
+            if (left <= 0) return false;
+        } while (Interlocked.CompareExchange(ref _dropNewConnections, left - 1, left) != left);
+        Interlocked.Increment(ref _droppedConnections);
+        return true;
+    }
+
+    private static Task DropAsync(ConnectionContext connection)
+    {
+        connection.Abort();
+        return Task.CompletedTask;
+    }
+
     public EmulatorState State { get; }
 
     /// <summary>The blob storage behind the package API, on the host name <see cref="EmulatorOptions.BlobHost"/>.</summary>
@@ -94,6 +129,7 @@ public sealed class D365Emulator : IAsyncDisposable
             options.DefinitionGroups.Add(new DefinitionGroup(WellKnown.DefinitionGroup, new[] { "Customer groups", "Vendor groups" }));
         var certificate = CreateServerCertificate(options.DownloadHost);
 
+        D365Emulator? emulator = null;
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
@@ -104,12 +140,13 @@ public sealed class D365Emulator : IAsyncDisposable
             {
                 // HTTP/1.1 only, as D365 clients speak it, so an aborted request resets the whole connection.
                 listen.Protocols = HttpProtocols.Http1;
+                listen.Use(next => connection => emulator!.TakeConnectionDrop() ? DropAsync(connection) : next(connection));
                 if (options.UseHttps)
                     listen.UseHttps(certificate);
             });
         });
         var app = builder.Build();
-        var emulator = new D365Emulator(app, options, certificate);
+        emulator = new D365Emulator(app, options, certificate);
         app.Run(emulator.HandleAsync);
         await app.StartAsync(ct);
 
@@ -219,6 +256,9 @@ public sealed class D365Emulator : IAsyncDisposable
                     return;
                 case FaultKind.HtmlPage:
                     await Wire.WriteSignInPageAsync(context);
+                    return;
+                case FaultKind.GatewayPage:
+                    await Wire.WriteGatewayPageAsync(context, rule.StatusCode);
                     return;
                 case FaultKind.MalformedJson:
                     await Wire.WriteTruncatedJsonAsync(context);

@@ -51,6 +51,10 @@ public enum FaultKind
     /// <summary>200 text/html sign-in page instead of JSON, as a misconfigured proxy answers.</summary>
     HtmlPage,
 
+    /// <summary>Answer <see cref="FaultRule.StatusCode"/> with an HTML error page, not the service's OData error: what a
+    /// gateway or proxy in front of the service answers (the service itself may have done the work).</summary>
+    GatewayPage,
+
     /// <summary>200 application/json whose body is cut short.</summary>
     MalformedJson,
 }

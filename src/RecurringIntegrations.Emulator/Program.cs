@@ -31,7 +31,7 @@ internal static class Program
           --nested-package-values   answer ExportToPackage and GetExportedPackageUrl with value.value
           --fault KIND:PATH[:TIMES] inject a fault into requests whose path contains PATH, TIMES times (default 1,
                                     -1 = always); KIND is 429, 500, 503 (with Retry-After: 1), reset, reset-after-body,
-                                    html, malformed-json or delay-N (N ms). Repeatable.
+                                    html, gateway-N (status N, HTML page), malformed-json or delay-N (N ms). Repeatable.
           --throttle-rate N         throttle /api and /data calls per client as the service does: N calls/s over a
                                     sliding window, 429 with Retry-After when a slot frees (longer when called while
                                     told to wait)
@@ -136,12 +136,16 @@ internal static class Program
             "reset" => new FaultRule { Kind = FaultKind.Reset, PathContains = parts[1], Times = times },
             "reset-after-body" => new FaultRule { Kind = FaultKind.ResetAfterBody, PathContains = parts[1], Times = times },
             "html" => new FaultRule { Kind = FaultKind.HtmlPage, PathContains = parts[1], Times = times },
+            _ when kind.StartsWith("gateway-", StringComparison.Ordinal) => new FaultRule
+            {
+                Kind = FaultKind.GatewayPage, StatusCode = int.Parse(kind["gateway-".Length..], CultureInfo.InvariantCulture), PathContains = parts[1], Times = times,
+            },
             "malformed-json" => new FaultRule { Kind = FaultKind.MalformedJson, PathContains = parts[1], Times = times },
             _ when kind.StartsWith("delay-", StringComparison.Ordinal) => new FaultRule
             {
                 Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(int.Parse(kind["delay-".Length..], CultureInfo.InvariantCulture)), PathContains = parts[1], Times = times,
             },
-            _ => throw new ArgumentException($"--fault kind '{parts[0]}' is not one of 429, 500, 503, reset, reset-after-body, html, malformed-json, delay-N."),
+            _ => throw new ArgumentException($"--fault kind '{parts[0]}' is not one of 429, 500, 503, reset, reset-after-body, html, gateway-N, malformed-json, delay-N."),
         };
     }
 

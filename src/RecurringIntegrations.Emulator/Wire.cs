@@ -66,6 +66,12 @@ internal static class Wire
             "<!DOCTYPE html>\r\n<html><head><title>Sign in to your account</title></head>" +
             "<body><form method=\"post\" action=\"/login\"><div>Sign in</div></form></body></html>\r\n"));
 
+    /// <summary>An error page as a gateway or proxy writes it: HTML, no OData error.</summary>
+    public static Task WriteGatewayPageAsync(HttpContext context, int statusCode) =>
+        WriteBytesAsync(context, statusCode, "text/html; charset=utf-8", Encoding.UTF8.GetBytes(
+            $"<!DOCTYPE html>\r\n<html><head><title>{statusCode} Gateway error</title></head>" +
+            $"<body><h1>{statusCode}</h1><p>The server behind the gateway did not answer properly.</p></body></html>\r\n"));
+
     /// <summary>A JSON body cut off mid-value, as a dropped proxy connection leaves it.</summary>
     public static Task WriteTruncatedJsonAsync(HttpContext context) =>
         WriteBytesAsync(context, StatusCodes.Status200OK, JsonContentType, Encoding.UTF8.GetBytes("{\"value\":\"Proc"));

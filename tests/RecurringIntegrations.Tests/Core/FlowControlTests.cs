@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
@@ -108,12 +109,32 @@ public class FlowControlTests
             Assert.True(env.Session.Flow.ConcurrencyLimit >= 24, $"the cap stayed at {env.Session.Flow.ConcurrencyLimit} although every call took 100 ms");
     }
 
+    [Fact]
+    public async Task Enqueue_is_sent_again_when_no_byte_of_it_was_sent()
+    {
+        await using var env = await Emulated.StartAsync();
+        // A session with a token of its own makes no token call: its first enqueue opens its first connection.
+        var token = new AccessTokenCredential(Emulated.Secure(env.Emulator.IssueToken(env.Emulator.Environment)));
+        using var session = await D365Session.ConnectAsync(Emulated.Options(env.Emulator, token), None);
+        var client = new D365Client(session, null);
+        env.Emulator.DropNewConnections = 1;
+
+        var messageId = await client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile("a.xml", "<a/>"), "E", null, null, None);
+
+        // The first try's connection closed before its handshake, so the service saw one call, and one message.
+        Assert.Equal(1, env.Emulator.DroppedConnections);
+        Assert.Equal(messageId, Assert.Single(env.Emulator.State.Enqueued).MessageId);
+        Assert.Equal(1, env.Emulator.State.Requests.Count(r => r.PathAndQuery.StartsWith("/api/connector/enqueue")));
+    }
+
     [Theory]
     [InlineData("429", true)]
     [InlineData("503", true)]
     [InlineData("500", true)]
     [InlineData("502", false)]
     [InlineData("504", false)]
+    [InlineData("500-from-a-gateway", false)]
+    [InlineData("502-from-a-gateway", false)]
     [InlineData("reset-after-body", false)]
     [InlineData("no-answer-in-time", false)]
     public async Task Enqueue_is_sent_again_only_when_the_service_cannot_have_created_a_message(string fault, bool resent)
@@ -124,6 +145,7 @@ public class FlowControlTests
         {
             "reset-after-body" => new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.ResetAfterBody },
             "no-answer-in-time" => new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Delay, Delay = TimeSpan.FromSeconds(2) },
+            _ when fault.EndsWith("-from-a-gateway") => new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.GatewayPage, StatusCode = int.Parse(fault[..3]) },
             _ => new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Status, StatusCode = int.Parse(fault), RetryAfter = fault == "500" ? null : "0" },
         });
         var file = env.WriteFile("a.xml", "<a/>");
