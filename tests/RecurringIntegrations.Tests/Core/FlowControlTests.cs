@@ -127,6 +127,29 @@ public class FlowControlTests
         Assert.Equal(1, env.Emulator.State.Requests.Count(r => r.PathAndQuery.StartsWith("/api/connector/enqueue")));
     }
 
+    [Fact]
+    public async Task Enqueue_is_sent_again_when_the_connection_was_refused()
+    {
+        await using var env = await Emulated.StartAsync();
+        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var environment = $"https://127.0.0.1:{((System.Net.IPEndPoint)closed.LocalEndpoint).Port}";
+        closed.Stop();
+        var token = new AccessTokenCredential(Emulated.Secure(env.Emulator.IssueToken(environment)));
+        using var session = await D365Session.ConnectAsync(new ConnectionOptions(environment, token)
+        {
+            TrustedServerCertificate = env.Emulator.ServerCertificate,
+            Retry = Emulated.FastRetry(),
+        }, None);
+
+        var error = await Assert.ThrowsAsync<D365Exception>(() =>
+            new D365Client(session, null).EnqueueAsync(WellKnown.ImportActivity, env.WriteFile("a.xml", "<a/>"), "E", null, null, None));
+
+        // Nothing listens there: no try can have created a message, so every try allowed was made.
+        Assert.Equal("ConnectionFailed", error.ErrorId);
+        Assert.Matches(@"Tried 6 times over [0-9.]+ s, then gave up\.", error.Message);
+    }
+
     [Theory]
     [InlineData("429", true)]
     [InlineData("503", true)]
