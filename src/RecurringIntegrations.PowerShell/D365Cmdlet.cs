@@ -52,6 +52,12 @@ namespace RecurringIntegrations.PowerShell
 
         protected override void StopProcessing() => _cancellation?.Cancel();
 
+        /// <summary>
+        /// Writes an object with its user-facing type name first (<see cref="PSTypeNames"/>). It hides Cmdlet.WriteObject so
+        /// that no cmdlet of the module can write one without it.
+        /// </summary>
+        public new void WriteObject(object? sendToPipeline) => base.WriteObject(PSTypeNames.Named(sendToPipeline));
+
         public void Dispose()
         {
             _cancellation?.Dispose();

@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Packages;
 
 namespace RecurringIntegrations.PowerShell

@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Folders;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 

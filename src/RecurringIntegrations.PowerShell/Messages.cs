@@ -27,7 +27,5 @@ namespace RecurringIntegrations.PowerShell
 
         public const string StatusActivity = "Waiting for {0} messages to finish processing";
         public const string StatusStatus = "{0} of {1} finished";
-
-        public const string ExecutionErrorTypeName = "RecurringIntegrations.ExecutionError";
     }
 }

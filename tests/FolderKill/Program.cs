@@ -3,6 +3,7 @@ using System.Security;
 using System.Threading;
 using RecurringIntegrations;
 using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Folders;
