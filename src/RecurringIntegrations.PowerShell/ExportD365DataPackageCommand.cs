@@ -1,6 +1,5 @@
 using System;
 using System.Management.Automation;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Packages;
 

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;

@@ -1,4 +1,3 @@
-using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {

@@ -1,7 +1,6 @@
 using System;
 using System.Security;
 using System.Threading;
-using RecurringIntegrations;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Authentication;
