@@ -28,7 +28,7 @@ namespace RecurringIntegrations.PowerShell
 
         /// <summary>Messages downloaded at once, 1 to 64. Default 1: one after the other, in queue order.</summary>
         [Parameter]
-        [ValidateRange(1, EnqueueBatch.MaxThrottleLimit)]
+        [ValidateRange(1, ActivityOperation.MaxThrottleLimit)]
         public int ThrottleLimit { get; set; } = 1;
 
         /// <summary>Unpack each package zip into a folder of its own instead of keeping the zip.</summary>

@@ -42,7 +42,7 @@ namespace RecurringIntegrations.PowerShell
 
         /// <summary>Files uploaded at once, 1 to 64. Default 1: one after the other, in name order.</summary>
         [Parameter]
-        [ValidateRange(1, EnqueueBatch.MaxThrottleLimit)]
+        [ValidateRange(1, ActivityOperation.MaxThrottleLimit)]
         public int ThrottleLimit { get; set; } = 1;
 
         /// <summary>How long to wait for the files sent (and those pending) to finish; the rest wait in 'pending'. Default 600.</summary>
