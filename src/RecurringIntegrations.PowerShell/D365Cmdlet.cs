@@ -186,6 +186,26 @@ namespace RecurringIntegrations.PowerShell
             WriteProgress(record);
         }
 
+        /// <summary>
+        /// Runs an operation over many items whose own failure ends the command (an item's failure arrives as a
+        /// non-terminating error through the callbacks), and closes its progress bar however it ends.
+        /// </summary>
+        internal void RunWithProgress(Func<CancellationToken, Task> work, object? target, int progressId, string activity)
+        {
+            try
+            {
+                Run(work);
+            }
+            catch (D365Exception ex)
+            {
+                ThrowTerminatingError(ToErrorRecord(ex, target));
+            }
+            finally
+            {
+                CompleteProgress(progressId, activity);
+            }
+        }
+
         internal void CompleteProgress(int activityId, string activity)
         {
             WriteProgress(new ProgressRecord(activityId, activity, " ") { RecordType = ProgressRecordType.Completed });

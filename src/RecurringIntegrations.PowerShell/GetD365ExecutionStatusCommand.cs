@@ -1,7 +1,6 @@
 using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Model;
-using RecurringIntegrations.Core.Packages;
 
 namespace RecurringIntegrations.PowerShell
 {

@@ -3,7 +3,6 @@ using System.Management.Automation;
 using RecurringIntegrations.Core.Folders;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
-using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -55,19 +54,8 @@ namespace RecurringIntegrations.PowerShell
             var callbacks = PostingCallbacks<FolderExportResult>(WriteObject,
                 progress => WriteProgressRecord(ProgressId, activity, progress, string.Format(Messages.DequeueStatus, progress.Completed)),
                 confirm: false);
-            try
-            {
-                Run(token => export.RunAsync(callbacks, token));
-            }
-            catch (D365Exception ex)
-            {
-                // Only a failing dequeue, an unusable folder or journal gets here: nothing more can be taken off the queue.
-                ThrowTerminatingError(ToErrorRecord(ex, Path));
-            }
-            finally
-            {
-                CompleteProgress(ProgressId, activity);
-            }
+            // Only a failing dequeue, an unusable folder or journal ends it: nothing more can be taken off the queue.
+            RunWithProgress(token => export.RunAsync(callbacks, token), Path, ProgressId, activity);
         }
     }
 }

@@ -101,19 +101,8 @@ namespace RecurringIntegrations.PowerShell
             var callbacks = PostingCallbacks<FolderImportResult>(WriteObject,
                 progress => WriteProgressRecord(ProgressId, activity, progress, string.Format(Messages.FolderImportStatus, progress.Completed, progress.Total)),
                 confirm: true);
-            try
-            {
-                Run(token => import.RunAsync(callbacks, token));
-            }
-            catch (D365Exception ex)
-            {
-                // Only an unusable inbox or journal gets here: nothing can go on safely.
-                ThrowTerminatingError(ToErrorRecord(ex, Path));
-            }
-            finally
-            {
-                CompleteProgress(ProgressId, activity);
-            }
+            // Only an unusable inbox or journal ends it: nothing can go on safely.
+            RunWithProgress(token => import.RunAsync(callbacks, token), Path, ProgressId, activity);
         }
     }
 }

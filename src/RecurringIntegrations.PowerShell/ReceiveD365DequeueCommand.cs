@@ -2,7 +2,6 @@ using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
-using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -61,19 +60,8 @@ namespace RecurringIntegrations.PowerShell
                     ? string.Format(Messages.DequeueStatusOf, progress.Completed, progress.Total)
                     : string.Format(Messages.DequeueStatus, progress.Completed)),
                 confirm: Acknowledge);
-            try
-            {
-                Run(token => drain.RunAsync(callbacks, token));
-            }
-            catch (D365Exception ex)
-            {
-                // Only a failing dequeue or an unusable folder gets here: nothing more can be taken off the queue.
-                ThrowTerminatingError(ToErrorRecord(ex, ActivityId));
-            }
-            finally
-            {
-                CompleteProgress(ProgressId, activity);
-            }
+            // Only a failing dequeue or an unusable folder ends it: nothing more can be taken off the queue.
+            RunWithProgress(token => drain.RunAsync(callbacks, token), ActivityId, ProgressId, activity);
         }
     }
 }
