@@ -9,6 +9,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.Core
 {

@@ -4,7 +4,6 @@ using System.Net.Http;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading;
 using System.Threading.Tasks;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
@@ -33,10 +32,7 @@ namespace RecurringIntegrations.Core
         /// <summary>Test seam: trust exactly this self-signed server certificate, as a machine that installed it would.</summary>
         internal X509Certificate2? TrustedServerCertificate { get; set; }
     }
-}
 
-namespace RecurringIntegrations
-{
     /// <summary>
     /// An authenticated connection to one environment: one HttpClient (connection reuse) and one token source
     /// shared by every call. Holds no secret in plain text.

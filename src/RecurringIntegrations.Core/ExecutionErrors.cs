@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Text.Json;
 using RecurringIntegrations.Core.Http;
+using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.Core
 {

@@ -1,7 +1,6 @@
 using System;
 using System.Buffers;
 using System.Collections.Generic;
-using System.Globalization;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
@@ -56,16 +55,6 @@ public sealed class PackageEndpoints
     public IReadOnlyList<PackageExecutionRecord> Executions
     {
         get { lock (_gate) return _executions.Values.OrderBy(e => e.StartedAt).ToArray(); }
-    }
-
-    public IReadOnlyList<DefinitionGroup> DefinitionGroups
-    {
-        get { lock (_gate) return _groups.Values.ToArray(); }
-    }
-
-    public void AddDefinitionGroup(DefinitionGroup group)
-    {
-        lock (_gate) _groups[group.Name] = group;
     }
 
     /// <summary>Serves a package action, or returns false (body untouched) when the action is not one of them.</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 

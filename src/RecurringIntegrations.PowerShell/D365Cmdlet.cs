@@ -52,6 +52,12 @@ namespace RecurringIntegrations.PowerShell
 
         protected override void StopProcessing() => _cancellation?.Cancel();
 
+        /// <summary>
+        /// Writes an object with its user-facing type name first (<see cref="PSTypeNames"/>). It hides Cmdlet.WriteObject so
+        /// that no cmdlet of the module can write one without it.
+        /// </summary>
+        public new void WriteObject(object? sendToPipeline) => base.WriteObject(PSTypeNames.Named(sendToPipeline));
+
         public void Dispose()
         {
             _cancellation?.Dispose();
@@ -178,6 +184,26 @@ namespace RecurringIntegrations.PowerShell
             var record = new ProgressRecord(activityId, activity, status) { PercentComplete = progress.PercentComplete };
             if (progress.CurrentItem != null) record.CurrentOperation = progress.CurrentItem;
             WriteProgress(record);
+        }
+
+        /// <summary>
+        /// Runs an operation over many items whose own failure ends the command (an item's failure arrives as a
+        /// non-terminating error through the callbacks), and closes its progress bar however it ends.
+        /// </summary>
+        internal void RunWithProgress(Func<CancellationToken, Task> work, object? target, int progressId, string activity)
+        {
+            try
+            {
+                Run(work);
+            }
+            catch (D365Exception ex)
+            {
+                ThrowTerminatingError(ToErrorRecord(ex, target));
+            }
+            finally
+            {
+                CompleteProgress(progressId, activity);
+            }
         }
 
         internal void CompleteProgress(int activityId, string activity)

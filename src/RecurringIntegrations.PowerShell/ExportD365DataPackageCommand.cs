@@ -1,6 +1,5 @@
-using System;
 using System.Management.Automation;
-using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Packages;
 
 namespace RecurringIntegrations.PowerShell
@@ -11,10 +10,9 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsData.Export, "D365DataPackage", SupportsShouldProcess = true)]
     [OutputType(typeof(PackageExecution))]
-    public sealed class ExportD365DataPackageCommand : D365Cmdlet
+    public sealed class ExportD365DataPackageCommand : PackageCmdlet
     {
         private const int ProgressId = 16;
-        private DataPackageClient? _packages;
 
         /// <summary>The data project to export (its name).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -36,16 +34,6 @@ namespace RecurringIntegrations.PowerShell
         [ValidateNotNullOrEmpty]
         public string? PackageName { get; set; }
 
-        /// <summary>How long to wait for the export and its package, in seconds. Default 1800.</summary>
-        [Parameter]
-        [ValidateRange(1, 86400)]
-        public int TimeoutSeconds { get; set; } = 1800;
-
-        /// <summary>Seconds between polls. Default 5.</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int PollIntervalSeconds { get; set; } = 5;
-
         /// <summary>Also unpack the package into a folder of its name beside the zip.</summary>
         [Parameter]
         public SwitchParameter Expand { get; set; }
@@ -57,16 +45,14 @@ namespace RecurringIntegrations.PowerShell
         protected override void Begin()
         {
             base.Begin();
-            _packages = new DataPackageClient(ActiveSession, PostVerbose);
-            // The storage host is another server: the session's choice to skip certificate checks reaches it too, and is said again.
-            if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
+            WarnIfStorageCertificateUnchecked();
         }
 
         protected override void Process()
         {
             var folder = GetUnresolvedProviderPathFromPSPath(OutputPath);
             if (!ShouldProcess(folder, string.Format(PackageMessages.ExportAction, DefinitionGroupId, LegalEntityId))) return;
-            var jobs = new PackageJobs(_packages!) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds) };
+            var jobs = Jobs();
             var request = new PackageExportRequest(DefinitionGroupId, LegalEntityId, folder) { PackageName = PackageName, Overwrite = Force, Expand = Expand };
             var activity = string.Format(PackageMessages.ExportActivity, DefinitionGroupId);
             WriteProgress(new ProgressRecord(ProgressId, activity, PackageMessages.ExportStatus));
@@ -81,7 +67,5 @@ namespace RecurringIntegrations.PowerShell
                 CompleteProgress(ProgressId, activity);
             }
         }
-
-        protected override void End() => _packages?.Dispose();
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Packages;
 
@@ -12,7 +13,7 @@ namespace RecurringIntegrations.PowerShell
     /// input knows it (FileName, by property name).
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "D365ExecutionError", DefaultParameterSetName = ByMessageIdSet)]
-    [OutputType(Messages.ExecutionErrorTypeName)]
+    [OutputType(PSTypeNames.ExecutionError)]
     [OutputType(typeof(ErrorKeysFile), ParameterSetName = new[] { ByExecutionIdSet })]
     public sealed class GetD365ExecutionErrorCommand : D365Cmdlet
     {
@@ -93,7 +94,7 @@ namespace RecurringIntegrations.PowerShell
         private static PSObject ToFlatObject(ExecutionError error)
         {
             var result = new PSObject();
-            result.TypeNames.Insert(0, Messages.ExecutionErrorTypeName);
+            result.TypeNames.Insert(0, PSTypeNames.ExecutionError);
             result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.FileName), error.FileName));
             result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.MessageId), error.MessageId));
             result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.ExecutionId), error.ExecutionId));

@@ -1,6 +1,6 @@
 using System;
 using System.Management.Automation;
-using RecurringIntegrations.Core.Packages;
+using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -10,10 +10,8 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "D365ExecutionStatus")]
     [OutputType(typeof(PackageExecution))]
-    public sealed class GetD365ExecutionStatusCommand : D365Cmdlet
+    public sealed class GetD365ExecutionStatusCommand : PackageCmdlet
     {
-        private DataPackageClient? _packages;
-
         /// <summary>Execution ids from Import-D365DataPackage or Export-D365DataPackage (binds their ExecutionId property).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -23,38 +21,20 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Wait { get; set; }
 
-        /// <summary>With -Wait: how long to wait for each execution at most, in seconds. Default 1800.</summary>
-        [Parameter]
-        [ValidateRange(1, 86400)]
-        public int TimeoutSeconds { get; set; } = 1800;
-
-        /// <summary>With -Wait: seconds between polls. Default 5.</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int PollIntervalSeconds { get; set; } = 5;
-
-        protected override void Begin()
-        {
-            base.Begin();
-            _packages = new DataPackageClient(ActiveSession, PostVerbose);
-        }
-
         protected override void Process()
         {
-            var jobs = new PackageJobs(_packages!) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds) };
+            var jobs = Jobs();
             foreach (var id in ExecutionId)
             {
                 var execution = new PackageExecution { ExecutionId = id.Trim(), Environment = ActiveSession.Environment };
                 if (Wait)
                 {
-                    ImportD365DataPackageCommand.WaitAndWrite(this, jobs, execution);
+                    WaitAndWrite(jobs, execution);
                     continue;
                 }
                 PackageExecution? current = null;
                 if (RunForItem(id, async token => current = await jobs.GetStatusAsync(execution, token).ConfigureAwait(false))) WriteObject(current);
             }
         }
-
-        protected override void End() => _packages?.Dispose();
     }
 }

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
-using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 
@@ -84,14 +84,7 @@ namespace RecurringIntegrations.PowerShell
             var callbacks = PostingCallbacks<MessageStatus>(WriteObject,
                 progress => WriteProgressRecord(ProgressId, activity, progress, string.Format(Messages.StatusStatus, progress.Completed, progress.Total)),
                 confirm: false);
-            try
-            {
-                Run(token => waiter.RunAsync(_collected, callbacks, token));
-            }
-            finally
-            {
-                CompleteProgress(ProgressId, activity);
-            }
+            RunWithProgress(token => waiter.RunAsync(_collected, callbacks, token), null, ProgressId, activity);
         }
 
         /// <summary>The messages of this input; a file name, path or time describes one message, so it cannot go with several ids.</summary>

@@ -1,6 +1,6 @@
 using System;
 using System.Management.Automation;
-using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Packages;
 using RecurringIntegrations.Core.Errors;
 
@@ -12,10 +12,9 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsData.Import, "D365DataPackage", SupportsShouldProcess = true)]
     [OutputType(typeof(PackageExecution))]
-    public sealed class ImportD365DataPackageCommand : D365Cmdlet
+    public sealed class ImportD365DataPackageCommand : PackageCmdlet
     {
         private const int ProgressId = 14;
-        private DataPackageClient? _packages;
 
         /// <summary>The package zip (New-D365DataPackage output and Get-ChildItem output bind).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -46,28 +45,16 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Wait { get; set; }
 
-        /// <summary>With -Wait: how long to wait at most, in seconds. Default 1800.</summary>
-        [Parameter]
-        [ValidateRange(1, 86400)]
-        public int TimeoutSeconds { get; set; } = 1800;
-
-        /// <summary>With -Wait: seconds between polls. Default 5.</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int PollIntervalSeconds { get; set; } = 5;
-
         protected override void Begin()
         {
             base.Begin();
-            _packages = new DataPackageClient(ActiveSession, PostVerbose);
-            // The storage host is another server: the session's choice to skip certificate checks reaches it too, and is said again.
-            if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
+            WarnIfStorageCertificateUnchecked();
         }
 
         protected override void Process()
         {
             var path = GetUnresolvedProviderPathFromPSPath(Path);
-            var jobs = new PackageJobs(_packages!) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds) };
+            var jobs = Jobs();
             try
             {
                 // Checked before ShouldProcess too, so -WhatIf already says when the file is not a package.
@@ -100,27 +87,7 @@ namespace RecurringIntegrations.PowerShell
                 WriteObject(execution);
                 return;
             }
-            WaitAndWrite(this, jobs, execution!);
+            WaitAndWrite(jobs, execution!);
         }
-
-        /// <summary>Waits with a progress line; on timeout the last state is written, then one ExecutionWaitTimeout error.</summary>
-        internal static void WaitAndWrite(D365Cmdlet cmdlet, PackageJobs jobs, PackageExecution execution)
-        {
-            var activity = string.Format(PackageMessages.WaitActivity, execution.ExecutionId);
-            cmdlet.WriteProgress(new ProgressRecord(ProgressId + 1, activity, string.Format(PackageMessages.WaitStatus, execution.Status)));
-            PackageExecution? last = null;
-            try
-            {
-                if (!cmdlet.RunForItem(execution.ExecutionId, async token => last = await jobs.WaitAsync(execution, token).ConfigureAwait(false))) return;
-            }
-            finally
-            {
-                cmdlet.CompleteProgress(ProgressId + 1, activity);
-            }
-            cmdlet.WriteObject(last);
-            if (!last!.IsTerminal) cmdlet.WriteError(ToErrorRecord(jobs.WaitTimedOut(last), last.ExecutionId));
-        }
-
-        protected override void End() => _packages?.Dispose();
     }
 }

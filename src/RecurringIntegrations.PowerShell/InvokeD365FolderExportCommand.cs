@@ -1,8 +1,8 @@
 using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Folders;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
-using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -27,7 +27,7 @@ namespace RecurringIntegrations.PowerShell
 
         /// <summary>Messages downloaded at once, 1 to 64. Default 1: one after the other, in queue order.</summary>
         [Parameter]
-        [ValidateRange(1, EnqueueBatch.MaxThrottleLimit)]
+        [ValidateRange(1, ActivityOperation.MaxThrottleLimit)]
         public int ThrottleLimit { get; set; } = 1;
 
         /// <summary>Unpack each package zip into a folder of its own instead of keeping the zip.</summary>
@@ -54,19 +54,8 @@ namespace RecurringIntegrations.PowerShell
             var callbacks = PostingCallbacks<FolderExportResult>(WriteObject,
                 progress => WriteProgressRecord(ProgressId, activity, progress, string.Format(Messages.DequeueStatus, progress.Completed)),
                 confirm: false);
-            try
-            {
-                Run(token => export.RunAsync(callbacks, token));
-            }
-            catch (D365Exception ex)
-            {
-                // Only a failing dequeue, an unusable folder or journal gets here: nothing more can be taken off the queue.
-                ThrowTerminatingError(ToErrorRecord(ex, Path));
-            }
-            finally
-            {
-                CompleteProgress(ProgressId, activity);
-            }
+            // Only a failing dequeue, an unusable folder or journal ends it: nothing more can be taken off the queue.
+            RunWithProgress(token => export.RunAsync(callbacks, token), Path, ProgressId, activity);
         }
     }
 }

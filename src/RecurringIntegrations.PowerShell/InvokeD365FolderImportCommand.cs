@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Folders;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 
@@ -41,7 +42,7 @@ namespace RecurringIntegrations.PowerShell
 
         /// <summary>Files uploaded at once, 1 to 64. Default 1: one after the other, in name order.</summary>
         [Parameter]
-        [ValidateRange(1, EnqueueBatch.MaxThrottleLimit)]
+        [ValidateRange(1, ActivityOperation.MaxThrottleLimit)]
         public int ThrottleLimit { get; set; } = 1;
 
         /// <summary>How long to wait for the files sent (and those pending) to finish; the rest wait in 'pending'. Default 600.</summary>
@@ -100,19 +101,8 @@ namespace RecurringIntegrations.PowerShell
             var callbacks = PostingCallbacks<FolderImportResult>(WriteObject,
                 progress => WriteProgressRecord(ProgressId, activity, progress, string.Format(Messages.FolderImportStatus, progress.Completed, progress.Total)),
                 confirm: true);
-            try
-            {
-                Run(token => import.RunAsync(callbacks, token));
-            }
-            catch (D365Exception ex)
-            {
-                // Only an unusable inbox or journal gets here: nothing can go on safely.
-                ThrowTerminatingError(ToErrorRecord(ex, Path));
-            }
-            finally
-            {
-                CompleteProgress(ProgressId, activity);
-            }
+            // Only an unusable inbox or journal ends it: nothing can go on safely.
+            RunWithProgress(token => import.RunAsync(callbacks, token), Path, ProgressId, activity);
         }
     }
 }

@@ -1,4 +1,3 @@
-using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -27,7 +26,5 @@ namespace RecurringIntegrations.PowerShell
 
         public const string StatusActivity = "Waiting for {0} messages to finish processing";
         public const string StatusStatus = "{0} of {1} finished";
-
-        public const string ExecutionErrorTypeName = "RecurringIntegrations.ExecutionError";
     }
 }

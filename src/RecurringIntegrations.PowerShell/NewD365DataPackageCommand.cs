@@ -3,7 +3,6 @@ using System.Collections;
 using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Packages;
 using RecurringIntegrations.Core.Errors;
 

@@ -1,7 +1,7 @@
 using System;
 using System.Management.Automation;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
-using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
 {
@@ -39,7 +39,7 @@ namespace RecurringIntegrations.PowerShell
 
         /// <summary>Messages downloaded at once, 1 to 64. Default 1: one after the other, in queue order.</summary>
         [Parameter]
-        [ValidateRange(1, EnqueueBatch.MaxThrottleLimit)]
+        [ValidateRange(1, ActivityOperation.MaxThrottleLimit)]
         public int ThrottleLimit { get; set; } = 1;
 
         protected override void End()
@@ -60,19 +60,8 @@ namespace RecurringIntegrations.PowerShell
                     ? string.Format(Messages.DequeueStatusOf, progress.Completed, progress.Total)
                     : string.Format(Messages.DequeueStatus, progress.Completed)),
                 confirm: Acknowledge);
-            try
-            {
-                Run(token => drain.RunAsync(callbacks, token));
-            }
-            catch (D365Exception ex)
-            {
-                // Only a failing dequeue or an unusable folder gets here: nothing more can be taken off the queue.
-                ThrowTerminatingError(ToErrorRecord(ex, ActivityId));
-            }
-            finally
-            {
-                CompleteProgress(ProgressId, activity);
-            }
+            // Only a failing dequeue or an unusable folder ends it: nothing more can be taken off the queue.
+            RunWithProgress(token => drain.RunAsync(callbacks, token), ActivityId, ProgressId, activity);
         }
     }
 }

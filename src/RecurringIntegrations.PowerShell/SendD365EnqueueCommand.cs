@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 
@@ -51,7 +52,7 @@ namespace RecurringIntegrations.PowerShell
 
         /// <summary>Files uploaded at once, 1 to 64. Default 1: strictly one after the other, in order.</summary>
         [Parameter]
-        [ValidateRange(1, EnqueueBatch.MaxThrottleLimit)]
+        [ValidateRange(1, ActivityOperation.MaxThrottleLimit)]
         public int ThrottleLimit { get; set; } = 1;
 
         private string ProgressActivity => string.Format(Messages.EnqueueActivity, ActivityId);

@@ -1,8 +1,8 @@
 using System;
 using System.Security;
 using System.Threading;
-using RecurringIntegrations;
 using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Folders;

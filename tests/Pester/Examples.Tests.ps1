@@ -73,7 +73,7 @@ Describe 'Invoke-D365FolderJob.ps1' {
         (Get-ChildItem (Join-Path $inbox 'processed') -File).Name | Sort-Object | Should -Be @('good-1.csv', 'good-2.csv')
         (Get-ChildItem (Join-Path $inbox 'failed') -File).Name | Sort-Object | Should -Be @('bad.csv', 'bad.csv.error.txt')
         Get-Content (Join-Path $inbox 'failed/bad.csv.error.txt') -Raw | Should -Match 'ProcessedWithErrors[\s\S]*TOO-LONG is too long'
-        @($rows | Where-Object { $_.PSObject.TypeNames -contains 'RecurringIntegrations.FolderImportResult' }).Count | Should -Be 3
+        @($rows | Where-Object { $_.PSObject.TypeNames[0] -eq 'RecurringIntegrations.FolderImportResult' }).Count | Should -Be 3
     }
 
     It 'fails the scheduled run because one file failed, naming it' {
@@ -82,7 +82,7 @@ Describe 'Invoke-D365FolderJob.ps1' {
     }
 
     It 'drains the export queue into its folder and acknowledges each file' {
-        $saved = @($rows | Where-Object { $_.PSObject.TypeNames -contains 'RecurringIntegrations.FolderExportResult' })
+        $saved = @($rows | Where-Object { $_.PSObject.TypeNames[0] -eq 'RecurringIntegrations.FolderExportResult' })
         $saved.Count | Should -Be 2
         $saved.Acknowledged | Should -Be @($true, $true)
         @(Get-ChildItem $exports -File | Where-Object Name -notlike 'journal.csv*').Count | Should -Be 2

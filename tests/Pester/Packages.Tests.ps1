@@ -84,7 +84,7 @@ Describe 'Import-D365DataPackage and the pipeline' {
         $data = New-DataFile 'good.csv' "CUSTOMERGROUPID`r`n10"
         $zip = New-D365DataPackage -Path $data -EntityName 'Customer groups' -SourceFormat CSV-Unicode -OutputPath (Join-Path $work 'good.zip')
         $run = Import-D365DataPackage -Path $zip.FullName -DefinitionGroupId 'Good project' -LegalEntityId usmf -Wait -PollIntervalSeconds 1
-        $run.pstypenames | Should -Contain 'RecurringIntegrations.PackageExecution'
+        $run.pstypenames[0] | Should -Be 'RecurringIntegrations.PackageExecution'
         $run.Status | Should -Be 'Succeeded'
         $run.DefinitionGroupId | Should -Be 'Good project'
         $run.LegalEntityId | Should -Be 'usmf'
@@ -127,7 +127,7 @@ Describe 'Import-D365DataPackage and the pipeline' {
         $run = New-D365DataPackage -Path $data -EntityName 'Customer groups' -SourceFormat CSV-Unicode -OutputPath (Join-Path $work 'keys.zip') |
             Import-D365DataPackage -DefinitionGroupId 'Keys project' -LegalEntityId usmf -Wait -PollIntervalSeconds 1
         $out = $run | Get-D365ExecutionError -EntityName 'Customer groups' -OutputPath (Join-Path $work 'keys')
-        $keys = $out | Where-Object { $_.pstypenames -contains 'RecurringIntegrations.ErrorKeysFile' }
+        $keys = $out | Where-Object { $_.pstypenames[0] -eq 'RecurringIntegrations.ErrorKeysFile' }
         $keys.Path | Should -Exist
         Get-Content -LiteralPath $keys.Path -Raw | Should -Match 'key 7 refused'
     }

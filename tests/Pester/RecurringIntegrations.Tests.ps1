@@ -47,9 +47,10 @@ Describe 'Connect-D365' {
         $secret = ConvertTo-SecureString $ready.clientSecret -AsPlainText -Force
         $session = Connect-D365 -Environment $ready.environment -AuthorityHost $ready.authorityHost -TenantId $ready.tenantId `
             -ClientId $ready.clientId -ClientSecret $secret -SkipCertificateCheck -WarningVariable warnings -WarningAction SilentlyContinue
-        $session.pstypenames | Should -Contain 'RecurringIntegrations.D365Session'
+        $session.pstypenames[0] | Should -Be 'RecurringIntegrations.D365Session'
         $warnings.Count | Should -BeGreaterOrEqual 1
         (Get-D365Session).Environment | Should -Be $session.Environment
+        (Get-D365Session).pstypenames[0] | Should -Be 'RecurringIntegrations.D365Session'
         ($session | Out-String) | Should -Not -Match ([regex]::Escape($ready.clientSecret))
     }
 
@@ -89,15 +90,16 @@ Describe 'Import pipeline' {
         $sent = Get-ChildItem (Join-Path $inFolder '*.xml') | Send-D365Enqueue -ActivityId $import -EntityName 'Customer groups'
         $sent.Count | Should -Be 3
         $sent.FileName | Should -Be @('a.xml', 'b.xml', 'c.xml')
-        $sent[0].pstypenames | Should -Contain 'RecurringIntegrations.EnqueuedMessage'
+        $sent[0].pstypenames[0] | Should -Be 'RecurringIntegrations.EnqueuedMessage'
 
         $statuses = $sent | Get-D365MessageStatus -Wait -TimeoutSeconds 60 -PollIntervalSeconds 1
         $statuses.Count | Should -Be 3
+        $statuses[0].pstypenames[0] | Should -Be 'RecurringIntegrations.MessageStatus'
         ($statuses | Where-Object Status -eq 'ProcessedWithErrors').MessageId | Should -Be $sent[1].MessageId
 
         $errors = $statuses | Where-Object Status -ne 'Processed' | Get-D365ExecutionError
         @($errors).Count | Should -Be 1
-        $errors.pstypenames | Should -Contain 'RecurringIntegrations.ExecutionError'
+        $errors.pstypenames[0] | Should -Be 'RecurringIntegrations.ExecutionError'
         $errors.ErrorMessage | Should -Match 'no terms of payment'
         $errors.MessageId | Should -Be $sent[1].MessageId
 
@@ -144,7 +146,8 @@ Describe 'Import pipeline' {
         $sentCsv = Join-Path $work 'sent.csv'
         $sent | Export-Csv $sentCsv -NoTypeInformation
         $statusCsv = Join-Path $work 'status.csv'
-        Import-Csv $sentCsv | Get-D365MessageStatus | Export-Csv $statusCsv -NoTypeInformation
+        Import-Csv $sentCsv | Get-D365MessageStatus | Export-Csv $statusCsv -IncludeTypeInformation
+        (Get-Content $statusCsv -TotalCount 1) | Should -Be '#TYPE RecurringIntegrations.MessageStatus'
         (Import-Csv $statusCsv).MessageId | Should -Be ([string]$sent.MessageId)
     }
 }
@@ -162,13 +165,15 @@ Describe 'Export pipeline' {
         Test-Path $first.Path | Should -BeTrue
         # Not acknowledged, so Confirm-D365Ack can still do it: first with -WhatIf (nothing), then for real.
         $first | Confirm-D365Ack -WhatIf -PassThru | Should -BeNullOrEmpty
-        ($first | Confirm-D365Ack -PassThru).Acknowledged | Should -BeTrue
+        $acked = $first | Confirm-D365Ack -PassThru
+        $acked.Acknowledged | Should -BeTrue
+        $acked.pstypenames[0] | Should -Be 'RecurringIntegrations.DequeuedMessage'
     }
 
     It 'saves the rest of the queue and acknowledges through the pipeline, via CSV' {
         $received = Receive-D365Dequeue -ActivityId $export -OutputPath $outFolder
         @($received).Count | Should -Be 2
-        $received[0].pstypenames | Should -Contain 'RecurringIntegrations.DequeuedMessage'
+        $received[0].pstypenames[0] | Should -Be 'RecurringIntegrations.DequeuedMessage'
         $received | ForEach-Object { Test-Path $_.Path | Should -BeTrue }
 
         $csv = Join-Path $work 'dequeued.csv'

@@ -166,8 +166,10 @@ Describe 'Default views at <Width> columns (culture "<Culture>")' -ForEach @(
         $sentLines = Format-Lines $sent $Width $Culture
         $sentLines[1] | Should -Match '^FileName\s+Length\s+EnqueuedAt$'
         @($sentLines | Where-Object { $_ -match '^customer-groups-bad\.csv\s+\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$' }).Count | Should -Be 1
-        # The output types live in the module's own load context, which PowerShell's type names do not reach: take it from the command.
-        $dequeued = (Get-Command Receive-D365Dequeue).OutputType[0].Type::new()
+        # The output types live in the module's own load context, which PowerShell's type names do not reach: take it from the command,
+        # and name it as the cmdlets do.
+        $dequeued = [psobject](Get-Command Receive-D365Dequeue).OutputType[0].Type::new()
+        $dequeued.PSObject.TypeNames.Insert(0, 'RecurringIntegrations.DequeuedMessage')
         $dequeued.CorrelationId = [guid]::NewGuid(); $dequeued.FileName = "$([guid]::NewGuid()).xml"; $dequeued.Length = 123456; $dequeued.Acknowledged = $true
         $dequeuedLines = Format-Lines $dequeued $Width $Culture
         @($dequeuedLines | Where-Object { $_ -match "^$([regex]::Escape($dequeued.FileName))\s+123456\s+True$" }).Count | Should -Be 1

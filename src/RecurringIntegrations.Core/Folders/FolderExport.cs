@@ -5,6 +5,7 @@ using System.IO.Compression;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 
@@ -17,39 +18,32 @@ namespace RecurringIntegrations.Core.Folders
     /// without a second copy. On start, a 'receiving' folder with a Saved line is moved into place; one without is
     /// removed (its message was not acknowledged and comes back).
     /// </summary>
-    public sealed class FolderExport
+    public sealed class FolderExport : ActivityOperation
     {
         public const string JournalFileName = "journal.csv";
         public const string Receiving = "receiving";
         private const string Saved = "Saved", Acknowledged = "Acknowledged";
         private const int MaxConsecutiveFailures = 5;
 
-        private readonly D365Session _session;
-        private readonly D365Client _client;
-        private readonly Guid _activityId;
         private readonly string _path;
 
         public FolderExport(D365Session session, D365Client client, Guid activityId, string path)
+            : base(session, client, activityId)
         {
-            _session = session ?? throw new ArgumentNullException(nameof(session));
-            _client = client ?? throw new ArgumentNullException(nameof(client));
-            _activityId = activityId;
             _path = path;
         }
 
-        public int ThrottleLimit { get; set; } = 1;
         /// <summary>Unpack a package zip into a folder per message instead of keeping the zip.</summary>
         public bool Expand { get; set; }
         /// <summary>Default: journal.csv in the folder.</summary>
         public string? JournalPath { get; set; }
 
-        public string AckActionText => "Acknowledge on activity " + _activityId.ToString("D");
+        public string AckActionText => "Acknowledge on activity " + ActivityId.ToString("D");
 
         public async Task RunAsync(OperationCallbacks<FolderExportResult> callbacks, CancellationToken cancellationToken)
         {
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
-            if (ThrottleLimit < 1 || ThrottleLimit > EnqueueBatch.MaxThrottleLimit)
-                throw new ArgumentOutOfRangeException(nameof(ThrottleLimit), ThrottleLimit, $"The throttle limit is 1 to {EnqueueBatch.MaxThrottleLimit}.");
+            CheckThrottleLimit();
             var folder = FileChecks.PrepareOutputDirectory(_path);
             var journalPath = Path.GetFullPath(JournalPath ?? Path.Combine(folder, JournalFileName));
             using var journal = FolderJournal.Open(journalPath);
@@ -137,7 +131,7 @@ namespace RecurringIntegrations.Core.Folders
                     DequeueResult? message;
                     try
                     {
-                        message = await _export._client.DequeueAsync(_export._activityId, cancellationToken).ConfigureAwait(false);
+                        message = await _export.Client.DequeueAsync(_export.ActivityId, cancellationToken).ConfigureAwait(false);
                     }
                     catch
                     {
@@ -201,7 +195,7 @@ namespace RecurringIntegrations.Core.Folders
                 try
                 {
                     if (Directory.Exists(stage)) Directory.Delete(stage, recursive: true);
-                    var file = await _export._client.DownloadAsync(message, stage, overwrite: true, cancellationToken).ConfigureAwait(false);
+                    var file = await _export.Client.DownloadAsync(message, stage, overwrite: true, cancellationToken).ConfigureAwait(false);
                     var item = file.Path;
                     var expanded = false;
                     if (_export.Expand && IsZip(file.Path))
@@ -243,15 +237,15 @@ namespace RecurringIntegrations.Core.Folders
                     Length = long.TryParse(saved.Length, out var length) ? length : 0,
                     Expanded = saved.Status == "Expanded",
                     AlreadySaved = alreadySaved,
-                    ActivityId = _export._activityId,
+                    ActivityId = _export.ActivityId,
                     SavedAt = DateTimeOffset.Now,
-                    Environment = _export._session.Environment,
+                    Environment = _export.Session.Environment,
                 };
                 if (await _callbacks.ConfirmAsync(saved.Path, _export.AckActionText, cancellationToken).ConfigureAwait(false))
                 {
                     try
                     {
-                        await _export._client.AcknowledgeAsync(_export._activityId, message.RawJson, cancellationToken).ConfigureAwait(false);
+                        await _export.Client.AcknowledgeAsync(_export.ActivityId, message.RawJson, cancellationToken).ConfigureAwait(false);
                         result.Acknowledged = true;
                         _journal.Append(Acknowledged, saved.File, message.CorrelationId, path: saved.Path);
                     }

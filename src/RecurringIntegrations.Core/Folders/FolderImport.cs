@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 
@@ -18,7 +19,7 @@ namespace RecurringIntegrations.Core.Folders
     /// to 'pending' when not finished in time, where a later run settles them. Only one file of a name is in flight at once,
     /// so the journal's lines for a name since its last 'Sending' all belong to the file in flight.
     /// </summary>
-    public sealed class FolderImport
+    public sealed class FolderImport : ActivityOperation
     {
         public const string JournalFileName = "journal.csv";
         public const string SendingFolder = "sending", PendingFolder = "pending", ProcessedFolder = "processed", FailedFolder = "failed", UnconfirmedFolder = "unconfirmed";
@@ -28,16 +29,11 @@ namespace RecurringIntegrations.Core.Folders
         private const string Pending = "Pending", Processed = "Processed", Failed = "Failed", Unconfirmed = "Unconfirmed";
         private const int MaxStatusCalls = 8;
 
-        private readonly D365Session _session;
-        private readonly D365Client _client;
-        private readonly Guid _activityId;
         private readonly string _inboxPath;
 
         public FolderImport(D365Session session, D365Client client, Guid activityId, string inboxPath)
+            : base(session, client, activityId)
         {
-            _session = session ?? throw new ArgumentNullException(nameof(session));
-            _client = client ?? throw new ArgumentNullException(nameof(client));
-            _activityId = activityId;
             _inboxPath = inboxPath;
         }
 
@@ -45,7 +41,6 @@ namespace RecurringIntegrations.Core.Folders
         public string? Company { get; set; }
         /// <summary>Which files of the inbox to send: a file-name wildcard (* and ?).</summary>
         public string Filter { get; set; } = "*";
-        public int ThrottleLimit { get; set; } = 1;
         /// <summary>How long this run waits for the files it sent (and the pending ones) to finish.</summary>
         public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(10);
         public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
@@ -56,7 +51,7 @@ namespace RecurringIntegrations.Core.Folders
 
         public string InboxPath => _inboxPath;
 
-        public string SendActionText => "Enqueue to activity " + _activityId.ToString("D");
+        public string SendActionText => "Enqueue to activity " + ActivityId.ToString("D");
 
         /// <summary>
         /// The inbox's files that the filter selects, in sending order, without touching anything (what -WhatIf shows). A run
@@ -82,8 +77,7 @@ namespace RecurringIntegrations.Core.Folders
         public async Task RunAsync(OperationCallbacks<FolderImportResult> callbacks, CancellationToken cancellationToken)
         {
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
-            if (ThrottleLimit < 1 || ThrottleLimit > EnqueueBatch.MaxThrottleLimit)
-                throw new ArgumentOutOfRangeException(nameof(ThrottleLimit), ThrottleLimit, $"The throttle limit is 1 to {EnqueueBatch.MaxThrottleLimit}.");
+            CheckThrottleLimit();
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
             var journalPath = Path.GetFullPath(JournalPath ?? Path.Combine(inbox, JournalFileName));
             using var journal = FolderJournal.Open(journalPath);
@@ -339,7 +333,7 @@ namespace RecurringIntegrations.Core.Folders
                 Guid messageId;
                 try
                 {
-                    messageId = await _import._client.EnqueueAsync(_import._activityId, sending, _import.EntityName, _import.Company, name, cancellationToken).ConfigureAwait(false);
+                    messageId = await _import.Client.EnqueueAsync(_import.ActivityId, sending, _import.EntityName, _import.Company, name, cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
@@ -422,7 +416,7 @@ namespace RecurringIntegrations.Core.Folders
                 await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    return (item, await _import._client.GetMessageStatusAsync(item.MessageId, cancellationToken).ConfigureAwait(false), null);
+                    return (item, await _import.Client.GetMessageStatusAsync(item.MessageId, cancellationToken).ConfigureAwait(false), null);
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 {
@@ -445,7 +439,7 @@ namespace RecurringIntegrations.Core.Folders
                 string? unavailable = null;
                 try
                 {
-                    errors = await MessageQueries.ExecutionErrorsOfMessageAsync(_import._client, item.MessageId, cancellationToken).ConfigureAwait(false);
+                    errors = await MessageQueries.ExecutionErrorsOfMessageAsync(_import.Client, item.MessageId, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 {
@@ -490,9 +484,9 @@ namespace RecurringIntegrations.Core.Folders
                     Outcome = outcome,
                     Path = path,
                     ErrorCount = errorCount,
-                    ActivityId = _import._activityId,
+                    ActivityId = _import.ActivityId,
                     HandledAt = DateTimeOffset.Now,
-                    Environment = _import._session.Environment,
+                    Environment = _import.Session.Environment,
                 });
                 Progress(name);
             }

@@ -39,10 +39,7 @@ namespace RecurringIntegrations.Core.Http
             return true;
         }
     }
-}
 
-namespace RecurringIntegrations.Core.Http
-{
     /// <summary>
     /// When an upload may go again without risking a duplicate message (d365-api.md section 11): only when the service cannot
     /// have created one. It can not when it said so (429, 503, 408, or a 500 carrying its own OData error), when the

@@ -1,11 +1,5 @@
 using System.Text.Json;
 
-namespace System.Runtime.CompilerServices
-{
-    /// <summary>Lets netstandard2.0 compile records (init accessors).</summary>
-    internal static class IsExternalInit { }
-}
-
 namespace RecurringIntegrations.Core.Http
 {
     /// <summary>The dequeue answer exactly as the service sends it (d365-api.md section 2; note the capital L twice).</summary>

@@ -1,6 +1,6 @@
 using System;
 
-namespace RecurringIntegrations.Core
+namespace RecurringIntegrations.Core.Model
 {
     /// <summary>The dequeue answer (d365-api.md section 2), read case-insensitively, with the original JSON kept for the ack.</summary>
     public sealed class DequeueResult

@@ -1,7 +1,7 @@
 using System;
 
 // Rows of the folder workflows: flat, report-ready (Export-Csv, ConvertTo-Html, Group-Object Outcome).
-namespace RecurringIntegrations
+namespace RecurringIntegrations.Core.Model
 {
     /// <summary>Where a file of an import inbox ended in this run.</summary>
     public enum FolderImportOutcome

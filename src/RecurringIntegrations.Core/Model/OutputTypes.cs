@@ -1,9 +1,9 @@
 using System;
 using System.Collections.Generic;
 
-// The objects users see. Flat (Export-Csv friendly), real types, and in the namespace RecurringIntegrations so their
-// PSTypeName is RecurringIntegrations.<Class>. None of them holds a secret.
-namespace RecurringIntegrations
+// The objects users see. Flat (Export-Csv friendly), real types; the cmdlets give each the PSTypeName
+// RecurringIntegrations.<Class>. None of them holds a secret.
+namespace RecurringIntegrations.Core.Model
 {
     /// <summary>One file accepted by the enqueue API.</summary>
     public sealed class EnqueuedMessage

@@ -1,7 +1,7 @@
 using System;
 
-// Output types of the package cmdlets; flat, in the namespace RecurringIntegrations for their PSTypeName. No SAS URL in any.
-namespace RecurringIntegrations
+// Output types of the package cmdlets; flat, with the PSTypeName RecurringIntegrations.<Class>. No SAS URL in any.
+namespace RecurringIntegrations.Core.Model
 {
     /// <summary>One import or export run of a data project through the package API.</summary>
     public sealed class PackageExecution

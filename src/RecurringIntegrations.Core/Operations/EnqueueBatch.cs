@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.Core.Operations
 {
@@ -25,24 +26,15 @@ namespace RecurringIntegrations.Core.Operations
     /// Uploads files to an import activity. With a throttle limit of 1 the files go strictly one after the other, in order;
     /// above 1, that many at once. Each file stands alone: one that is missing, empty or refused is reported and the rest go on.
     /// </summary>
-    public sealed class EnqueueBatch
+    public sealed class EnqueueBatch : ActivityOperation
     {
-        public const int MaxThrottleLimit = 64;
-        private readonly D365Session _session;
-        private readonly D365Client _client;
-        private readonly Guid _activityId;
-
         public EnqueueBatch(D365Session session, D365Client client, Guid activityId)
+            : base(session, client, activityId)
         {
-            _session = session ?? throw new ArgumentNullException(nameof(session));
-            _client = client ?? throw new ArgumentNullException(nameof(client));
-            _activityId = activityId;
         }
 
-        public int ThrottleLimit { get; set; } = 1;
-
         /// <summary>The confirmation text for one file, shown by -WhatIf and -Confirm.</summary>
-        public string ActionText => "Enqueue to activity " + _activityId.ToString("D");
+        public string ActionText => "Enqueue to activity " + ActivityId.ToString("D");
 
         /// <summary>
         /// Uploads every file; reports each EnqueuedMessage as soon as its upload is done (in file order when the throttle
@@ -52,8 +44,7 @@ namespace RecurringIntegrations.Core.Operations
         {
             if (files is null) throw new ArgumentNullException(nameof(files));
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
-            if (ThrottleLimit < 1 || ThrottleLimit > MaxThrottleLimit)
-                throw new ArgumentOutOfRangeException(nameof(ThrottleLimit), ThrottleLimit, $"The throttle limit is 1 to {MaxThrottleLimit}.");
+            CheckThrottleLimit();
 
             var completed = 0;
             callbacks.OnProgress(0, files.Count, null);
@@ -98,12 +89,12 @@ namespace RecurringIntegrations.Core.Operations
                 if (!await callbacks.ConfirmAsync(file.Path, ActionText, cancellationToken).ConfigureAwait(false)) return;
                 var fileName = Path.GetFileName(file.Path);
                 var externalIdentifier = string.IsNullOrWhiteSpace(file.ExternalIdentifier) ? fileName : file.ExternalIdentifier;
-                var messageId = await _client.EnqueueAsync(_activityId, file.Path, file.EntityName, file.Company, externalIdentifier, cancellationToken)
+                var messageId = await Client.EnqueueAsync(ActivityId, file.Path, file.EntityName, file.Company, externalIdentifier, cancellationToken)
                     .ConfigureAwait(false);
                 callbacks.OnResult(new EnqueuedMessage
                 {
                     MessageId = messageId,
-                    ActivityId = _activityId,
+                    ActivityId = ActivityId,
                     FileName = fileName,
                     Path = file.Path,
                     Length = length,
@@ -111,7 +102,7 @@ namespace RecurringIntegrations.Core.Operations
                     Company = file.Company,
                     ExternalIdentifier = externalIdentifier,
                     EnqueuedAt = DateTimeOffset.Now,
-                    Environment = _session.Environment,
+                    Environment = Session.Environment,
                 });
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.Core.Operations
 {

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.Core.Operations
 {
@@ -11,20 +12,15 @@ namespace RecurringIntegrations.Core.Operations
     /// optionally acknowledge, report. A message is acknowledged only after its file is saved, so a failed download is
     /// never lost: the service redelivers it after its visibility timeout (30 minutes).
     /// </summary>
-    public sealed class QueueDrain
+    public sealed class QueueDrain : ActivityOperation
     {
         /// <summary>Downloads failing one after another mean the folder or the link is broken: dequeuing more would only
         /// hide more messages for 30 minutes each.</summary>
         public const int MaxConsecutiveFailures = 3;
-        private readonly D365Session _session;
-        private readonly D365Client _client;
-        private readonly Guid _activityId;
 
         public QueueDrain(D365Session session, D365Client client, Guid activityId)
+            : base(session, client, activityId)
         {
-            _session = session ?? throw new ArgumentNullException(nameof(session));
-            _client = client ?? throw new ArgumentNullException(nameof(client));
-            _activityId = activityId;
         }
 
         public string OutputPath { get; set; } = ".";
@@ -33,10 +29,8 @@ namespace RecurringIntegrations.Core.Operations
         /// <summary>Replace a file of the same name; otherwise a free name "name (2).ext" is chosen.</summary>
         public bool Overwrite { get; set; }
         public bool Acknowledge { get; set; }
-        /// <summary>Messages in flight at once (dequeue, download, ack); 1 takes them strictly one after the other.</summary>
-        public int ThrottleLimit { get; set; } = 1;
 
-        public string AckActionText => "Acknowledge on activity " + _activityId.ToString("D");
+        public string AckActionText => "Acknowledge on activity " + ActivityId.ToString("D");
 
         /// <summary>
         /// Drains the queue. Each saved message is reported once, after its ack when <see cref="Acknowledge"/> is set, so its
@@ -51,8 +45,7 @@ namespace RecurringIntegrations.Core.Operations
         {
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             if (MaxCount is { } max && max < 1) throw new ArgumentOutOfRangeException(nameof(MaxCount), max, "MaxCount is at least 1.");
-            if (ThrottleLimit < 1 || ThrottleLimit > EnqueueBatch.MaxThrottleLimit)
-                throw new ArgumentOutOfRangeException(nameof(ThrottleLimit), ThrottleLimit, $"The throttle limit is 1 to {EnqueueBatch.MaxThrottleLimit}.");
+            CheckThrottleLimit();
             var run = new DrainRun(FileChecks.PrepareOutputDirectory(OutputPath), MaxCount, callbacks);
 
             if (ThrottleLimit == 1)
@@ -75,7 +68,7 @@ namespace RecurringIntegrations.Core.Operations
                 DequeueResult? message;
                 try
                 {
-                    message = await _client.DequeueAsync(_activityId, cancellationToken).ConfigureAwait(false);
+                    message = await Client.DequeueAsync(ActivityId, cancellationToken).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -99,7 +92,7 @@ namespace RecurringIntegrations.Core.Operations
                 SavedFile saved;
                 try
                 {
-                    saved = await _client.DownloadAsync(message, run.Directory, Overwrite, cancellationToken).ConfigureAwait(false);
+                    saved = await Client.DownloadAsync(message, run.Directory, Overwrite, cancellationToken).ConfigureAwait(false);
                     run.DownloadSucceeded();
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
@@ -127,7 +120,7 @@ namespace RecurringIntegrations.Core.Operations
             if (!await callbacks.ConfirmAsync(message.Path, AckActionText, cancellationToken).ConfigureAwait(false)) return;
             try
             {
-                await _client.AcknowledgeAsync(_activityId, message.DequeueResponse, cancellationToken).ConfigureAwait(false);
+                await Client.AcknowledgeAsync(ActivityId, message.DequeueResponse, cancellationToken).ConfigureAwait(false);
                 message.Acknowledged = true;
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
@@ -139,7 +132,7 @@ namespace RecurringIntegrations.Core.Operations
 
         private DequeuedMessage ToDequeuedMessage(DequeueResult message, SavedFile saved) => new DequeuedMessage
         {
-            ActivityId = _activityId,
+            ActivityId = ActivityId,
             CorrelationId = message.CorrelationId,
             PopReceipt = message.PopReceipt,
             DownloadLocation = message.DownloadLocation ?? string.Empty,
@@ -148,7 +141,7 @@ namespace RecurringIntegrations.Core.Operations
             Length = saved.Length,
             LastDequeueDateTime = message.LastDequeueDateTime,
             DequeuedAt = message.DequeuedAt,
-            Environment = _session.Environment,
+            Environment = Session.Environment,
             DequeueResponse = message.RawJson,
         };
     }

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.Core.Operations
 {

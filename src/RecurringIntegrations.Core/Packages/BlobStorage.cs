@@ -8,7 +8,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
-using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Packages

@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.Core.Packages
 {

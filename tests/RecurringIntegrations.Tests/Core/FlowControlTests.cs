@@ -6,11 +6,12 @@ using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
+using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
-using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Core;
 
@@ -72,7 +73,7 @@ public class FlowControlTests
     {
         await using var env = await Emulated.StartAsync(o => o.Throttling = new ThrottlingOptions { CallsPerSecond = 20, Window = TimeSpan.FromSeconds(1) });
         var files = Enumerable.Range(0, 60).Select(i => env.WriteFile($"f{i:00}.xml", $"<f{i}/>")).ToList();
-        var results = new Recorder<RecurringIntegrations.EnqueuedMessage>();
+        var results = new Recorder<EnqueuedMessage>();
 
         await new EnqueueBatch(env.Session, env.Client, WellKnown.ImportActivity) { ThrottleLimit = 32 }
             .RunAsync(files.Select(f => new EnqueueRequest(f) { EntityName = "E" }).ToList(), results.Callbacks(), None);
@@ -96,7 +97,7 @@ public class FlowControlTests
         env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Delay, Times = -1,
             Delay = TimeSpan.FromMilliseconds(queuedAtTheService ? 400 : 100) });
         var files = Enumerable.Range(0, 48).Select(i => env.WriteFile($"f{i:00}.xml", $"<f{i}/>")).ToList();
-        var results = new Recorder<RecurringIntegrations.EnqueuedMessage>();
+        var results = new Recorder<EnqueuedMessage>();
 
         await new EnqueueBatch(env.Session, env.Client, WellKnown.ImportActivity) { ThrottleLimit = 32 }
             .RunAsync(files.Select(f => new EnqueueRequest(f) { EntityName = "E" }).ToList(), results.Callbacks(), None);

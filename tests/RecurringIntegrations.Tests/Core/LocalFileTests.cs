@@ -3,6 +3,7 @@ using System.IO;
 using System.Net.Http;
 using System.Text;
 using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Model;
 using Xunit;
 using RecurringIntegrations.Core.Errors;
 

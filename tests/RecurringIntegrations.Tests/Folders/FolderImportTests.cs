@@ -3,7 +3,7 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
-using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Folders;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;

@@ -4,7 +4,6 @@ using System.IO.Compression;
 using System.Linq;
 using System.Text;
 using System.Xml.Linq;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Packages;
 using Xunit;
 using RecurringIntegrations.Core.Errors;

@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
@@ -35,7 +36,7 @@ public class FaultMatrixTests
         Ledger.AssertImportBooks(env, files, imports);
 
         var waiter = new StatusWaiter(env.Session, env.Client) { PollInterval = TimeSpan.FromMilliseconds(50), Timeout = TimeSpan.FromSeconds(20) };
-        var statuses = new Recorder<RecurringIntegrations.MessageStatus>();
+        var statuses = new Recorder<MessageStatus>();
         await waiter.RunAsync(imports.Results.Select(r => r.MessageId).ToList(), statuses.Callbacks(), CancellationToken.None);
         Assert.Equal(imports.Results.Count, statuses.Results.Count + statuses.Errors.Count);
         foreach (var message in imports.Results)
@@ -64,7 +65,7 @@ public class FaultMatrixTests
         var imports = await Ledger.EnqueueAsync(env, files, 1);
         env.Emulator.Faults.Clear();
         await Task.Delay(1200);
-        var statuses = new Recorder<RecurringIntegrations.MessageStatus>();
+        var statuses = new Recorder<MessageStatus>();
         await new StatusWaiter(env.Session, env.Client) { PollInterval = TimeSpan.FromMilliseconds(400), Timeout = TimeSpan.FromSeconds(30) }
             .RunAsync(imports.Results.Select(r => r.MessageId).ToList(), statuses.Callbacks(), CancellationToken.None);
         await Task.Delay(1200);

@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
@@ -20,7 +21,7 @@ public class InterruptedDrainTests
         // Slow downloads so the stop lands in the middle of one.
         env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(60), Times = -1 });
         var output = Path.Combine(env.Folder, "out");
-        var recorder = new Recorder<RecurringIntegrations.DequeuedMessage>();
+        var recorder = new Recorder<DequeuedMessage>();
         using var stop = new CancellationTokenSource();
         var callbacks = recorder.Callbacks();
         // Ctrl+C after the fifth saved file, while the sixth is being downloaded.

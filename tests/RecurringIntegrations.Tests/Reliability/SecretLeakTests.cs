@@ -7,6 +7,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;

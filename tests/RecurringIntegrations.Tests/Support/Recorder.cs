@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Concurrent;
 using System.Threading.Tasks;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 
