@@ -15,7 +15,8 @@ namespace RecurringIntegrations.Core.Http
     /// asks for no pause: that call alone backs off (see <see cref="RetryPolicy"/>) and the pace stays.</item>
     /// <item>From the first throttling on, calls are paced by a token bucket (as the AWS SDKs' adaptive retry mode). Its rate
     /// is what the service let through since the previous pause ended, over the time the session had calls to make since
-    /// then (idle spells between polls do not count) plus the pause the service now asks for. After the pause the pace follows TCP CUBIC's
+    /// then (idle spells between polls do not count) plus the shortest pause the service now names (calls still on their
+    /// way when it throttled get longer ones: a penalty for them, not its rate). After the pause the pace follows TCP CUBIC's
     /// curve around that rate: it restarts 10% below it, comes back to it in 4.6 s, stays near it for a while (where the
     /// service throttled before), then grows faster, doubling <see cref="Regrowth"/> after it passed it.</item>
     /// <item>Calls in flight are capped (52, the service's own per-user limit). The cap starts at 8 and grows by one per
@@ -51,6 +52,7 @@ namespace RecurringIntegrations.Core.Http
         private double _concurrency = InitialInFlight;
         private int _inFlight;
         private TaskCompletionSource<bool> _slotFreed = NewSignal();
+        private RateSample _sample = new RateSample(0, TimeSpan.Zero, TimeSpan.Zero, 0);
         private readonly Dictionary<string, Answers> _answers = new Dictionary<string, Answers>(StringComparer.Ordinal);
 
         public FlowControl(TimeSpan budget) => Budget = budget;
@@ -154,9 +156,9 @@ namespace RecurringIntegrations.Core.Http
                         // A new throttling: calls sent before the last one was known answer for that one (once per round trip, as TCP).
                         _throttledAt = now;
                         var busy = _busy + (_active > 0 ? ActiveSince(_activeSince, now) : TimeSpan.Zero);
-                        var measured = _successes / Math.Max(0.001, (busy + pause).TotalSeconds);
                         // At most 30% lower per throttling (AIMD, as AWS's adaptive mode): a short sample says little.
-                        _baseRate = Math.Max(MinRate, _pacing ? Math.Max(measured, 0.7 * CurrentRate(now)) : measured);
+                        _sample = new RateSample(_successes, busy, now + pause, _pacing ? 0.7 * CurrentRate(now) : 0);
+                        _baseRate = _sample.Rate(now);
                         _pacing = true;
                         _rateSince = now + pause;
                         // Nothing goes during the pause, and the pace starts from an empty bucket after it.
@@ -168,6 +170,13 @@ namespace RecurringIntegrations.Core.Http
                         _concurrency = Math.Max(2, Math.Min(_concurrency, Math.Ceiling((_inFlight + 1) * 0.7)));
                         line = $"{message.Operation} was throttled ({(int)message.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
                                $"every call of the session waits {Format.Duration(pause)}; then the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight.";
+                    }
+                    else if (now + pause < _sample.WaitEnds)
+                    {
+                        // An answer for the same throttling naming an earlier end: the longer wait was a penalty for calls
+                        // already on their way, not the service's rate.
+                        _sample.WaitEnds = now + pause;
+                        _baseRate = _sample.Rate(_throttledAt);
                     }
                     if (now + pause > _pausedUntil)
                     {
@@ -201,7 +210,32 @@ namespace RecurringIntegrations.Core.Http
             if (!_answers.TryGetValue(kind, out var answers)) _answers[kind] = answers = new Answers();
             answers.Count++;
             if (took < answers.Quickest) answers.Quickest = took;
-            return answers.Count > InitialInFlight && took.Ticks <= 2 * answers.Quickest.Ticks;
+            return answers.Count > 2 * InitialInFlight && took.Ticks <= answers.Quickest.Ticks * 3 / 2;
+        }
+
+        /// <summary>What one throttling says of the rate: the calls let through over the time they took plus the wait named.</summary>
+        private sealed class RateSample
+        {
+            private readonly int _successes;
+            private readonly TimeSpan _busy;
+            private readonly double _floor;
+
+            public RateSample(int successes, TimeSpan busy, TimeSpan waitEnds, double floor)
+            {
+                _successes = successes;
+                _busy = busy;
+                WaitEnds = waitEnds;
+                _floor = floor;
+            }
+
+            public TimeSpan WaitEnds { get; set; }
+
+            /// <summary>Retry-After counts whole seconds, rounded up: the wait it stands for is half a second shorter on average.</summary>
+            public double Rate(TimeSpan throttledAt)
+            {
+                var wait = Math.Max(0, (WaitEnds - throttledAt).TotalSeconds - 0.5);
+                return Math.Max(MinRate, Math.Max(_floor, _successes / Math.Max(0.001, _busy.TotalSeconds + wait)));
+            }
         }
 
         private sealed class Answers
