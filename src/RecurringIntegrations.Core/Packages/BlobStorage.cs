@@ -9,6 +9,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Http;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -59,7 +60,7 @@ namespace RecurringIntegrations.Core.Packages
             {
                 await SendAsync("Put Blob", () =>
                 {
-                    var request = new HttpRequestMessage(HttpMethod.Put, blobUrl) { Content = new FileUploadBody(path, length) };
+                    var request = new HttpRequestMessage(HttpMethod.Put, blobUrl) { Content = new FileUploadContent(path, length) };
                     request.Headers.TryAddWithoutValidation("x-ms-blob-type", "BlockBlob");
                     return request;
                 }, TimeoutFor(length), cancellationToken).ConfigureAwait(false);
@@ -265,32 +266,6 @@ namespace RecurringIntegrations.Core.Packages
         {
             public TransientStorageFailure(D365Exception error) : base(error.Message) => Error = error;
             public D365Exception Error { get; }
-        }
-
-        /// <summary>A file streamed as a request body, opened afresh on every try.</summary>
-        private sealed class FileUploadBody : HttpContent
-        {
-            private readonly string _path;
-            private readonly long _length;
-
-            public FileUploadBody(string path, long length)
-            {
-                _path = path;
-                _length = length;
-                Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            }
-
-            protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-            {
-                using var file = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
-                await file.CopyToAsync(stream, CopyBufferSize).ConfigureAwait(false);
-            }
-
-            protected override bool TryComputeLength(out long length)
-            {
-                length = _length;
-                return true;
-            }
         }
     }
 }
