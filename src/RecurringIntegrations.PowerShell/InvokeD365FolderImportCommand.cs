@@ -2,7 +2,6 @@ using System;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Folders;
 using RecurringIntegrations.Core.Model;
-using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.PowerShell
@@ -13,18 +12,9 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsLifecycle.Invoke, "D365FolderImport", SupportsShouldProcess = true)]
     [OutputType(typeof(FolderImportResult))]
-    public sealed class InvokeD365FolderImportCommand : D365Cmdlet
+    public sealed class InvokeD365FolderImportCommand : FolderCmdlet
     {
         private const int ProgressId = 4;
-
-        /// <summary>The inbox folder. It must exist; its state folders and journal are made inside it.</summary>
-        [Parameter(Mandatory = true, Position = 0)]
-        [ValidateNotNullOrEmpty]
-        public string Path { get; set; } = string.Empty;
-
-        /// <summary>The recurring import job's activity id (a GUID, with or without braces).</summary>
-        [Parameter(Mandatory = true)]
-        public Guid ActivityId { get; set; }
 
         /// <summary>The entity's display name as in the data project, for example 'Customer groups'. Leave out for data package jobs.</summary>
         [Parameter]
@@ -39,11 +29,6 @@ namespace RecurringIntegrations.PowerShell
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string Filter { get; set; } = "*";
-
-        /// <summary>Files uploaded at once, 1 to 64. Default 1: one after the other, in name order.</summary>
-        [Parameter]
-        [ValidateRange(1, ActivityOperation.MaxThrottleLimit)]
-        public int ThrottleLimit { get; set; } = 1;
 
         /// <summary>How long to wait for the files sent (and those pending) to finish; the rest wait in 'pending'. Default 600.</summary>
         [Parameter]
@@ -60,19 +45,13 @@ namespace RecurringIntegrations.PowerShell
         [ValidateRange(0, 3600)]
         public int SettleSeconds { get; set; } = 5;
 
-        /// <summary>The journal CSV. Default: journal.csv in the inbox. Always give the same one for an inbox.</summary>
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? JournalPath { get; set; }
-
         private bool WhatIf => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
             ? ((SwitchParameter)value).IsPresent
             : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
 
         protected override void End()
         {
-            // Relative to the PowerShell location, not the process's working folder, which PowerShell does not move.
-            var import = new FolderImport(ActiveSession, Client, ActivityId, SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path))
+            var import = new FolderImport(ActiveSession, Client, ActivityId, FolderPath)
             {
                 EntityName = EntityName,
                 Company = Company,
@@ -81,7 +60,7 @@ namespace RecurringIntegrations.PowerShell
                 Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
                 PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds),
                 Settle = TimeSpan.FromSeconds(SettleSeconds),
-                JournalPath = JournalPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(JournalPath),
+                JournalPath = JournalFullPath,
             };
             try
             {

@@ -20,7 +20,6 @@ namespace RecurringIntegrations.Core.Folders
     /// </summary>
     public sealed class FolderExport : ActivityOperation
     {
-        public const string JournalFileName = "journal.csv";
         public const string Receiving = "receiving";
         private const string Saved = "Saved", Acknowledged = "Acknowledged";
         private const int MaxConsecutiveFailures = 5;
@@ -45,8 +44,7 @@ namespace RecurringIntegrations.Core.Folders
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             CheckThrottleLimit();
             var folder = FileChecks.PrepareOutputDirectory(_path);
-            var journalPath = Path.GetFullPath(JournalPath ?? Path.Combine(folder, JournalFileName));
-            using var journal = FolderJournal.Open(journalPath);
+            using var journal = FolderJournal.Open(FolderJournal.PathFor(folder, JournalPath));
             var run = new ExportRun(this, folder, journal, callbacks);
             run.Recover();
             var workers = Enumerable.Range(0, ThrottleLimit).Select(_ => Task.Run(() => run.WorkAsync(cancellationToken), cancellationToken)).ToList();

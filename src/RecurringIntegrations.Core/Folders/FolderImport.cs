@@ -21,7 +21,6 @@ namespace RecurringIntegrations.Core.Folders
     /// </summary>
     public sealed class FolderImport : ActivityOperation
     {
-        public const string JournalFileName = "journal.csv";
         public const string SendingFolder = "sending", PendingFolder = "pending", ProcessedFolder = "processed", FailedFolder = "failed", UnconfirmedFolder = "unconfirmed";
         public const string ErrorFileSuffix = ".error.txt";
         // Journal events; the last five match FolderImportOutcome and the state folders.
@@ -60,7 +59,7 @@ namespace RecurringIntegrations.Core.Folders
         public IReadOnlyList<string> Candidates()
         {
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
-            var journalPath = Path.GetFullPath(JournalPath ?? Path.Combine(inbox, JournalFileName));
+            var journalPath = FolderJournal.PathFor(inbox, JournalPath);
             return Directory.GetFiles(inbox, string.IsNullOrWhiteSpace(Filter) ? "*" : Filter, SearchOption.TopDirectoryOnly)
                 .Select(Path.GetFullPath)
                 .Where(f => !IsJournal(f, journalPath))
@@ -79,8 +78,7 @@ namespace RecurringIntegrations.Core.Folders
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             CheckThrottleLimit();
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
-            var journalPath = Path.GetFullPath(JournalPath ?? Path.Combine(inbox, JournalFileName));
-            using var journal = FolderJournal.Open(journalPath);
+            using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath));
             var run = new ImportRun(this, inbox, journal, callbacks);
             run.Recover();
             await run.SendNewFilesAsync(cancellationToken).ConfigureAwait(false);

@@ -48,6 +48,12 @@ namespace RecurringIntegrations.Core.Folders
 
         public string Path { get; }
 
+        /// <summary>The journal's full path: the one given, or journal.csv in the folder.</summary>
+        public static string PathFor(string folder, string? journalPath) =>
+            System.IO.Path.GetFullPath(journalPath ?? System.IO.Path.Combine(folder, DefaultFileName));
+
+        private const string DefaultFileName = "journal.csv";
+
         /// <summary>Takes the folder's lock, reads the journal (cutting off a torn last line) and opens it for appending.</summary>
         public static FolderJournal Open(string path)
         {

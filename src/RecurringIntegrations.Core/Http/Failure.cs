@@ -39,7 +39,7 @@ namespace RecurringIntegrations.Core.Http
             };
         }
 
-        public static Failure OfTransport(HttpMessage message, Exception ex) => new Failure(Describe(ex))
+        public static Failure OfTransport(Exception ex) => new Failure(Describe(ex))
         {
             Exception = ex,
             TimedOut = ex is TryTimedOutException,

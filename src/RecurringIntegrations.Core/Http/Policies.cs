@@ -49,7 +49,7 @@ namespace RecurringIntegrations.Core.Http
                     }
                     catch (Exception ex) when (Failure.IsTransport(ex, message.CancellationToken))
                     {
-                        failure = Failure.OfTransport(message, ex);
+                        failure = Failure.OfTransport(ex);
                     }
 
                     try

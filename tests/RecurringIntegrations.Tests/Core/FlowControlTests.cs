@@ -1,9 +1,9 @@
 using System;
-using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Net.Http;
 using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core;
@@ -163,9 +163,9 @@ public class FlowControlTests
     public async Task Enqueue_is_sent_again_when_the_connection_was_refused()
     {
         await using var env = await Emulated.StartAsync();
-        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        var closed = new TcpListener(IPAddress.Loopback, 0);
         closed.Start();
-        var environment = $"https://127.0.0.1:{((System.Net.IPEndPoint)closed.LocalEndpoint).Port}";
+        var environment = $"https://127.0.0.1:{((IPEndPoint)closed.LocalEndpoint).Port}";
         closed.Stop();
         var token = new AccessTokenCredential(Emulated.Secure(env.Emulator.IssueToken(environment)));
         using var session = await D365Session.ConnectAsync(new ConnectionOptions(environment, token)
