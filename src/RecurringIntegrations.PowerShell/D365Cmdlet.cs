@@ -112,7 +112,18 @@ namespace RecurringIntegrations.PowerShell
             return callbacks;
         }
 
-        internal void PostVerbose(string line) => Bridge.Post(() => WriteVerbose(line));
+        /// <summary>
+        /// Where the -Verbose lines of Core go: posted to the pipeline thread, or nowhere when the verbose stream is off, so
+        /// that a run without -Verbose neither formats nor posts a line per HTTP call.
+        /// </summary>
+        internal Action<string>? VerboseLines => VerboseIsOn() ? line => Bridge.Post(() => WriteVerbose(line)) : (Action<string>?)null;
+
+        private bool VerboseIsOn()
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("Verbose", out var bound)) return ((SwitchParameter)bound).IsPresent;
+            return LanguagePrimitives.TryConvertTo(GetVariableValue("VerbosePreference"), out ActionPreference preference)
+                && preference != ActionPreference.SilentlyContinue && preference != ActionPreference.Ignore;
+        }
 
         /// <summary>
         /// ErrorId, category and text come from the catalogue; the recommended action goes where Get-Error and
@@ -170,7 +181,7 @@ namespace RecurringIntegrations.PowerShell
                 ThrowTerminatingError(ToErrorRecord(ErrorCatalog.NoSession.Create(), null));
             try
             {
-                Client = new D365Client(session!, PostVerbose);
+                Client = new D365Client(session!, VerboseLines);
             }
             catch (D365Exception ex)
             {

@@ -28,7 +28,7 @@ namespace RecurringIntegrations.PowerShell
         protected override void Begin()
         {
             base.Begin();
-            Packages = new DataPackageClient(ActiveSession, PostVerbose);
+            Packages = new DataPackageClient(ActiveSession, VerboseLines);
         }
 
         protected override void End() => Packages?.Dispose();

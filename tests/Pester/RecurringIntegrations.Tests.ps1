@@ -207,4 +207,15 @@ Describe 'Output for reports' {
         @($verbose).Count | Should -BeGreaterOrEqual 1
         ($verbose.Message -join "`n") | Should -Not -Match 'Bearer'
     }
+
+    It 'writes the HTTP lines under $VerbosePreference too, and none with -Verbose:$false' {
+        $VerbosePreference = 'Continue'
+        $byPreference = Get-D365MessageStatus -MessageId ([guid]::NewGuid()) -ErrorAction SilentlyContinue 4>&1 |
+            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match '^POST ' }
+        $switchedOff = Get-D365MessageStatus -MessageId ([guid]::NewGuid()) -Verbose:$false -ErrorAction SilentlyContinue 4>&1 |
+            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        $VerbosePreference = 'SilentlyContinue'
+        @($byPreference).Count | Should -BeGreaterOrEqual 1
+        @($switchedOff).Count | Should -Be 0
+    }
 }
