@@ -1,12 +1,7 @@
-using System;
-using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Net.Http;
 using System.Text;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Model;

@@ -1,9 +1,6 @@
-using System;
 using System.Net;
 using System.Net.Http;
 using System.Security.Cryptography.X509Certificates;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;

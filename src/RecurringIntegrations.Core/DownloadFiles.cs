@@ -1,9 +1,5 @@
-using System;
-using System.IO;
 using System.Net.Http;
 using System.Text;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Model;
 

@@ -1,5 +1,3 @@
-using System;
-using System.IO;
 using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core

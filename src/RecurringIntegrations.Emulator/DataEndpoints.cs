@@ -1,8 +1,5 @@
-using System;
 using System.Buffers;
-using System.IO;
 using System.Text.Json;
-using System.Threading.Tasks;
 using Microsoft.AspNetCore.Http;
 
 namespace RecurringIntegrations.Emulator;

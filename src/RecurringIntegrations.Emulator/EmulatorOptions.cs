@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using System.Security.Cryptography.X509Certificates;
 
 namespace RecurringIntegrations.Emulator;

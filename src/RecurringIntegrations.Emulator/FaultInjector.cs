@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-
 namespace RecurringIntegrations.Emulator;
 
 /// <summary>One kind of misbehaviour, applied to the requests that match it.</summary>

@@ -1,8 +1,5 @@
-using System;
 using System.Globalization;
-using System.IO;
 using System.Text.Json;
-using System.Threading.Tasks;
 
 namespace RecurringIntegrations.Emulator;
 

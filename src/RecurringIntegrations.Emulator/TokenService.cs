@@ -1,6 +1,4 @@
-using System;
 using System.Buffers.Text;
-using System.Collections.Generic;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;

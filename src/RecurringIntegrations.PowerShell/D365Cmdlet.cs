@@ -1,7 +1,4 @@
-using System;
 using System.Management.Automation;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Operations;

@@ -1,7 +1,4 @@
-using System;
 using System.Collections;
-using System.Collections.Generic;
-using System.IO;
 using System.Management.Automation;
 using RecurringIntegrations.Core.Packages;
 using RecurringIntegrations.Core.Errors;

@@ -1,4 +1,3 @@
-using System;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
 using RecurringIntegrations.Core.Errors;

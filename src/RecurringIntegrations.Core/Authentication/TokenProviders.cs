@@ -1,11 +1,8 @@
-using System;
 using System.Net.Http;
 using System.Runtime.InteropServices;
 using System.Security;
 using System.Text;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using Microsoft.Identity.Client;
 using Microsoft.Identity.Client.AppConfig;
 using RecurringIntegrations.Core.Errors;

@@ -1,8 +1,5 @@
-using System;
-using System.IO;
 using System.Net.Http;
 using System.Net.Sockets;
-using System.Threading;
 using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Http

@@ -1,8 +1,4 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Http

@@ -1,10 +1,6 @@
-using System;
-using System.IO;
 using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Errors;
 

@@ -1,5 +1,3 @@
-using System;
-
 namespace RecurringIntegrations.Core.Http
 {
     /// <summary>How hard a call tries before it gives up. One policy serves every call of a session.</summary>

@@ -1,7 +1,5 @@
-using System.IO;
 using System.Net;
 using System.Net.Http;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Http

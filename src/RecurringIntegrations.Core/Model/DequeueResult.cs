@@ -1,5 +1,3 @@
-using System;
-
 namespace RecurringIntegrations.Core.Model
 {
     /// <summary>The dequeue answer (d365-api.md section 2), read case-insensitively, with the original JSON kept for the ack.</summary>

@@ -1,5 +1,3 @@
-using System;
-
 // Rows of the folder workflows: flat, report-ready (Export-Csv, ConvertTo-Html, Group-Object Outcome).
 namespace RecurringIntegrations.Core.Model
 {

@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-
 // The objects users see. Flat (Export-Csv friendly), real types; the cmdlets give each the PSTypeName
 // RecurringIntegrations.<Class>. None of them holds a secret.
 namespace RecurringIntegrations.Core.Model

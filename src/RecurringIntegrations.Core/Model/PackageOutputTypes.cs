@@ -1,5 +1,3 @@
-using System;
-
 // Output types of the package cmdlets; flat, with the PSTypeName RecurringIntegrations.<Class>. No SAS URL in any.
 namespace RecurringIntegrations.Core.Model
 {

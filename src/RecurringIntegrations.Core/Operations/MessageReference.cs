@@ -1,5 +1,3 @@
-using System;
-
 namespace RecurringIntegrations.Core.Operations
 {
     /// <summary>

@@ -1,7 +1,4 @@
-using System;
 using RecurringIntegrations.Core.Errors;
-using System.Threading;
-using System.Threading.Tasks;
 
 namespace RecurringIntegrations.Core.Operations
 {

@@ -1,8 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.Core.Operations

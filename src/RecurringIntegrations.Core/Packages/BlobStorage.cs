@@ -1,13 +1,9 @@
-using System;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO;
 using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Http;
 

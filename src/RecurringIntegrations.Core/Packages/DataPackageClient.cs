@@ -1,9 +1,5 @@
-using System;
-using System.IO;
 using System.Text;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
 

@@ -1,8 +1,4 @@
-using System;
-using System.IO;
 using System.IO.Compression;
-using System.Threading;
-using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Model;
 
