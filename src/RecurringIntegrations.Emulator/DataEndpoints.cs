@@ -10,20 +10,14 @@ namespace RecurringIntegrations.Emulator;
 /// the second half, so clients meet both documented spellings of "not yet". GetExecutionErrors answers "[]" until
 /// the import ends ProcessedWithErrors, and for execution ids it does not know, as the real query finds no rows.
 /// </remarks>
-internal sealed class DataEndpoints
+internal sealed class DataEndpoints(EmulatorOptions options, EmulatorState state)
 {
     public const string ActionPrefix = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.";
     private const int BodyLimit = 64 * 1024;
     private const long FirstStagingRecId = 5637144576;
 
-    private readonly EmulatorOptions _options;
-    private readonly EmulatorState _state;
-
-    public DataEndpoints(EmulatorOptions options, EmulatorState state)
-    {
-        _options = options;
-        _state = state;
-    }
+    private readonly EmulatorOptions _options = options;
+    private readonly EmulatorState _state = state;
 
     /// <summary>Serves the action, or returns false when there is no such action.</summary>
     public async Task<bool> TryServeAsync(HttpContext context, string action)

@@ -5,21 +5,14 @@ namespace RecurringIntegrations.Emulator;
 
 /// <summary>The Entra ID token endpoint (client credentials with a secret or a certificate assertion), its
 /// discovery document, and the App Service managed identity endpoint.</summary>
-internal sealed class IdentityEndpoints
+internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService tokens, EmulatorState state)
 {
     private const string AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     private const string DefaultScopeSuffix = "/.default";
 
-    private readonly EmulatorOptions _options;
-    private readonly TokenService _tokens;
-    private readonly EmulatorState _state;
-
-    public IdentityEndpoints(EmulatorOptions options, TokenService tokens, EmulatorState state)
-    {
-        _options = options;
-        _tokens = tokens;
-        _state = state;
-    }
+    private readonly EmulatorOptions _options = options;
+    private readonly TokenService _tokens = tokens;
+    private readonly EmulatorState _state = state;
 
     public async Task TokenAsync(HttpContext context, string tenant)
     {

@@ -4,16 +4,10 @@ using RecurringIntegrations.Core.Errors;
 namespace RecurringIntegrations.PowerShell
 {
     /// <summary>One assembly the module ships under Dependencies/, with the identity the build recorded for it.</summary>
-    internal sealed class ShippedAssembly
+    internal sealed class ShippedAssembly(string path, AssemblyName identity)
     {
-        public ShippedAssembly(string path, AssemblyName identity)
-        {
-            Path = path;
-            Identity = identity;
-        }
-
-        public string Path { get; }
-        public AssemblyName Identity { get; }
+        public string Path { get; } = path;
+        public AssemblyName Identity { get; } = identity;
         public string Name => Identity.Name ?? string.Empty;
     }
 

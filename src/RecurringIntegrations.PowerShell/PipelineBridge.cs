@@ -101,16 +101,10 @@ namespace RecurringIntegrations.PowerShell
             _signal.Release();
         }
 
-        private sealed class WorkItem
+        private sealed class WorkItem(Action action, Action? abandon)
         {
-            public WorkItem(Action action, Action? abandon)
-            {
-                Action = action;
-                Abandon = abandon;
-            }
-
-            public Action Action { get; }
-            public Action? Abandon { get; }
+            public Action Action { get; } = action;
+            public Action? Abandon { get; } = abandon;
         }
     }
 }

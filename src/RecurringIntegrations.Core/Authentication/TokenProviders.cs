@@ -9,17 +9,11 @@ using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Authentication
 {
-    internal sealed class BearerToken
+    internal sealed class BearerToken(string value, DateTimeOffset? expiresOn)
     {
-        public BearerToken(string value, DateTimeOffset? expiresOn)
-        {
-            Value = value;
-            ExpiresOn = expiresOn;
-        }
-
-        public string Value { get; }
+        public string Value { get; } = value;
         /// <summary>Null when the token's lifetime is unknown (a caller-supplied token that is not a JWT).</summary>
-        public DateTimeOffset? ExpiresOn { get; }
+        public DateTimeOffset? ExpiresOn { get; } = expiresOn;
     }
 
     internal interface ITokenProvider

@@ -80,18 +80,11 @@ namespace RecurringIntegrations.Core.Folders
         }
 
         /// <summary>A file that has a message id and waits for its outcome.</summary>
-        private sealed class InFlight
+        private sealed class InFlight(string name, string path, Guid messageId)
         {
-            public InFlight(string name, string path, Guid messageId)
-            {
-                Name = name;
-                Path = path;
-                MessageId = messageId;
-            }
-
-            public string Name { get; }
-            public string Path { get; set; }
-            public Guid MessageId { get; }
+            public string Name { get; } = name;
+            public string Path { get; set; } = path;
+            public Guid MessageId { get; } = messageId;
         }
 
         private sealed class ImportRun

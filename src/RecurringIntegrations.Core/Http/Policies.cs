@@ -10,19 +10,12 @@ namespace RecurringIntegrations.Core.Http
     /// Tries again after a transient failure, as far as the call's <see cref="ResendRule"/> allows: with exponential backoff and
     /// jitter, capped in tries and in total wait. Throttling is not a failure here: the flow control holds the next try back.
     /// </summary>
-    internal sealed class RetryPolicy : HttpPipelinePolicy
+    internal sealed class RetryPolicy(RetryOptions options, Uri environment, FlowControl flow) : HttpPipelinePolicy
     {
         private static readonly Random Jitter = new Random();
-        private readonly RetryOptions _options;
-        private readonly Uri _environment;
-        private readonly FlowControl _flow;
-
-        public RetryPolicy(RetryOptions options, Uri environment, FlowControl flow)
-        {
-            _options = options;
-            _environment = environment;
-            _flow = flow;
-        }
+        private readonly RetryOptions _options = options;
+        private readonly Uri _environment = environment;
+        private readonly FlowControl _flow = flow;
 
         public override async Task ProcessAsync(HttpMessage message, HttpPipelinePolicy[] pipeline, int next)
         {

@@ -16,15 +16,9 @@ namespace RecurringIntegrations.Core.Model
     }
 
     /// <summary>A file saved completely and moved into its final place.</summary>
-    public sealed class SavedFile
+    public sealed class SavedFile(string path, long length)
     {
-        public SavedFile(string path, long length)
-        {
-            Path = path;
-            Length = length;
-        }
-
-        public string Path { get; }
-        public long Length { get; }
+        public string Path { get; } = path;
+        public long Length { get; } = length;
     }
 }

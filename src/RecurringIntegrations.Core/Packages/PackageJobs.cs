@@ -5,36 +5,22 @@ using RecurringIntegrations.Core.Model;
 namespace RecurringIntegrations.Core.Packages
 {
     /// <summary>What Import-D365DataPackage needs.</summary>
-    public sealed class PackageImportRequest
+    public sealed class PackageImportRequest(string path, string definitionGroupId, string legalEntityId)
     {
-        public PackageImportRequest(string path, string definitionGroupId, string legalEntityId)
-        {
-            Path = path;
-            DefinitionGroupId = definitionGroupId;
-            LegalEntityId = legalEntityId;
-        }
-
-        public string Path { get; }
-        public string DefinitionGroupId { get; }
-        public string LegalEntityId { get; }
+        public string Path { get; } = path;
+        public string DefinitionGroupId { get; } = definitionGroupId;
+        public string LegalEntityId { get; } = legalEntityId;
         /// <summary>Empty: the service makes one.</summary>
         public string? ExecutionId { get; set; }
         public bool Overwrite { get; set; }
     }
 
     /// <summary>What Export-D365DataPackage needs.</summary>
-    public sealed class PackageExportRequest
+    public sealed class PackageExportRequest(string definitionGroupId, string legalEntityId, string outputPath)
     {
-        public PackageExportRequest(string definitionGroupId, string legalEntityId, string outputPath)
-        {
-            DefinitionGroupId = definitionGroupId;
-            LegalEntityId = legalEntityId;
-            OutputPath = outputPath;
-        }
-
-        public string DefinitionGroupId { get; }
-        public string LegalEntityId { get; }
-        public string OutputPath { get; }
+        public string DefinitionGroupId { get; } = definitionGroupId;
+        public string LegalEntityId { get; } = legalEntityId;
+        public string OutputPath { get; } = outputPath;
         /// <summary>Default: the data project's name.</summary>
         public string? PackageName { get; set; }
         public bool Overwrite { get; set; }
