@@ -12,14 +12,16 @@ namespace RecurringIntegrations.Core.Http
     /// <item>From the first throttling on, calls are paced by a token bucket (as the AWS SDKs' adaptive retry mode). Its rate
     /// is what the service let through since the previous pause ended, over the time the session had calls to make since
     /// then (idle spells between polls do not count) plus the shortest pause the service now names (calls still on their
-    /// way when it throttled get longer ones: a penalty for them, not its rate). After the pause the pace follows TCP CUBIC's
+    /// way when it throttled get longer ones: a penalty for them, not its rate), less half a second (Retry-After counts
+    /// whole seconds, rounded up). After the pause the pace follows TCP CUBIC's
     /// curve around that rate: it restarts 10% below it, comes back to it in 4.6 s, stays near it for a while (where the
     /// service throttled before), then grows faster, doubling <see cref="Regrowth"/> after it passed it.</item>
     /// <item>Calls in flight are capped (52, the service's own per-user limit). The cap starts at 8 and grows by one per
     /// success (doubling per round of calls, as TCP's slow start) until the first throttling; throttling lowers it to 70% of
     /// the calls then in flight, and from then on each success raises it by one per round of calls. It grows only while
-    /// more calls at once are answered as fast as fewer were (as TCP Vegas): a call that took over twice the quickest
-    /// answer to the same path was queued at the service, so one more in flight would only wait there too. That matters
+    /// more calls at once are answered as fast as fewer were (as TCP Vegas): a call that took over 1.5 times the quickest
+    /// answer to the same kind of call (measured once 16 are in) was queued at the service, so one more in flight would
+    /// only wait there too. That matters
     /// when the first 429 comes: every call still in flight then reaches the service while it has said to wait, and each
     /// makes the wait longer.</item>
     /// </list>
@@ -195,7 +197,7 @@ namespace RecurringIntegrations.Core.Http
         }
 
         /// <summary>
-        /// Whether the call took at most twice the quickest answer to the same kind of call, that is, was not queued. The kind
+        /// Whether the call took at most 1.5 times the quickest answer to the same kind of call, that is, was not queued. The kind
         /// is the path's first three segments ("/api/connector/enqueue"), so ids in paths do not make new kinds. The first
         /// answers of a kind only set the measure: they include opening connections, which makes any later answer look quick.
         /// </summary>
