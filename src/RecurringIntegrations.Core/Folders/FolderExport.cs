@@ -45,30 +45,22 @@ namespace RecurringIntegrations.Core.Folders
             await Task.WhenAll(workers).ConfigureAwait(false);
         }
 
-        private sealed class ExportRun
+        private sealed class ExportRun(FolderExport export, string folder, FolderJournal journal, OperationCallbacks<FolderExportResult> callbacks)
         {
-            private readonly FolderExport _export;
-            private readonly string _folder;
-            private readonly string _receiving;
-            private readonly FolderJournal _journal;
-            private readonly OperationCallbacks<FolderExportResult> _callbacks;
-            private readonly Dictionary<Guid, JournalEntry> _saved = new Dictionary<Guid, JournalEntry>();
+            private readonly FolderExport _export = export;
+            private readonly string _folder = folder;
+            private readonly string _receiving = FolderFiles.StateFolder(folder, Receiving);
+            private readonly FolderJournal _journal = journal;
+            private readonly OperationCallbacks<FolderExportResult> _callbacks = callbacks;
+            private readonly Dictionary<Guid, JournalEntry> _saved = journal.Entries
+                .Where(entry => entry.Event == Saved && entry.MessageGuid is not null)
+                .GroupBy(entry => entry.MessageGuid!.Value)
+                .ToDictionary(saved => saved.Key, saved => saved.Last());
             private readonly Dictionary<Guid, Task> _working = new Dictionary<Guid, Task>();
             private readonly HashSet<Guid> _failed = new HashSet<Guid>();
             private int _finished;
             private int _failuresInARow;
             private int _stopping;
-
-            public ExportRun(FolderExport export, string folder, FolderJournal journal, OperationCallbacks<FolderExportResult> callbacks)
-            {
-                _export = export;
-                _folder = folder;
-                _journal = journal;
-                _callbacks = callbacks;
-                _receiving = FolderFiles.StateFolder(folder, Receiving);
-                foreach (var entry in journal.Entries)
-                    if (entry.Event == Saved && entry.MessageGuid is { } id) _saved[id] = entry;
-            }
 
             public void Recover()
             {

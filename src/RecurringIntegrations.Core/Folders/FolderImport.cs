@@ -87,27 +87,18 @@ namespace RecurringIntegrations.Core.Folders
             public Guid MessageId { get; } = messageId;
         }
 
-        private sealed class ImportRun
+        private sealed class ImportRun(FolderImport import, string inbox, FolderJournal journal, OperationCallbacks<FolderImportResult> callbacks)
         {
-            private readonly FolderImport _import;
-            private readonly string _inbox;
-            private readonly FolderJournal _journal;
-            private readonly OperationCallbacks<FolderImportResult> _callbacks;
-            private readonly Dictionary<string, string> _folders = new Dictionary<string, string>(StringComparer.Ordinal);
+            private readonly FolderImport _import = import;
+            private readonly string _inbox = inbox;
+            private readonly FolderJournal _journal = journal;
+            private readonly OperationCallbacks<FolderImportResult> _callbacks = callbacks;
+            private readonly Dictionary<string, string> _folders = new[] { SendingFolder, PendingFolder, ProcessedFolder, FailedFolder, UnconfirmedFolder }
+                .ToDictionary(name => name, name => FolderFiles.StateFolder(inbox, name), StringComparer.Ordinal);
             private readonly List<InFlight> _inFlight = new List<InFlight>();
             private readonly HashSet<string> _busyNames = new HashSet<string>(FileNameComparer);
             private int _completed;
             private int _total;
-
-            public ImportRun(FolderImport import, string inbox, FolderJournal journal, OperationCallbacks<FolderImportResult> callbacks)
-            {
-                _import = import;
-                _inbox = inbox;
-                _journal = journal;
-                _callbacks = callbacks;
-                foreach (var name in new[] { SendingFolder, PendingFolder, ProcessedFolder, FailedFolder, UnconfirmedFolder })
-                    _folders[name] = FolderFiles.StateFolder(inbox, name);
-            }
 
             /// <summary>Settles what an earlier run left in 'sending' and 'pending', before anything new is sent.</summary>
             public void Recover()

@@ -55,7 +55,7 @@ namespace RecurringIntegrations.Tests.Cmdlets
             var standard = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages",
                 "powershellstandard.library", "5.1.0-preview-06", "lib", "netstandard2.0", "System.Management.Automation.dll");
             paths.Add(standard);
-            var framework = new HashSet<string>(paths.Select(Path.GetFileName), StringComparer.OrdinalIgnoreCase);
+            var framework = new HashSet<string>(paths.Select(p => Path.GetFileName(p)!), StringComparer.OrdinalIgnoreCase);
             // The module's own copies of framework assemblies would clash with the runtime's; only the rest is added,
             // as PowerShell 7 loads them (Dependencies/Desktop is Windows PowerShell's).
             paths.AddRange(Directory.GetFiles(Folder, "*.dll").Concat(Directory.GetFiles(Dependencies, "*.dll"))

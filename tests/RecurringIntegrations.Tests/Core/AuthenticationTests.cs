@@ -37,7 +37,7 @@ public class AuthenticationTests
     public async Task Certificate_credential_signs_a_client_assertion_the_token_endpoint_accepts()
     {
         using var certificate = CreateClientCertificate();
-        await using var emulator = await D365Emulator.StartAsync(Configure(o => o.ClientCertificates.Add(new X509Certificate2(certificate.Export(X509ContentType.Cert)))));
+        await using var emulator = await D365Emulator.StartAsync(Configure(o => o.ClientCertificates.Add(X509CertificateLoader.LoadCertificate(certificate.Export(X509ContentType.Cert)))));
         var credential = new ClientCertificateCredential(emulator.Options.TenantId, emulator.Options.ClientId, certificate);
         using var session = await D365Session.ConnectAsync(Emulated.Options(emulator, credential), CancellationToken.None);
 
