@@ -70,25 +70,28 @@ public sealed class D365Emulator : IAsyncDisposable
     /// </summary>
     public int DropNewConnections
     {
-        get => Volatile.Read(ref _dropNewConnections);
-        set => Volatile.Write(ref _dropNewConnections, value);
+        get { lock (_dropGate) return _dropsLeft; }
+        set { lock (_dropGate) _dropsLeft = value; }
     }
 
-    public int DroppedConnections => Volatile.Read(ref _droppedConnections);
+    public int DroppedConnections
+    {
+        get { lock (_dropGate) return _dropped; }
+    }
 
-    private int _dropNewConnections;
-    private int _droppedConnections;
+    private readonly object _dropGate = new();
+    private int _dropsLeft;
+    private int _dropped;
 
     private bool TakeConnectionDrop()
     {
-        int left;
-        do
+        lock (_dropGate)
         {
-            left = Volatile.Read(ref _dropNewConnections);
-            if (left <= 0) return false;
-        } while (Interlocked.CompareExchange(ref _dropNewConnections, left - 1, left) != left);
-        Interlocked.Increment(ref _droppedConnections);
-        return true;
+            if (_dropsLeft <= 0) return false;
+            _dropsLeft--;
+            _dropped++;
+            return true;
+        }
     }
 
     private static Task DropAsync(ConnectionContext connection)

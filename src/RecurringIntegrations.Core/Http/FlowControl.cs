@@ -158,10 +158,8 @@ namespace RecurringIntegrations.Core.Http
                         _sample = new RateSample(_successes, busy, now + pause, _pacing ? 0.7 * CurrentRate(now) : 0);
                         _baseRate = _sample.Rate(now);
                         _pacing = true;
-                        _rateSince = now + pause;
-                        // Nothing goes during the pause, and the pace starts from an empty bucket after it.
+                        // Nothing goes during the pause, and the pace starts from an empty bucket after it (set below).
                         _tokens = 0;
-                        _refilledAt = now + pause;
                         _busy = TimeSpan.Zero;
                         _activeSince = now;
                         _successes = 0;
@@ -178,7 +176,8 @@ namespace RecurringIntegrations.Core.Http
                     }
                     if (now + pause > _pausedUntil)
                     {
-                        // Calls that were on their way when the service said to wait make the wait longer: the pace starts after it.
+                        // The pace starts when the pause ends; calls that were on their way when the service said to wait
+                        // make it end later.
                         _pausedUntil = now + pause;
                         _rateSince = _refilledAt = _pausedUntil;
                     }
@@ -197,15 +196,13 @@ namespace RecurringIntegrations.Core.Http
         }
 
         /// <summary>
-        /// Whether the call took at most 1.5 times the quickest answer to the same kind of call, that is, was not queued. The kind
-        /// is the path's first three segments ("/api/connector/enqueue"), so ids in paths do not make new kinds. The first
-        /// answers of a kind only set the measure: they include opening connections, which makes any later answer look quick.
+        /// Whether the call took at most 1.5 times the quickest answer to the same kind of call (its operation: Enqueue,
+        /// Dequeue, GetMessageStatus...), that is, was not queued. The first answers of a kind only set the measure: they
+        /// include opening connections, which makes any later answer look quick.
         /// </summary>
         private bool AnsweredPromptly(HttpMessage message, TimeSpan took)
         {
-            var segments = message.Request.RequestUri!.Segments;
-            var kind = string.Join(string.Empty, segments, 0, Math.Min(4, segments.Length));
-            if (!_answers.TryGetValue(kind, out var answers)) _answers[kind] = answers = new Answers();
+            if (!_answers.TryGetValue(message.Operation, out var answers)) _answers[message.Operation] = answers = new Answers();
             answers.Count++;
             if (took < answers.Quickest) answers.Quickest = took;
             return answers.Count > 2 * InitialInFlight && took.Ticks <= answers.Quickest.Ticks * 3 / 2;
