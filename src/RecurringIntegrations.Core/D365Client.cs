@@ -9,8 +9,9 @@ using RecurringIntegrations.Core.Model;
 namespace RecurringIntegrations.Core
 {
     /// <summary>
-    /// The recurring-integration API of d365-api.md sections 1-7 over one session. Thread-safe: parallel calls share
-    /// the session's connections and token. <paramref name="verbose"/> receives one line per HTTP call and per retry.
+    /// The recurring-integration API (docs/protocol.md, "Connector: enqueue" to "Execution errors") over one session.
+    /// Thread-safe: parallel calls share the session's connections and token. <paramref name="verbose"/> receives one line
+    /// per HTTP call and per retry.
     /// </summary>
     public sealed class D365Client
     {
@@ -30,8 +31,11 @@ namespace RecurringIntegrations.Core
         private HttpPipeline Pipeline => _session.Pipeline;
         private TimeSpan Timeout => _session.Retry.RequestTimeout;
 
-        /// <summary>Uploads one file, streamed from disk, and returns the message id the service gave it.</summary>
-        public Task<Guid> EnqueueAsync(Guid activityId, string filePath, string? entityName, string? company,
+        /// <summary>
+        /// Uploads one file, streamed from disk, and returns the message id the service gave it. Sent again only when the
+        /// service cannot have taken it; otherwise EnqueueOutcomeUnknown.
+        /// </summary>
+        public async Task<Guid> EnqueueAsync(Guid activityId, string filePath, string? entityName, string? company,
             string? externalIdentifier, CancellationToken cancellationToken)
         {
             var length = FileChecks.ReadableFileLength(filePath);
@@ -39,19 +43,27 @@ namespace RecurringIntegrations.Core
             if (!string.IsNullOrWhiteSpace(entityName)) query.Append(query.Length == 0 ? '?' : '&').Append("entity=").Append(Uri.EscapeDataString(entityName!.Trim()));
             if (!string.IsNullOrWhiteSpace(company)) query.Append(query.Length == 0 ? '?' : '&').Append("company=").Append(Uri.EscapeDataString(company!.Trim()));
             var uri = new Uri(_session.EnvironmentUri, "/api/connector/enqueue/" + activityId.ToString("D") + query);
+            var message = Pipeline.CreateMessage("Enqueue", () => UploadRequest(uri, filePath, length, externalIdentifier), ReadMessageIdAsync, _verbose);
+            message.Resend = UploadResendRule.Instance;
             // A slow link must still finish a large file: the try's time limit grows with the file (at least 256 KB/s).
-            var timeout = Timeout + TimeSpan.FromSeconds(length / 262144.0);
-
-            return Pipeline.SendAsync("Enqueue", () => UploadRequest(uri, filePath, length, externalIdentifier), UploadResendRule.Instance,
-                timeout, false, ReadMessageIdAsync, _verbose, cancellationToken);
+            message.TryTimeout = Timeout + TimeSpan.FromSeconds(length / 262144.0);
+            try
+            {
+                return await Pipeline.SendAsync(message, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ResendRefusedException refused)
+            {
+                throw ErrorCatalog.EnqueueOutcomeUnknown.FromService(refused.StatusCode, null, refused.InnerException,
+                    $"{refused.Message} Sent {refused.Tries} and not again, to avoid a duplicate message.", " The file was left in place.");
+            }
         }
 
         /// <summary>Takes the next message off an export queue; null when the queue is empty (204).</summary>
         public Task<DequeueResult?> DequeueAsync(Guid activityId, CancellationToken cancellationToken)
         {
             var uri = new Uri(_session.EnvironmentUri, "/api/connector/dequeue/" + activityId.ToString("D"));
-            return Pipeline.SendAsync("Dequeue", () => new HttpRequestMessage(HttpMethod.Get, uri), ResendRule.Always, Timeout, false,
-                (response, _) => ReadDequeueAsync(activityId, response), _verbose, cancellationToken);
+            return Pipeline.SendAsync(Pipeline.CreateMessage("Dequeue", () => new HttpRequestMessage(HttpMethod.Get, uri),
+                (response, _) => ReadDequeueAsync(activityId, response), _verbose), cancellationToken);
         }
 
         /// <summary>
@@ -66,9 +78,10 @@ namespace RecurringIntegrations.Core
             var location = EnvironmentAddress.ResolveDownloadLocation(_session.EnvironmentUri, message.DownloadLocation);
             var directory = FileChecks.PrepareOutputDirectory(outputDirectory);
 
-            return Pipeline.SendAsync("Download", () => new HttpRequestMessage(HttpMethod.Get, location), ResendRule.Always, Timeout, true,
-                (response, tryToken) => DownloadFiles.SaveAsync(response, message, directory, overwrite, Timeout, tryToken),
-                _verbose, cancellationToken);
+            var download = Pipeline.CreateMessage("Download", () => new HttpRequestMessage(HttpMethod.Get, location),
+                (response, tryToken) => DownloadFiles.SaveAsync(response, message, directory, overwrite, Timeout, tryToken), _verbose);
+            download.StreamResponse = true;
+            return Pipeline.SendAsync(download, cancellationToken);
         }
 
         /// <summary>Acknowledges a dequeued message by sending back the dequeue answer unchanged. Retried: an ack is harmless to repeat.</summary>
@@ -77,10 +90,10 @@ namespace RecurringIntegrations.Core
             if (string.IsNullOrWhiteSpace(dequeueResponse))
                 throw ErrorCatalog.AckBodyMissing.Create();
             var uri = new Uri(_session.EnvironmentUri, "/api/connector/ack/" + activityId.ToString("D"));
-            return Pipeline.SendAsync("Acknowledge", () => new HttpRequestMessage(HttpMethod.Post, uri)
+            return Pipeline.SendAsync(Pipeline.CreateMessage("Acknowledge", () => new HttpRequestMessage(HttpMethod.Post, uri)
             {
                 Content = new StringContent(dequeueResponse, Utf8, "application/json"),
-            }, ResendRule.Always, Timeout, false, (_, _) => Task.FromResult(true), _verbose, cancellationToken);
+            }, (_, _) => Task.FromResult(true), _verbose), cancellationToken);
         }
 
         /// <summary>The minimal ack body Microsoft's own scheduler sends, for messages whose original answer is not at hand.</summary>
@@ -127,18 +140,23 @@ namespace RecurringIntegrations.Core
         private Task<JsonElement> CallActionAsync<TBody>(string action, TBody body, CancellationToken cancellationToken) =>
             PostActionAsync(action, JsonSerializer.Serialize(body, WireJson.Options), ResendRule.Always, cancellationToken);
 
-        /// <summary>Posts one OData action of the data entities (a JSON body) and returns the answer's 'value'; also the package API's way in.</summary>
+        /// <summary>
+        /// Posts one OData action of the data entities (a JSON body) and returns the answer's 'value'; also the package API's
+        /// way in. With a resend rule that refuses, a <see cref="ResendRefusedException"/> for the caller to name.
+        /// </summary>
         internal Task<JsonElement> PostActionAsync(string action, string json, ResendRule resend, CancellationToken cancellationToken)
         {
             var uri = new Uri(_session.EnvironmentUri, DataActions + action);
-            return Pipeline.SendAsync(action, () => new HttpRequestMessage(HttpMethod.Post, uri) { Content = new StringContent(json, Utf8, "application/json") },
-                resend, Timeout, false, async (response, _) =>
+            var message = Pipeline.CreateMessage(action, () => new HttpRequestMessage(HttpMethod.Post, uri) { Content = new StringContent(json, Utf8, "application/json") },
+                async (response, _) =>
                 {
                     var wire = await ReadJsonAsync<ODataValue>(action, response).ConfigureAwait(false);
                     if (wire is null || wire.Value.ValueKind == JsonValueKind.Undefined)
                         throw ResponseErrors.MalformedJson(action, "no 'value' property");
                     return wire.Value.Clone();
-                }, _verbose, cancellationToken);
+                }, _verbose);
+            message.Resend = resend;
+            return Pipeline.SendAsync(message, cancellationToken);
         }
 
         private static HttpRequestMessage UploadRequest(Uri uri, string filePath, long length, string? externalIdentifier)
@@ -196,7 +214,7 @@ namespace RecurringIntegrations.Core
             return Guid.TryParse(text, out messageId) && messageId != Guid.Empty;
         }
 
-        private static async Task<DequeueResult?> ReadDequeueAsync(Guid activityId, HttpResponseMessage response)
+        private async Task<DequeueResult?> ReadDequeueAsync(Guid activityId, HttpResponseMessage response)
         {
             if (response.StatusCode == System.Net.HttpStatusCode.NoContent) return null;
             var body = response.Content is null ? string.Empty : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
@@ -224,7 +242,7 @@ namespace RecurringIntegrations.Core
                 IsDownloadFileExist = exists,
                 FileDownloadErrorMessage = wire.FileDownLoadErrorMessage,
                 LastDequeueDateTime = lastDequeue,
-                DequeuedAt = DateTimeOffset.Now,
+                DequeuedAt = _session.Time.GetLocalNow(),
                 RawJson = body,
             };
         }

@@ -28,11 +28,17 @@ namespace RecurringIntegrations.Core
         public int MaxConnections { get; set; } = FlowControl.MaxInFlight;
         /// <summary>Test seam: trust exactly this self-signed server certificate, as a machine that installed it would.</summary>
         internal X509Certificate2? TrustedServerCertificate { get; set; }
+        /// <summary>Test seam: the clock of every wait, time limit and timestamp of the session.</summary>
+        internal TimeProvider Time { get; set; } = TimeProvider.System;
+        /// <summary>Test seam: the wire itself, instead of connections to the environment and the storage host.</summary>
+        internal HttpMessageHandler? Transport { get; set; }
+        /// <summary>Test seam: where the jitter of retry delays comes from.</summary>
+        internal Random Jitter { get; set; } = new Random();
     }
 
     /// <summary>
-    /// An authenticated connection to one environment: one HttpClient (connection reuse) and one token source
-    /// shared by every call. Holds no secret in plain text.
+    /// An authenticated connection to one environment: one HttpClient (connection reuse), one token source and one flow
+    /// control shared by every call. Holds no secret in plain text.
     /// </summary>
     public sealed class D365Session : IDisposable
     {
@@ -53,19 +59,14 @@ namespace RecurringIntegrations.Core
             }
             AuthorityHost = options.Credential is ClientSecretCredential or ClientCertificateCredential ? options.AuthorityHost.ToString().TrimEnd('/') : null;
             SkipCertificateCheck = options.SkipCertificateCheck;
-            TrustedServerCertificate = options.TrustedServerCertificate;
             _http = http;
             Tokens = tokens;
             Retry = options.Retry;
-            Flow = new FlowControl(options.Retry.ThrottlingBudget);
-            Pipeline = new HttpPipeline(
-                new RetryPolicy(options.Retry, environment, Flow),
-                new FlowControlPolicy(Flow),
-                new AuthenticationPolicy(tokens, environment),
-                new TimeoutPolicy(),
-                new LoggingPolicy(),
-                new TransportPolicy(http));
-            ConnectedAt = DateTimeOffset.Now;
+            Time = options.Time;
+            Flow = new FlowControl(options.Retry.ThrottlingBudget, Time);
+            Pipelines = new HttpPipelineBuilder(options.Retry, http, Time, options.Jitter);
+            Pipeline = Pipelines.BuildEnvironment(environment, tokens, Flow);
+            ConnectedAt = Time.GetLocalNow();
         }
 
         /// <summary>The session made by the last Connect-D365, used when a cmdlet gets no -Session.</summary>
@@ -95,10 +96,12 @@ namespace RecurringIntegrations.Core
         internal RetryOptions Retry { get; }
         /// <summary>Shared by every call of the session, from any cmdlet, runspace or parallel worker.</summary>
         internal FlowControl Flow { get; }
+        /// <summary>Makes the pipelines of this session's calls: the environment's below, the storage's for the package API.</summary>
+        internal HttpPipelineBuilder Pipelines { get; }
         internal HttpPipeline Pipeline { get; }
+        /// <summary>The clock of every wait and timestamp of the session: the system's, a fake one in tests.</summary>
+        internal TimeProvider Time { get; }
         internal bool IsDisposed { get; private set; }
-        /// <summary>Test seam of the connection, kept so storage calls outside the environment trust the same test server.</summary>
-        internal X509Certificate2? TrustedServerCertificate { get; }
 
         /// <summary>Makes a session and acquires its first token now, so a wrong credential fails here and not mid-run.</summary>
         public static async Task<D365Session> ConnectAsync(ConnectionOptions options, CancellationToken cancellationToken)
@@ -108,8 +111,8 @@ namespace RecurringIntegrations.Core
                 throw ErrorCatalog.ThrottlingBudgetInvalid.Create(options.Retry.ThrottlingBudget);
             var environment = EnvironmentAddress.Normalize(options.Environment);
             var audience = EnvironmentAddress.ToAudience(environment);
-            var handler = CreateHandler(options);
-            var http = CreateHttpClient(handler, disposeHandler: true);
+            var handler = options.Transport ?? CreateHandler(options);
+            var http = CreateHttpClient(handler, disposeHandler: options.Transport is null);
             try
             {
                 var msalHttp = new MsalHttpClientFactory(http);

@@ -6,7 +6,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace RecurringIntegrations.Emulator;
 
-/// <summary>The recurring-integration connector API: enqueue, dequeue, download, ack (d365-api.md sections 1-4).</summary>
+/// <summary>
+/// The recurring-integration connector API: enqueue, dequeue, download, ack (docs/protocol.md, "Connector: enqueue" to
+/// "Connector: acknowledge").
+/// </summary>
 /// <remarks>
 /// An import's outcome is steered by markers in its content (looked for only in bodies up to
 /// <see cref="EmulatorState.RetainedContentLimit"/>; the file is read as UTF-8 unless it has a UTF-16 BOM):

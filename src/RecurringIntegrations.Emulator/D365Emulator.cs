@@ -371,7 +371,7 @@ public sealed class D365Emulator : IAsyncDisposable
     }
 
     /// <summary>D365 accepts a token whose aud is exactly the environment URL it was called at, in lower
-    /// case with no trailing slash (d365-api.md section 10).</summary>
+    /// case with no trailing slash (docs/protocol.md, "Tokens and the audience").</summary>
     private bool IsAuthorized(HttpContext context)
     {
         var header = context.Request.Headers.Authorization.ToString();

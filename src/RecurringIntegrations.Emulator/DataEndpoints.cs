@@ -4,7 +4,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace RecurringIntegrations.Emulator;
 
-/// <summary>The OData actions on DataManagementDefinitionGroups that report on imports (d365-api.md sections 5-7).</summary>
+/// <summary>
+/// The OData actions on DataManagementDefinitionGroups that report on imports (docs/protocol.md, "Message status" to
+/// "Execution errors").
+/// </summary>
 /// <remarks>
 /// GetExecutionIdByMessageId answers "" during the first half of the Enqueued window and the all-zero GUID during
 /// the second half, so clients meet both documented spellings of "not yet". GetExecutionErrors answers "[]" until

@@ -19,7 +19,7 @@ public sealed record PackageExecutionRecord(
 public sealed record PackageEntityError(string EntityName, int LineNumber, string Message);
 
 /// <summary>
-/// The Data management package API (d365-api.md section 8) with its quirks: GetAzureWriteUrl's value is a string holding
+/// The Data management package API (docs/protocol.md, "Package API") with its quirks: GetAzureWriteUrl's value is a string holding
 /// JSON; right after Import/Export, GetExecutionSummaryStatus answers "Execution details were not found" (as
 /// <see cref="EmulatorOptions.ExecutionNotFoundStatusCode"/>) for the first half of <see cref="EmulatorOptions.ProcessingDelay"/>;
 /// then Executing; from twice the delay the final status. An import ends Failed when the blob is not a package

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace RecurringIntegrations.Emulator;
 
 /// <summary>
-/// Priority-based throttling as the service applies it per user (d365-api.md section 11): at most
+/// Priority-based throttling as the service applies it per user (docs/protocol.md, "Throttling and limits"): at most
 /// <see cref="ThrottlingOptions.CallsPerSecond"/> x <see cref="ThrottlingOptions.Window"/> calls in any sliding window,
 /// at most <see cref="ThrottlingOptions.MaxInFlight"/> at once. A refused call gets 429 with a Retry-After that says when a
 /// slot frees; a call that arrives while its client was told to wait is refused with a longer wait.

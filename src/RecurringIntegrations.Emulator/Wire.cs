@@ -34,7 +34,7 @@ internal static class Wire
         await context.Response.Body.WriteAsync(body, context.RequestAborted);
     }
 
-    /// <summary>The error body of D365's OData actions and connector API (d365-api.md section 9).</summary>
+    /// <summary>The error body of D365's OData actions and connector API (docs/protocol.md, "Errors the service returns").</summary>
     public static Task WriteODataErrorAsync(HttpContext context, int statusCode, string innerMessage) =>
         WriteJsonAsync(context, statusCode, ODataContentType, w =>
         {

@@ -68,7 +68,7 @@ namespace RecurringIntegrations.PowerShell
         private void EmitErrorKeysFile(string executionId, string entityName)
         {
             var folder = GetUnresolvedProviderPathFromPSPath(OutputPath ?? ".");
-            using var packages = new DataPackageClient(ActiveSession, VerboseLines);
+            var packages = new DataPackageClient(ActiveSession, VerboseLines);
             if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
             ErrorKeysFile? file = null;
             // The keys file is small: the service usually has it within seconds.

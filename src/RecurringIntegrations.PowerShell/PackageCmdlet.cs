@@ -5,8 +5,8 @@ using RecurringIntegrations.Core.Packages;
 namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
-    /// Base of the package API cmdlets: a <see cref="DataPackageClient"/> for the invocation (its storage calls have their
-    /// own connections, closed at the end) and how long and how often to poll an execution.
+    /// Base of the package API cmdlets: a <see cref="DataPackageClient"/> for the invocation and how long and how often to
+    /// poll an execution.
     /// </summary>
     public abstract class PackageCmdlet : D365Cmdlet
     {
@@ -29,8 +29,6 @@ namespace RecurringIntegrations.PowerShell
             base.Begin();
             Packages = new DataPackageClient(ActiveSession, VerboseLines);
         }
-
-        protected override void End() => Packages?.Dispose();
 
         internal PackageJobs Jobs() =>
             new PackageJobs(Packages) { Timeout = TimeSpan.FromSeconds(TimeoutSeconds), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds) };

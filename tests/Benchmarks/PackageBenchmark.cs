@@ -87,7 +87,7 @@ internal static class PackageBenchmark
             await using var emulator = await EmulatorProcess.StartAsync(work, null, cancellation.Token,
                 "--processing-delay-ms", "200", "--export-package", $"{Project}={built.FullName}");
             using var session = await emulator.ConnectAsync(cancellation.Token);
-            using var client = new DataPackageClient(session);
+            var client = new DataPackageClient(session);
             var jobs = new PackageJobs(client) { PollInterval = TimeSpan.FromMilliseconds(100), Timeout = TimeSpan.FromMinutes(30) };
             var packageMB = built.Length / (double)MB;
 

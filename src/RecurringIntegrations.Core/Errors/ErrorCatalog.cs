@@ -250,7 +250,7 @@ namespace RecurringIntegrations.Core.Errors
             "{0}: the service did not answer with an https storage URL ('{1}').",
             "Check that the environment's data management framework is set up; try again later.");
         public static readonly ErrorEntry PackageStorageUnreachable = new ErrorEntry("PackageStorageUnreachable", ConnectionError,
-            "{0}: no complete answer from the storage host {1}: {2}.",
+            "{0}: no complete answer from the storage host {1}: {2}.{3}",
             "Check the network and any proxy: the storage host must be reachable from here as well as the environment.");
         public static readonly ErrorEntry PackageStorageRefused = new ErrorEntry("PackageStorageRefused", PermissionDenied,
             "{0}", "The storage URL the service handed out has expired or was refused (it is valid for about 35 minutes): run the command again for a fresh one.");
@@ -262,8 +262,9 @@ namespace RecurringIntegrations.Core.Errors
             "{0}", "The call was retried where that was safe. Try again later.");
         public static readonly ErrorEntry PackageStorageRejected = new ErrorEntry("PackageStorageRejected", InvalidOperation,
             "{0}", "The storage host refused the call as it was made: run the command again; if it fails the same way, report it with the output of Get-Error.");
+        /// <summary>{0}: the action; {1}: why it may have been taken; {2}: the tries ("once (0.4 s)").</summary>
         public static readonly ErrorEntry PackageOutcomeUnknown = new ErrorEntry("PackageOutcomeUnknown", ConnectionError,
-            "{0}: the connection failed after the request was sent; the service may or may not have started it.",
+            "{0}: {1}. Sent {2}.",
             "It was not sent again, to avoid running it twice. Check the data project's execution history in the environment before you run it again.");
         /// <summary>{3}: the summary page of the execution, or where to find it.</summary>
         public static readonly ErrorEntry PackageExportFailed = new ErrorEntry("PackageExportFailed", InvalidOperation,

@@ -1,10 +1,9 @@
 using System.Net.Http;
 using System.Net.Sockets;
-using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Http
 {
-    /// <summary>What went wrong with one try, as the retry policy and a call's <see cref="ResendRule"/> need to know it.</summary>
+    /// <summary>What went wrong with one try, as the retry policy, a call's <see cref="ResendRule"/> and its classifier need to know it.</summary>
     internal sealed class Failure
     {
         private Failure(string description) => Description = description;
@@ -22,17 +21,15 @@ namespace RecurringIntegrations.Core.Http
         /// <summary>Throttling is flow control: the session waits and the call goes again, within the throttling budget.</summary>
         public bool IsThrottling => Status == 429 || (Status == 503 && RetryAfter != null);
 
-        public bool IsTransient => Status is null || Status == 408 || Status == 429 || Status == 500 || Status == 502 || Status == 503 || Status == 504;
-
-        public static Failure OfAnswer(HttpMessage message)
+        public static Failure OfAnswer(TryContext attempt, DateTimeOffset now)
         {
-            var response = message.Response!;
+            var response = attempt.Response!;
             var status = (int)response.StatusCode;
             return new Failure($"{status} {response.ReasonPhrase}")
             {
                 Status = status,
-                RetryAfter = FlowControlPolicy.RetryAfter(response),
-                ServiceAnswered = ResponseErrors.IsODataError(message.ErrorBody),
+                RetryAfter = Throttling.RetryAfter(response, now),
+                ServiceAnswered = ResponseErrors.IsODataError(attempt.ErrorBody),
             };
         }
 
@@ -63,12 +60,8 @@ namespace RecurringIntegrations.Core.Http
         }
     }
 
-    /// <summary>Whether a call may go again after a transient failure. Reads, status calls and acks may; uploads decide for themselves.</summary>
-    internal class ResendRule
+    internal sealed class TryTimedOutException : TimeoutException
     {
-        public static readonly ResendRule Always = new ResendRule();
-
-        /// <summary>Null to send again; otherwise the error that says why not.</summary>
-        public virtual D365Exception? Refuse(HttpMessage message, Failure failure) => null;
+        public TryTimedOutException(TimeSpan timeout, Exception inner) : base($"no answer within {timeout.TotalSeconds:0.#} s", inner) { }
     }
 }

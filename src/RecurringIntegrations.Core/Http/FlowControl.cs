@@ -1,11 +1,10 @@
-using System.Diagnostics;
 using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Http
 {
     /// <summary>
     /// A session's flow control, shared by every call, cmdlet, runspace and parallel worker that uses the session: the
-    /// service throttles per user (d365-api.md section 11), so its answers steer all of them at once.
+    /// service throttles per user (docs/protocol.md, "Throttling and limits"), so its answers steer all of them at once.
     /// <list type="bullet">
     /// <item>A 429 (or a 503 with Retry-After) pauses every new call of the session until the time it names. A Retry-After of 0
     /// asks for no pause: that call alone backs off (see <see cref="RetryPolicy"/>) and the pace stays.</item>
@@ -35,7 +34,8 @@ namespace RecurringIntegrations.Core.Http
         /// <summary>The cubic's offset that starts the pace at 90% of the rate the service allowed: the cube root of 0.1.</summary>
         private static readonly double RestartBelow = Math.Pow(0.1, 1.0 / 3);
         private readonly object _gate = new object();
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly TimeProvider _time;
+        private readonly long _started;
         private TimeSpan _pausedUntil;
         private bool _pacing;
         private double _baseRate;
@@ -53,7 +53,12 @@ namespace RecurringIntegrations.Core.Http
         private RateSample _sample = new RateSample(0, TimeSpan.Zero, TimeSpan.Zero, 0);
         private readonly Dictionary<string, Answers> _answers = new Dictionary<string, Answers>(StringComparer.Ordinal);
 
-        public FlowControl(TimeSpan budget) => Budget = budget;
+        public FlowControl(TimeSpan budget, TimeProvider time)
+        {
+            Budget = budget;
+            _time = time;
+            _started = time.GetTimestamp();
+        }
 
         /// <summary>How long one call may be held back by throttling in all before it fails with Throttled.</summary>
         public TimeSpan Budget { get; }
@@ -61,7 +66,7 @@ namespace RecurringIntegrations.Core.Http
         /// <summary>The pace in calls per second; null while the service has not throttled the session.</summary>
         public double? Rate
         {
-            get { lock (_gate) return _pacing ? CurrentRate(_clock.Elapsed) : (double?)null; }
+            get { lock (_gate) return _pacing ? CurrentRate(Now) : (double?)null; }
         }
 
         public int ConcurrencyLimit
@@ -69,23 +74,28 @@ namespace RecurringIntegrations.Core.Http
             get { lock (_gate) return (int)_concurrency; }
         }
 
-        /// <summary>Waits until the session lets this call go (no pause, a token of pace, a slot), within the budget.</summary>
-        public async Task EnterAsync(HttpMessage message)
+        /// <summary>
+        /// Waits until the session lets this call go (no pause, a token of pace, a slot), within the budget. Returns when it
+        /// did, on the flow control's clock, for <see cref="Leave"/>.
+        /// </summary>
+        public async Task<TimeSpan> EnterAsync(HttpMessage message)
         {
             lock (_gate)
-                if (_active++ == 0) _activeSince = _clock.Elapsed;
+                if (_active++ == 0) _activeSince = Now;
             try
             {
-                await WaitTurnAsync(message).ConfigureAwait(false);
+                return await WaitTurnAsync(message).ConfigureAwait(false);
             }
             catch
             {
-                lock (_gate) Deactivate(_clock.Elapsed);
+                lock (_gate) Deactivate(Now);
                 throw;
             }
         }
 
-        private async Task WaitTurnAsync(HttpMessage message)
+        private TimeSpan Now => _time.GetElapsedTime(_started);
+
+        private async Task<TimeSpan> WaitTurnAsync(HttpMessage message)
         {
             while (true)
             {
@@ -94,7 +104,7 @@ namespace RecurringIntegrations.Core.Http
                 bool paused;
                 lock (_gate)
                 {
-                    var now = _clock.Elapsed;
+                    var now = Now;
                     slot = _slotFreed.Task;
                     paused = _pausedUntil > now;
                     if (paused)
@@ -107,8 +117,7 @@ namespace RecurringIntegrations.Core.Http
                     {
                         if (_pacing) _tokens -= 1;
                         _inFlight++;
-                        message.AdmittedAt = now;
-                        return;
+                        return now;
                     }
                 }
 
@@ -119,11 +128,11 @@ namespace RecurringIntegrations.Core.Http
                         : "the session's pace leaves no room within it");
                 if (paused && wait >= TimeSpan.FromSeconds(1))
                     message.Say($"{message.Operation}: waiting {Format.Duration(wait)}: the session is paused because the service throttled it.");
-                var started = _clock.Elapsed;
+                var started = Now;
                 if (wait == Timeout.InfiniteTimeSpan)
                 {
                     using var stop = CancellationTokenSource.CreateLinkedTokenSource(message.CancellationToken);
-                    var expired = Task.Delay(left, stop.Token);
+                    var expired = _time.Delay(left, stop.Token);
                     var first = await Task.WhenAny(slot, expired).ConfigureAwait(false);
                     stop.Cancel();
                     message.CancellationToken.ThrowIfCancellationRequested();
@@ -131,25 +140,27 @@ namespace RecurringIntegrations.Core.Http
                 }
                 else
                 {
-                    await Task.Delay(wait, message.CancellationToken).ConfigureAwait(false);
+                    await _time.Delay(wait, message.CancellationToken).ConfigureAwait(false);
                 }
-                message.ThrottledWait += _clock.Elapsed - started;
+                message.ThrottledWait += Now - started;
             }
         }
 
-        /// <summary>The call's answer is in (or it failed): frees its slot and learns from what the service said.</summary>
-        public void Leave(HttpMessage message, TimeSpan? throttledFor)
+        /// <summary>A try's answer is in (or it failed): frees its slot and learns from what the service said.</summary>
+        public void Leave(TryContext attempt, TimeSpan admittedAt)
         {
+            var message = attempt.Message;
+            var throttledFor = Throttling.PauseOf(attempt.Response, _time.GetUtcNow());
             TaskCompletionSource<bool> freed;
             string? line = null;
             lock (_gate)
             {
-                var now = _clock.Elapsed;
+                var now = Now;
                 _inFlight--;
                 Deactivate(now);
                 if (throttledFor is { } pause && pause > TimeSpan.Zero)
                 {
-                    if (message.AdmittedAt > _throttledAt)
+                    if (admittedAt > _throttledAt)
                     {
                         // A new throttling: calls sent before the last one was known answer for that one (once per round trip, as TCP).
                         _throttledAt = now;
@@ -164,7 +175,7 @@ namespace RecurringIntegrations.Core.Http
                         _activeSince = now;
                         _successes = 0;
                         _concurrency = Math.Max(2, Math.Min(_concurrency, Math.Ceiling((_inFlight + 1) * 0.7)));
-                        line = $"{message.Operation} was throttled ({(int)message.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
+                        line = $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
                                $"every call of the session waits {Format.Duration(pause)}; then the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight.";
                     }
                     else if (now + pause < _sample.WaitEnds)
@@ -182,10 +193,10 @@ namespace RecurringIntegrations.Core.Http
                         _rateSince = _refilledAt = _pausedUntil;
                     }
                 }
-                else if (message.Succeeded)
+                else if (attempt.Succeeded)
                 {
                     _successes++;
-                    if (_concurrency < MaxInFlight && AnsweredPromptly(message, now - message.AdmittedAt))
+                    if (_concurrency < MaxInFlight && AnsweredPromptly(message, now - admittedAt))
                         _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing ? 1 / _concurrency : 1));
                 }
                 freed = _slotFreed;

@@ -2,7 +2,9 @@ using System.Text.Json;
 
 namespace RecurringIntegrations.Core.Http
 {
-    /// <summary>The dequeue answer exactly as the service sends it (d365-api.md section 2; note the capital L twice).</summary>
+    /// <summary>
+    /// The dequeue answer exactly as the service sends it (docs/protocol.md, "Connector: dequeue"; note the capital L twice).
+    /// </summary>
     internal sealed record DequeueWire(
         string? CorrelationId,
         string? PopReceipt,
@@ -14,7 +16,10 @@ namespace RecurringIntegrations.Core.Http
     /// <summary>An OData action's answer: <c>{"@odata.context": "...", "value": ...}</c>; value's type depends on the action.</summary>
     internal sealed record ODataValue(JsonElement Value);
 
-    /// <summary>Request bodies of the OData actions (d365-api.md sections 5-7); the names are the service's.</summary>
+    /// <summary>
+    /// Request bodies of the OData actions (docs/protocol.md, "Message status" to "Execution errors"); the names are the
+    /// service's.
+    /// </summary>
     internal sealed record MessageIdBody(string messageId);
 
     internal sealed record UnderscoreMessageIdBody(string _messageId);

@@ -1,6 +1,9 @@
 namespace RecurringIntegrations.Core.Model
 {
-    /// <summary>The dequeue answer (d365-api.md section 2), read case-insensitively, with the original JSON kept for the ack.</summary>
+    /// <summary>
+    /// The dequeue answer (docs/protocol.md, "Connector: dequeue"), read case-insensitively, with the original JSON kept
+    /// for the ack.
+    /// </summary>
     public sealed class DequeueResult
     {
         public Guid ActivityId { get; set; }

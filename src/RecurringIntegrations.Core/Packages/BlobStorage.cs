@@ -1,62 +1,47 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Http;
-using System.Net.Http.Headers;
 using System.Text;
+using System.Text.RegularExpressions;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Http;
 
 namespace RecurringIntegrations.Core.Packages
 {
     /// <summary>
-    /// Calls to the Azure blob storage behind the package API, with a SAS URL as the only credential. They have their own
-    /// connection pool and no Authorization handler, so the environment's token can never reach the storage host.
+    /// Calls to the Azure blob storage behind the package API, through the session's storage pipeline: a SAS URL is their
+    /// only credential, the pipeline has no token to add, and its verbose lines hide the URL's signature.
     /// A package is streamed: one Put Blob up to <see cref="SinglePutLimit"/>, else Put Block of <see cref="BlockSize"/> each
     /// from one reused buffer, then Put Block List; memory does not grow with the package.
     /// </summary>
-    internal sealed class BlobStorage : IDisposable
+    internal sealed class BlobStorage
     {
         // The version the service's SAS (sv=2014-02-14) and Microsoft's Logic App sample use: Put Blob up to 64 MiB, blocks up to 4 MiB.
         private const string StorageVersion = "2015-02-21";
         private const int CopyBufferSize = 81920;
-        private const int MaxAttempts = 4;
-        private readonly HttpClient _http;
+        private readonly HttpPipeline _pipeline;
+        private readonly TimeProvider _time;
         private readonly TimeSpan _timeout;
         private readonly Action<string>? _verbose;
 
         public BlobStorage(D365Session session, Action<string>? verbose)
         {
-            var handler = new HttpClientHandler
-            {
-                AllowAutoRedirect = false,
-                UseCookies = false,
-                MaxConnectionsPerServer = 4,
-            };
-            if (session.SkipCertificateCheck)
-                handler.ServerCertificateCustomValidationCallback = (_, _, _, _) => true;
-            else if (session.TrustedServerCertificate is { } trusted)
-                handler.ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
-                    errors == System.Net.Security.SslPolicyErrors.None ||
-                    (certificate != null && string.Equals(certificate.GetCertHashString(), trusted.GetCertHashString(), StringComparison.OrdinalIgnoreCase));
-            _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
-            _http.DefaultRequestHeaders.UserAgent.ParseAdd("RecurringIntegrations/" + typeof(BlobStorage).Assembly.GetName().Version);
+            _pipeline = session.Pipelines.BuildStorage(StorageErrors.Instance, SasUrl.ForLog);
+            _time = session.Time;
             _timeout = session.Retry.RequestTimeout;
             _verbose = verbose;
         }
 
         internal long SinglePutLimit { get; set; } = 64L * 1024 * 1024;
         internal int BlockSize { get; set; } = 4 * 1024 * 1024;
-        internal TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
         /// <summary>Uploads a file to a SAS URL as a block blob. Every call may be repeated: a blob or block written twice is the same blob.</summary>
         public async Task UploadAsync(Uri blobUrl, string path, long length, Action<long>? progress, CancellationToken cancellationToken)
         {
             if (length <= SinglePutLimit)
             {
-                await SendAsync("Put Blob", () =>
+                await PutAsync("Put Blob", () =>
                 {
-                    var request = new HttpRequestMessage(HttpMethod.Put, blobUrl) { Content = new FileUploadContent(path, length) };
+                    var request = Request(HttpMethod.Put, blobUrl, new FileUploadContent(path, length));
                     request.Headers.TryAddWithoutValidation("x-ms-blob-type", "BlockBlob");
                     return request;
                 }, TimeoutFor(length), cancellationToken).ConfigureAwait(false);
@@ -77,10 +62,8 @@ namespace RecurringIntegrations.Core.Packages
                     // Block ids of one blob must all have the same length.
                     var blockId = Convert.ToBase64String(Encoding.ASCII.GetBytes("block-" + index.ToString("D6", CultureInfo.InvariantCulture)));
                     var blockUrl = new Uri(blobUrl + (string.IsNullOrEmpty(blobUrl.Query) ? "?" : "&") + "comp=block&blockid=" + Uri.EscapeDataString(blockId));
-                    await SendAsync("Put Block", () => new HttpRequestMessage(HttpMethod.Put, blockUrl)
-                    {
-                        Content = new ByteArrayContent(buffer, 0, count),
-                    }, TimeoutFor(count), cancellationToken).ConfigureAwait(false);
+                    await PutAsync("Put Block", () => Request(HttpMethod.Put, blockUrl, new ByteArrayContent(buffer, 0, count)),
+                        TimeoutFor(count), cancellationToken).ConfigureAwait(false);
                     blockIds.Append("<Latest>").Append(blockId).Append("</Latest>");
                     sent += count;
                     progress?.Invoke(sent);
@@ -89,10 +72,8 @@ namespace RecurringIntegrations.Core.Packages
             blockIds.Append("</BlockList>");
             var listUrl = new Uri(blobUrl + (string.IsNullOrEmpty(blobUrl.Query) ? "?" : "&") + "comp=blocklist");
             var list = blockIds.ToString();
-            await SendAsync("Put Block List", () => new HttpRequestMessage(HttpMethod.Put, listUrl)
-            {
-                Content = new StringContent(list, new UTF8Encoding(false), "application/xml"),
-            }, _timeout, cancellationToken).ConfigureAwait(false);
+            await PutAsync("Put Block List", () => Request(HttpMethod.Put, listUrl, new StringContent(list, new UTF8Encoding(false), "application/xml")),
+                _timeout, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>
@@ -102,108 +83,43 @@ namespace RecurringIntegrations.Core.Packages
         public async Task<long> DownloadAsync(Uri url, string target, bool overwrite, CancellationToken cancellationToken)
         {
             var directory = Path.GetDirectoryName(target)!;
-            for (var attempt = 1; ; attempt++)
-            {
-                var partial = Path.Combine(directory, "." + Path.GetFileName(target) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
-                try
-                {
-                    var length = await TrySendAsync("Get Blob", () => new HttpRequestMessage(HttpMethod.Get, url), _timeout, true,
-                        (response, token) => CopyToFileAsync(response, partial, token), cancellationToken).ConfigureAwait(false);
-                    if (File.Exists(target))
-                    {
-                        if (!overwrite)
-                            throw ErrorCatalog.PackageOutputExists.Create(target, "-OutputPath or -PackageName");
-                        File.Delete(target);
-                    }
-                    File.Move(partial, target);
-                    return length;
-                }
-                catch (TransientStorageFailure failure)
-                {
-                    if (attempt >= MaxAttempts) throw failure.Error;
-                    await Task.Delay(RetryDelay, cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    if (File.Exists(partial)) File.Delete(partial);
-                }
-            }
-        }
-
-        private async Task SendAsync(string operation, Func<HttpRequestMessage> createRequest, TimeSpan timeout, CancellationToken cancellationToken)
-        {
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    await TrySendAsync(operation, createRequest, timeout, false, (_, _) => Task.FromResult(0L), cancellationToken).ConfigureAwait(false);
-                    return;
-                }
-                catch (TransientStorageFailure failure)
-                {
-                    if (attempt >= MaxAttempts) throw failure.Error;
-                    _verbose?.Invoke($"{operation}: retrying in {RetryDelay.TotalSeconds:0.##} s (attempt {attempt + 1} of {MaxAttempts}).");
-                    await Task.Delay(RetryDelay, cancellationToken).ConfigureAwait(false);
-                }
-            }
-        }
-
-        private async Task<long> TrySendAsync(string operation, Func<HttpRequestMessage> createRequest, TimeSpan timeout, bool streamResponse,
-            Func<HttpResponseMessage, CancellationToken, Task<long>> readResponse, CancellationToken cancellationToken)
-        {
-            using var request = createRequest();
-            request.Headers.TryAddWithoutValidation("x-ms-version", StorageVersion);
-            request.Headers.TryAddWithoutValidation("x-ms-date", DateTimeOffset.UtcNow.ToString("r", CultureInfo.InvariantCulture));
-            var shown = SasUrl.ForLog(request.RequestUri!);
-            var watch = Stopwatch.StartNew();
-            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            attempt.CancelAfter(timeout);
+            var partial = Path.Combine(directory, "." + Path.GetFileName(target) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
             try
             {
-                using var response = await _http.SendAsync(request,
-                    streamResponse ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, attempt.Token).ConfigureAwait(false);
-                var status = (int)response.StatusCode;
-                _verbose?.Invoke($"{request.Method} {shown} -> {status} {response.ReasonPhrase} ({watch.ElapsedMilliseconds} ms)");
-                if (status >= 200 && status < 300)
+                var message = _pipeline.CreateMessage("Get Blob", () => Request(HttpMethod.Get, url, null),
+                    (response, token) => CopyToFileAsync(response, partial, token), _verbose);
+                message.StreamResponse = true;
+                var length = await _pipeline.SendAsync(message, cancellationToken).ConfigureAwait(false);
+                if (File.Exists(target))
                 {
-                    if (streamResponse) attempt.CancelAfter(Timeout.InfiniteTimeSpan);
-                    return await readResponse(response, attempt.Token).ConfigureAwait(false);
+                    if (!overwrite)
+                        throw ErrorCatalog.PackageOutputExists.Create(target, "-OutputPath or -PackageName");
+                    File.Delete(target);
                 }
-                var error = StorageError(operation, response, await ReadErrorCodeAsync(response).ConfigureAwait(false));
-                if (status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504)
-                    throw new TransientStorageFailure(error);
-                throw error;
+                File.Move(partial, target);
+                return length;
             }
-            catch (Exception ex) when (ex is HttpRequestException || ex is IOException ||
-                                       (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            finally
             {
-                var what = ex is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0} s" : Innermost(ex);
-                _verbose?.Invoke($"{request.Method} {shown} -> failed: {what} ({watch.ElapsedMilliseconds} ms)");
-                throw new TransientStorageFailure(ErrorCatalog.PackageStorageUnreachable.Create(operation, request.RequestUri!.Host, what));
+                if (File.Exists(partial)) File.Delete(partial);
             }
         }
 
-        private static D365Exception StorageError(string operation, HttpResponseMessage response, string? code)
+        /// <summary>A storage call with no answer to read. Every one may be repeated: a blob or block written twice is the same blob.</summary>
+        private Task PutAsync(string operation, Func<HttpRequestMessage> createRequest, TimeSpan tryTimeout, CancellationToken cancellationToken)
         {
-            var status = (int)response.StatusCode;
-            var detail = $"{operation}: the storage host answered {status} {response.ReasonPhrase}{(code is null ? "" : " (" + code + ")")}.";
-            return status switch
-            {
-                403 => ErrorCatalog.PackageStorageRefused.FromService(response.StatusCode, code, null, detail),
-                404 => ErrorCatalog.PackageBlobNotFound.FromService(response.StatusCode, code, null, detail),
-                413 => ErrorCatalog.PackageTooLarge.FromService(response.StatusCode, code, null, detail),
-                _ => (status >= 500 ? ErrorCatalog.PackageStorageFailed : ErrorCatalog.PackageStorageRejected).FromService(response.StatusCode, code, null, detail),
-            };
+            var message = _pipeline.CreateMessage(operation, createRequest, (_, _) => Task.FromResult(true), _verbose);
+            message.TryTimeout = tryTimeout;
+            return _pipeline.SendAsync(message, cancellationToken);
         }
 
-        /// <summary>Azure storage puts a short error code in the x-ms-error-code header and in the XML body; the body may echo the URL, so only the code is kept.</summary>
-        private static async Task<string?> ReadErrorCodeAsync(HttpResponseMessage response)
+        /// <summary>A fresh request for each try, dated when it is made.</summary>
+        private HttpRequestMessage Request(HttpMethod method, Uri url, HttpContent? content)
         {
-            if (response.Headers.TryGetValues("x-ms-error-code", out var values))
-                foreach (var value in values) return value;
-            var body = response.Content is null ? string.Empty : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-            var match = System.Text.RegularExpressions.Regex.Match(body, "<Code>([^<]{1,100})</Code>");
-            return match.Success ? match.Groups[1].Value : null;
+            var request = new HttpRequestMessage(method, url) { Content = content };
+            request.Headers.TryAddWithoutValidation("x-ms-version", StorageVersion);
+            request.Headers.TryAddWithoutValidation("x-ms-date", _time.GetUtcNow().ToString("r", CultureInfo.InvariantCulture));
+            return request;
         }
 
         private async Task<long> CopyToFileAsync(HttpResponseMessage response, string partial, CancellationToken cancellationToken)
@@ -211,7 +127,7 @@ namespace RecurringIntegrations.Core.Packages
             long total = 0;
             var buffer = new byte[CopyBufferSize];
             using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-            using (var target = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            using (var target = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
             {
                 while (true)
                 {
@@ -249,19 +165,37 @@ namespace RecurringIntegrations.Core.Packages
 
         private TimeSpan TimeoutFor(long bytes) => _timeout + TimeSpan.FromSeconds(bytes / 262144.0);
 
-        private static string Innermost(Exception ex)
+        /// <summary>The storage host's failures as the package errors name them, with its short error code (never its body, which may echo the URL).</summary>
+        private sealed class StorageErrors : ResponseClassifier
         {
-            while (ex.InnerException != null) ex = ex.InnerException;
-            return ex.Message;
-        }
+            public static readonly StorageErrors Instance = new StorageErrors();
 
-        public void Dispose() => _http.Dispose();
+            public override D365Exception Error(TryContext attempt, Failure failure, string? done)
+            {
+                var operation = attempt.Message.Operation;
+                var then = done is null ? string.Empty : " " + done;
+                if (attempt.Response is not { } response)
+                    return ErrorCatalog.PackageStorageUnreachable.FromService(null, null, failure.Exception, operation, attempt.Request.RequestUri!.Host, failure.Description, then);
+                var status = (int)response.StatusCode;
+                var code = ErrorCode(response, attempt.ErrorBody);
+                var detail = $"{operation}: the storage host answered {status} {response.ReasonPhrase}{(code is null ? "" : " (" + code + ")")}.{then}";
+                return status switch
+                {
+                    403 => ErrorCatalog.PackageStorageRefused.FromService(response.StatusCode, code, null, detail),
+                    404 => ErrorCatalog.PackageBlobNotFound.FromService(response.StatusCode, code, null, detail),
+                    413 => ErrorCatalog.PackageTooLarge.FromService(response.StatusCode, code, null, detail),
+                    _ => (status >= 500 ? ErrorCatalog.PackageStorageFailed : ErrorCatalog.PackageStorageRejected).FromService(response.StatusCode, code, null, detail),
+                };
+            }
 
-        /// <summary>A failure after which the same storage call may simply be made again.</summary>
-        private sealed class TransientStorageFailure : Exception
-        {
-            public TransientStorageFailure(D365Exception error) : base(error.Message) => Error = error;
-            public D365Exception Error { get; }
+            /// <summary>Azure storage puts a short error code in the x-ms-error-code header and in the XML body.</summary>
+            private static string? ErrorCode(HttpResponseMessage response, string body)
+            {
+                if (response.Headers.TryGetValues("x-ms-error-code", out var values))
+                    foreach (var value in values) return value;
+                var match = Regex.Match(body, "<Code>([^<]{1,100})</Code>");
+                return match.Success ? match.Groups[1].Value : null;
+            }
         }
     }
 }

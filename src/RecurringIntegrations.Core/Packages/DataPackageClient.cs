@@ -6,10 +6,10 @@ using RecurringIntegrations.Core.Errors;
 namespace RecurringIntegrations.Core.Packages
 {
     /// <summary>
-    /// The Data management package API (d365-api.md section 8) over a session: the OData actions go through the session's
-    /// transport (token, retries, verbose), the blob transfers through <see cref="BlobStorage"/> (no token). Thread-safe.
+    /// The Data management package API (docs/protocol.md, "Package API") over a session: the OData actions go through the
+    /// session's pipeline (token, retries, verbose), the blob transfers through <see cref="BlobStorage"/> (no token). Thread-safe.
     /// </summary>
-    public sealed class DataPackageClient : IDisposable
+    public sealed class DataPackageClient
     {
         private static readonly Encoding Utf8 = new UTF8Encoding(false);
         private readonly D365Client _actions;
@@ -118,7 +118,8 @@ namespace RecurringIntegrations.Core.Packages
 
         /// <summary>
         /// The one place an action is posted: a camelCase JSON body, the answer's 'value' read back. Calls that start work are
-        /// sent with <see cref="UploadResendRule"/> (again only when the service cannot have taken them), and a lost answer becomes PackageOutcomeUnknown.
+        /// sent with <see cref="UploadResendRule"/> (again only when the service cannot have taken them), and when it may have, the
+        /// error is PackageOutcomeUnknown.
         /// </summary>
         private async Task<JsonElement> PostActionAsync(string action, Action<Utf8JsonWriter> writeBody, ResendRule replay, CancellationToken cancellationToken)
         {
@@ -137,17 +138,14 @@ namespace RecurringIntegrations.Core.Packages
             {
                 return await _actions.PostActionAsync(action, requestBody, replay, cancellationToken).ConfigureAwait(false);
             }
-            catch (D365Exception ex) when (ex.Entry == ErrorCatalog.EnqueueOutcomeUnknown)
+            catch (ResendRefusedException refused)
             {
-                throw ErrorCatalog.PackageOutcomeUnknown.Wrap(ex, action);
+                throw ErrorCatalog.PackageOutcomeUnknown.FromService(refused.StatusCode, null, refused.InnerException, action, refused.Refusal, refused.Tries);
             }
             catch (D365Exception ex) when (ex.Message.IndexOf("sig=", StringComparison.OrdinalIgnoreCase) >= 0)
             {
                 // The service may echo the package URL in its error text: the signature must not reach an error record.
-                var message = ex.RecommendedAction is { } advice && ex.Message.EndsWith(" " + advice, StringComparison.Ordinal)
-                    ? ex.Message.Substring(0, ex.Message.Length - advice.Length - 1)
-                    : ex.Message;
-                throw ex.WithMessage(SasUrl.Redact(message)!, null);
+                throw ex.WithMessage(SasUrl.Redact(ex.BaseMessage)!, SasUrl.Redact(ex.ServiceMessage));
             }
         }
 
@@ -162,7 +160,5 @@ namespace RecurringIntegrations.Core.Packages
                 throw ResponseErrors.MalformedJson(action, "no execution id in 'value'");
             return id!;
         }
-
-        public void Dispose() => Storage.Dispose();
     }
 }

@@ -40,8 +40,9 @@ namespace RecurringIntegrations.Core.Packages
     }
 
     /// <summary>
-    /// Builds and checks data packages (d365-api.md section 12): a flat zip with Manifest.xml, PackageHeader.xml and the
-    /// data files. Both XML files are UTF-16LE with a BOM, elements in the alphabetical order the service's serializer writes.
+    /// Builds and checks data packages (docs/protocol.md, "Data packages (the zip)"): a flat zip with Manifest.xml,
+    /// PackageHeader.xml and the data files. Both XML files are UTF-16LE with a BOM, elements in the alphabetical order the
+    /// service's serializer writes.
     /// </summary>
     public static class DataPackages
     {

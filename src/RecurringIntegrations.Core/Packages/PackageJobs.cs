@@ -35,8 +35,13 @@ namespace RecurringIntegrations.Core.Packages
     public sealed class PackageJobs
     {
         private readonly DataPackageClient _client;
+        private readonly TimeProvider _time;
 
-        public PackageJobs(DataPackageClient client) => _client = client ?? throw new ArgumentNullException(nameof(client));
+        public PackageJobs(DataPackageClient client)
+        {
+            _client = client ?? throw new ArgumentNullException(nameof(client));
+            _time = client.Session.Time;
+        }
 
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(1800);
         public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
@@ -72,7 +77,7 @@ namespace RecurringIntegrations.Core.Packages
                 Status = "Unknown",
                 Path = path,
                 Length = length,
-                CheckedAt = DateTimeOffset.Now,
+                CheckedAt = _time.GetLocalNow(),
                 Environment = Environment,
             };
         }
@@ -93,7 +98,7 @@ namespace RecurringIntegrations.Core.Packages
             if (File.Exists(target) && !request.Overwrite)
                 throw ErrorCatalog.PackageOutputExists.Create(target, "-OutputPath or -PackageName");
 
-            var deadline = DateTimeOffset.UtcNow + Timeout;
+            var deadline = _time.GetUtcNow() + Timeout;
             var executionId = await _client.ExportToPackageAsync(request.DefinitionGroupId.Trim(), packageName, null, false,
                 request.LegalEntityId.Trim(), cancellationToken).ConfigureAwait(false);
             var execution = new PackageExecution
@@ -114,8 +119,8 @@ namespace RecurringIntegrations.Core.Packages
             Uri? url;
             while ((url = await _client.GetExportedPackageUrlAsync(executionId, cancellationToken).ConfigureAwait(false)) is null)
             {
-                if (DateTimeOffset.UtcNow >= deadline) throw WaitTimedOut(execution);
-                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                if (_time.GetUtcNow() >= deadline) throw WaitTimedOut(execution);
+                await _time.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
             }
             execution.Length = await _client.Storage.DownloadAsync(url, target, request.Overwrite, cancellationToken).ConfigureAwait(false);
             execution.Path = target;
@@ -138,7 +143,7 @@ namespace RecurringIntegrations.Core.Packages
             }
             updated.IsTerminal = PackageExecution.IsTerminalStatus(updated.Status);
             updated.Succeeded = string.Equals(updated.Status, "Succeeded", StringComparison.OrdinalIgnoreCase);
-            updated.CheckedAt = DateTimeOffset.Now;
+            updated.CheckedAt = _time.GetLocalNow();
             if (updated.SummaryPageUrl is null)
                 updated.SummaryPageUrl = await _client.GetExecutionSummaryPageUrlAsync(execution.ExecutionId, cancellationToken).ConfigureAwait(false);
             return updated;
@@ -151,7 +156,7 @@ namespace RecurringIntegrations.Core.Packages
         public async Task<PackageExecution> WaitAsync(PackageExecution execution, CancellationToken cancellationToken)
         {
             if (execution is null) throw new ArgumentNullException(nameof(execution));
-            var started = DateTimeOffset.UtcNow;
+            var started = _time.GetUtcNow();
             var deadline = started + Timeout;
             var current = execution;
             while (true)
@@ -161,15 +166,15 @@ namespace RecurringIntegrations.Core.Packages
                     current = await GetStatusAsync(current, cancellationToken).ConfigureAwait(false);
                     if (current.IsTerminal) return current;
                 }
-                catch (D365Exception ex) when (ex.Entry == ErrorCatalog.ExecutionDetailsNotFound && DateTimeOffset.UtcNow - started < NotFoundGrace)
+                catch (D365Exception ex) when (ex.Entry == ErrorCatalog.ExecutionDetailsNotFound && _time.GetUtcNow() - started < NotFoundGrace)
                 {
                     current = Copy(current);
                     current.Status = "Unknown";
-                    current.CheckedAt = DateTimeOffset.Now;
+                    current.CheckedAt = _time.GetLocalNow();
                 }
-                var left = deadline - DateTimeOffset.UtcNow;
+                var left = deadline - _time.GetUtcNow();
                 if (left <= TimeSpan.Zero) return current;
-                await Task.Delay(left < PollInterval ? left : PollInterval, cancellationToken).ConfigureAwait(false);
+                await _time.Delay(left < PollInterval ? left : PollInterval, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -183,13 +188,13 @@ namespace RecurringIntegrations.Core.Packages
             var folder = FileChecks.PrepareOutputDirectory(outputFolder);
             if (!await _client.GenerateImportTargetErrorKeysFileAsync(executionId, entityName.Trim(), cancellationToken).ConfigureAwait(false))
                 return null;
-            var deadline = DateTimeOffset.UtcNow + Timeout;
+            var deadline = _time.GetUtcNow() + Timeout;
             Uri? url;
             while ((url = await _client.GetImportTargetErrorKeysFileUrlAsync(executionId, entityName.Trim(), cancellationToken).ConfigureAwait(false)) is null)
             {
-                if (DateTimeOffset.UtcNow >= deadline)
+                if (_time.GetUtcNow() >= deadline)
                     throw ErrorCatalog.ErrorKeysFileTimeout.Create(entityName, executionId, Timeout.TotalSeconds);
-                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                await _time.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
             }
             var name = DownloadFiles.Sanitize(executionId + "-" + entityName.Trim() + "-errorkeys" + KeysExtension(url));
             var target = System.IO.Path.Combine(folder, name);

@@ -11,38 +11,10 @@ using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Core;
 
+/// <summary>Retries end to end, against the emulator over real sockets (the policy itself: Http/RetryPolicyTests, on fake time).</summary>
 public class RetryTests
 {
     private static readonly CancellationToken None = CancellationToken.None;
-
-    [Theory]
-    [InlineData(429)]
-    [InlineData(503)]
-    public async Task Enqueue_refused_with_Retry_After_is_sent_again_and_stored_once(int status)
-    {
-        await using var env = await Emulated.StartAsync();
-        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Status, StatusCode = status, RetryAfter = "1", Times = 2 });
-        var file = env.WriteFile("a.xml", "<a/>");
-        var started = DateTime.UtcNow;
-
-        var messageId = await env.Client.EnqueueAsync(WellKnown.ImportActivity, file, "Customer groups", null, null, None);
-
-        Assert.Equal(messageId, Assert.Single(env.Emulator.State.Enqueued).MessageId);
-        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(1.9), "Retry-After was not honoured");
-        Assert.Contains(env.VerboseLines, l => l.Contains("Retry-After"));
-    }
-
-    [Fact]
-    public async Task Retry_After_as_an_http_date_is_honoured()
-    {
-        await using var env = await Emulated.StartAsync();
-        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Status, StatusCode = 429, RetryAfter = DateTimeOffset.UtcNow.AddSeconds(2).ToString("r") });
-        var started = DateTime.UtcNow;
-
-        Assert.Null(await env.Client.DequeueAsync(WellKnown.ExportActivity, None));
-
-        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(0.9));
-    }
 
     [Fact]
     public async Task Enqueue_whose_answer_is_lost_is_not_sent_again_and_says_so()
@@ -130,30 +102,6 @@ public class RetryTests
     }
 
     [Fact]
-    public async Task A_call_slower_than_the_timeout_is_retried()
-    {
-        await using var env = await Emulated.StartAsync();
-        env.Session.Retry.RequestTimeout = TimeSpan.FromMilliseconds(500);
-        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Delay, Delay = TimeSpan.FromSeconds(3) });
-
-        Assert.Null(await env.Client.DequeueAsync(WellKnown.ExportActivity, None));
-        Assert.Contains(env.VerboseLines, l => l.Contains("no answer within"));
-    }
-
-    [Fact]
-    public async Task Cancellation_stops_a_call_waiting_on_Retry_After()
-    {
-        await using var env = await Emulated.StartAsync();
-        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Status, StatusCode = 429, RetryAfter = "8" });
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-        var started = DateTime.UtcNow;
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => env.Client.DequeueAsync(WellKnown.ExportActivity, cancel.Token));
-
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(4));
-    }
-
-    [Fact]
     public async Task Web_page_instead_of_json_is_named_as_such()
     {
         await using var env = await Emulated.StartAsync();
@@ -190,25 +138,5 @@ public class RetryTests
         Assert.Contains("package", error.Message);
         Assert.True(File.Exists(file));
         Assert.Empty(env.Emulator.State.Enqueued);
-    }
-
-    [Fact]
-    public async Task Throttling_that_never_ends_fails_once_the_throttling_budget_is_spent_and_says_how_long_it_waited()
-    {
-        await using var emulator = await D365Emulator.StartAsync();
-        var options = Emulated.Options(emulator);
-        options.Retry.ThrottlingBudget = TimeSpan.FromSeconds(3);
-        using var session = await D365Session.ConnectAsync(options, None);
-        emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Status, StatusCode = 429, RetryAfter = "0", Times = -1 });
-        var started = DateTime.UtcNow;
-
-        var error = await Assert.ThrowsAsync<D365Exception>(() => new D365Client(session).DequeueAsync(WellKnown.ExportActivity, None));
-
-        Assert.Equal("Throttled", error.ErrorId);
-        Assert.Equal(D365ErrorCategory.LimitsExceeded, error.Category);
-        Assert.Contains("throttling budget of 3.0 s", error.Message);
-        Assert.Contains("-ThrottlingBudget", error.Message);
-        Assert.True(emulator.Faults.Hits >= 2, $"only {emulator.Faults.Hits} try: a throttled call must wait and go again");
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
     }
 }

@@ -10,7 +10,7 @@ using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Tests.Packages;
 
-/// <summary>New-D365DataPackage's Core: the zip the service expects (d365-api.md section 12), built locally.</summary>
+/// <summary>New-D365DataPackage's Core: the zip the service expects (docs/protocol.md, "Data packages (the zip)"), built locally.</summary>
 public sealed class DataPackageTests : IDisposable
 {
     private static readonly XNamespace Ns = "http://schemas.microsoft.com/dynamics/2015/01/DataManagement";

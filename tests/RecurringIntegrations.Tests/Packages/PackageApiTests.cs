@@ -23,7 +23,6 @@ public sealed class PackageApiTests
         var env = await Emulated.StartAsync(configure);
         var verbose = new ConcurrentQueue<string>();
         var client = new DataPackageClient(env.Session, verbose.Enqueue);
-        client.Storage.RetryDelay = TimeSpan.FromMilliseconds(10);
         var jobs = new PackageJobs(client) { PollInterval = TimeSpan.FromMilliseconds(20), Timeout = TimeSpan.FromSeconds(20) };
         return (env, client, jobs, verbose);
     }
@@ -40,7 +39,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, verbose) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         var package = Package(env, "groups", "CUSTGROUP\r\n10\r\n");
 
         var started = await jobs.ImportAsync(new PackageImportRequest(package, "Groups project", "usmf"), null, CancellationToken.None);
@@ -70,7 +68,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         client.Storage.SinglePutLimit = 64 * 1024;
         client.Storage.BlockSize = 16 * 1024;
         var random = new byte[200_000];
@@ -96,7 +93,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         var package = Package(env, "bad", "CUSTGROUP\r\n10\r\nEMULATOR-ERROR: Group 20 has no terms of payment\r\n");
 
         var done = await jobs.WaitAsync(await jobs.ImportAsync(new PackageImportRequest(package, "Groups", "usmf"), null, CancellationToken.None), CancellationToken.None);
@@ -120,7 +116,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         var raw = env.WriteFile("raw.csv", "A,B\r\n");
         var before = env.Emulator.State.Requests.Count;
 
@@ -135,7 +130,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         var (_, blobUrl) = await client.GetAzureWriteUrlAsync("raw.zip", CancellationToken.None);
         var raw = env.WriteFile("raw.csv", "A,B\r\n");
         await client.Storage.UploadAsync(blobUrl, raw, new FileInfo(raw).Length, null, CancellationToken.None);
@@ -159,7 +153,6 @@ public sealed class PackageApiTests
             o.ExecutionNotFoundStatusCode = statusCode;
         });
         await using var _ = env;
-        using var __ = client;
         var started = await jobs.ImportAsync(new PackageImportRequest(Package(env, "g", "A\r\n"), "G", "usmf"), null, CancellationToken.None);
 
         var early = await Assert.ThrowsAsync<D365Exception>(() => client.GetExecutionSummaryStatusAsync(started.ExecutionId, CancellationToken.None));
@@ -174,7 +167,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         jobs.NotFoundGrace = TimeSpan.FromMilliseconds(100);
 
         var error = await Assert.ThrowsAsync<D365Exception>(() => jobs.WaitAsync(new PackageExecution { ExecutionId = "no-such-execution" }, CancellationToken.None));
@@ -189,7 +181,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync(o => o.ProcessingDelay = TimeSpan.FromSeconds(30));
         await using var _ = env;
-        using var __ = client;
         jobs.Timeout = TimeSpan.FromMilliseconds(300);
         var started = await jobs.ImportAsync(new PackageImportRequest(Package(env, "g", "A\r\n"), "G", "usmf"), null, CancellationToken.None);
 
@@ -207,7 +198,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, verbose) = await StartAsync(o => o.NestedPackageValues = nested);
         await using var _ = env;
-        using var __ = client;
         var output = Path.Combine(env.Folder, "exports");
 
         var result = await jobs.ExportAsync(new PackageExportRequest(WellKnown.DefinitionGroup, "usmf", output) { PackageName = "Groups export", Expand = true }, CancellationToken.None);
@@ -229,7 +219,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         var output = Path.Combine(env.Folder, "exports");
 
         var error = await Assert.ThrowsAsync<D365Exception>(() => jobs.ExportAsync(new PackageExportRequest("No such project", "usmf", output), CancellationToken.None));
@@ -243,7 +232,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync(o => o.SasLifetime = TimeSpan.FromSeconds(-1));
         await using var _ = env;
-        using var __ = client;
 
         var error = await Assert.ThrowsAsync<D365Exception>(() => jobs.ImportAsync(new PackageImportRequest(Package(env, "g", "A\r\n"), "G", "usmf"), null, CancellationToken.None));
 
@@ -258,7 +246,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         env.Emulator.Faults.Add(new FaultRule { PathContains = "ImportFromPackage", Kind = FaultKind.ResetAfterBody });
 
         var error = await Assert.ThrowsAsync<D365Exception>(() => jobs.ImportAsync(new PackageImportRequest(Package(env, "g", "A\r\n"), "G", "usmf"), null, CancellationToken.None));
@@ -275,7 +262,6 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         env.Emulator.Faults.Add(new FaultRule { PathContains = "/dmf/", Kind = FaultKind.Status, StatusCode = 503, Times = 1 });
         env.Emulator.Faults.Add(new FaultRule { PathContains = "/dmf/", Kind = FaultKind.Reset, Times = 1 });
 
@@ -290,7 +276,6 @@ public sealed class PackageApiTests
     {
         var (env, client, _, _) = await StartAsync();
         await using var _ = env;
-        using var __ = client;
         var (_, blobUrl) = await client.GetAzureWriteUrlAsync("x.zip", CancellationToken.None);
         using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
         using var http = new HttpClient(handler);
