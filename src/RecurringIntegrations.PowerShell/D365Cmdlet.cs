@@ -1,7 +1,8 @@
 using System.Management.Automation;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Operations;
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.PowerShell
 {

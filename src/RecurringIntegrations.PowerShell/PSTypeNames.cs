@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Connection;
 
 namespace RecurringIntegrations.PowerShell
 {

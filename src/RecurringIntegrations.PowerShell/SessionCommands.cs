@@ -1,9 +1,9 @@
 using System.Management.Automation;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Connection;
 
 namespace RecurringIntegrations.PowerShell
 {

@@ -6,8 +6,8 @@ using System.Security;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
+using RecurringIntegrations.Core.Connection;
 
 namespace RecurringIntegrations.Benchmarks;
 

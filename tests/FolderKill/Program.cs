@@ -1,7 +1,8 @@
 using System;
 using System.Security;
 using System.Threading;
-using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Api;
+using RecurringIntegrations.Core.Connection;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Errors;

@@ -2,6 +2,8 @@ using System.IO.Compression;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Core.Folders
 {

@@ -3,6 +3,7 @@ using System.Net.Http;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Connection;
 
 namespace RecurringIntegrations.Core.Http
 {

@@ -1,3 +1,6 @@
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
+
 namespace RecurringIntegrations.Core.Operations
 {
     /// <summary>

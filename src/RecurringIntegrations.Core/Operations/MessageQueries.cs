@@ -1,5 +1,6 @@
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Model;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Core.Operations
 {

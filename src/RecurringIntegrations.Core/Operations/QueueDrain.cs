@@ -1,4 +1,6 @@
 using RecurringIntegrations.Core.Model;
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Core.Operations
 {

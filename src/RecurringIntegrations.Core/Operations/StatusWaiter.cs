@@ -1,5 +1,7 @@
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Model;
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Core.Operations
 {

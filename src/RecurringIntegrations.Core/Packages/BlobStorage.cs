@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Http;
+using RecurringIntegrations.Core.Connection;
 
 namespace RecurringIntegrations.Core.Packages
 {

@@ -2,6 +2,8 @@ using System.Text;
 using System.Text.Json;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Core.Packages
 {

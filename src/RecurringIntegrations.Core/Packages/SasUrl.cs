@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Connection;
 
 namespace RecurringIntegrations.Core.Packages
 {

@@ -4,12 +4,12 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Tests.Core;
 

@@ -6,7 +6,6 @@ using System.Net.Http;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Http;
@@ -15,6 +14,8 @@ using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Tests.Core;
 

@@ -6,6 +6,7 @@ using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Model;
 using Xunit;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Tests.Core;
 

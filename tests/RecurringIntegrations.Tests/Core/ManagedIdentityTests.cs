@@ -2,11 +2,12 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Authentication;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Tests.Core;
 
@@ -21,7 +22,7 @@ public class ManagedIdentityTests
         using var variables = new EnvironmentVariables(("IDENTITY_ENDPOINT", emulator.ManagedIdentityEndpoint.ToString()), ("IDENTITY_HEADER", emulator.Options.ManagedIdentityHeader));
 
         using var session = await D365Session.ConnectAsync(Emulated.Options(emulator, new ManagedIdentityCredential()), CancellationToken.None);
-        Assert.Null(await new RecurringIntegrations.Core.D365Client(session).DequeueAsync(WellKnown.ExportActivity, CancellationToken.None));
+        Assert.Null(await new D365Client(session).DequeueAsync(WellKnown.ExportActivity, CancellationToken.None));
 
         Assert.Equal("ManagedIdentity", session.AuthenticationKind);
         Assert.Equal(1, emulator.State.TokenRequests);

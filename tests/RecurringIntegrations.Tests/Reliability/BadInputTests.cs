@@ -14,6 +14,8 @@ using RecurringIntegrations.Tests.Support;
 using RecurringIntegrations.Tests.Core;
 using Xunit;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Tests.Reliability;
 

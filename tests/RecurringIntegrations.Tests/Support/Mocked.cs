@@ -4,9 +4,10 @@ using System.Net.Http;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Time.Testing;
-using RecurringIntegrations.Core;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Http;
+using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Api;
 
 namespace RecurringIntegrations.Tests.Support;
 

@@ -5,7 +5,7 @@ using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
 
-namespace RecurringIntegrations.Core
+namespace RecurringIntegrations.Core.Connection
 {
     /// <summary>What Connect-D365 needs to make a session.</summary>
     public sealed class ConnectionOptions

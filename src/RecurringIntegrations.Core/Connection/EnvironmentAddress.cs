@@ -1,7 +1,7 @@
 using System.Net;
 using RecurringIntegrations.Core.Errors;
 
-namespace RecurringIntegrations.Core
+namespace RecurringIntegrations.Core.Connection
 {
     /// <summary>The environment URL in the one form the service accepts as a token audience: scheme and host, lower case, no trailing slash.</summary>
     public static class EnvironmentAddress

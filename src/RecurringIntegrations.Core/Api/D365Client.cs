@@ -5,8 +5,9 @@ using System.Text.Json;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Model;
+using RecurringIntegrations.Core.Connection;
 
-namespace RecurringIntegrations.Core
+namespace RecurringIntegrations.Core.Api
 {
     /// <summary>
     /// The recurring-integration API (docs/protocol.md, "Connector: enqueue" to "Execution errors") over one session.

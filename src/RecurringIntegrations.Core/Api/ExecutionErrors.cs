@@ -2,7 +2,7 @@ using System.Text.Json;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Model;
 
-namespace RecurringIntegrations.Core
+namespace RecurringIntegrations.Core.Api
 {
     /// <summary>Reads GetExecutionErrors: its value is a string holding a JSON array (parse twice); element fields are undocumented, so all are kept.</summary>
     internal static class ExecutionErrors
