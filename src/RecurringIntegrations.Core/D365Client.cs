@@ -5,6 +5,7 @@ using System.Text.Json;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Model;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core
 {

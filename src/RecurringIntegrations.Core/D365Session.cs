@@ -99,6 +99,8 @@ namespace RecurringIntegrations.Core
         internal bool IsDisposed { get; private set; }
         /// <summary>Test seam of the connection, kept so storage calls outside the environment trust the same test server.</summary>
         internal X509Certificate2? TrustedServerCertificate { get; }
+        /// <summary>The clock of every wait and poll of the session; tests put a fake one here.</summary>
+        internal TimeProvider Time { get; set; } = TimeProvider.System;
 
         /// <summary>Makes a session and acquires its first token now, so a wrong credential fails here and not mid-run.</summary>
         public static async Task<D365Session> ConnectAsync(ConnectionOptions options, CancellationToken cancellationToken)

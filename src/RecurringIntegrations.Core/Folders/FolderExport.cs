@@ -1,7 +1,7 @@
-using System.IO.Compression;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -74,9 +74,9 @@ namespace RecurringIntegrations.Core.Folders
                             if (item != null)
                             {
                                 var target = entry.Path;
-                                if (FolderFiles.Exists(target))
+                                if (FileNames.Exists(target))
                                 {
-                                    target = FolderFiles.FreeName(_folder, Path.GetFileName(target));
+                                    target = FileNames.Free(_folder, Path.GetFileName(target));
                                     _saved[id] = _journal.Append(Saved, entry.File, id, path: target, length: long.TryParse(entry.Length, out var l) ? l : (long?)null,
                                         detail: "completes the move the journal announced; the first name was taken");
                                 }
@@ -101,7 +101,7 @@ namespace RecurringIntegrations.Core.Folders
             private static string? StagedItem(string stage, string name)
             {
                 var path = Path.Combine(stage, name);
-                return FolderFiles.Exists(path) ? path : null;
+                return FileNames.Exists(path) ? path : null;
             }
 
             private bool Stopping => Volatile.Read(ref _stopping) == 1;
@@ -184,11 +184,12 @@ namespace RecurringIntegrations.Core.Folders
                     var expanded = false;
                     if (_export.Expand && IsZip(file.Path))
                     {
-                        item = ExpandPackage(file.Path);
+                        item = ZipExtractor.ExpandBeside(file.Path, " The message was not acknowledged; leave out -Expand to save the zip as it is.");
+                        File.Delete(file.Path);
                         expanded = true;
                     }
                     var name = Path.GetFileName(item);
-                    var target = FolderFiles.FreeName(_folder, name);
+                    var target = FileNames.Free(_folder, name);
                     var entry = _journal.Append(Saved, name, id, expanded ? "Expanded" : string.Empty, target, file.Length);
                     lock (_saved) _saved[id] = entry;
                     FolderFiles.Move(item, target, "It is journalled as saved; the next run moves it into place.");
@@ -248,44 +249,6 @@ namespace RecurringIntegrations.Core.Folders
                 using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
                 var head = new byte[4];
                 return stream.Read(head, 0, 4) == 4 && head[0] == 0x50 && head[1] == 0x4B && head[2] == 0x03 && head[3] == 0x04;
-            }
-
-            /// <summary>Unpacks a package beside itself into a folder named after it, refusing entries that would land outside.</summary>
-            private static string ExpandPackage(string zip)
-            {
-                var target = Path.Combine(Path.GetDirectoryName(zip)!, Path.GetFileNameWithoutExtension(zip));
-                if (string.Equals(target, zip, StringComparison.Ordinal)) target += ".files";
-                var root = Path.GetFullPath(target) + Path.DirectorySeparatorChar;
-                try
-                {
-                    using (var archive = ZipFile.OpenRead(zip))
-                    {
-                        foreach (var entry in archive.Entries)
-                        {
-                            var destination = Path.GetFullPath(Path.Combine(root, entry.FullName));
-                            if (!destination.StartsWith(root, StringComparison.Ordinal))
-                                throw ErrorCatalog.PackageEntryOutsideFolder.Create($"The package '{Path.GetFileName(zip)}' holds an entry '{entry.FullName}' that",
-                                    "The message was not acknowledged; leave out -Expand to save the zip as it is.");
-                            if (entry.FullName.EndsWith("/", StringComparison.Ordinal) || entry.FullName.EndsWith("\\", StringComparison.Ordinal))
-                            {
-                                Directory.CreateDirectory(destination);
-                                continue;
-                            }
-                            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-                            entry.ExtractToFile(destination, overwrite: true);
-                        }
-                    }
-                }
-                catch (InvalidDataException ex)
-                {
-                    throw ErrorCatalog.PackageUnreadable.Wrap(ex, Path.GetFileName(zip), ex.Message);
-                }
-                catch (IOException ex)
-                {
-                    throw ErrorCatalog.DownloadWriteFailed.Wrap(ex, $"Unpacking '{Path.GetFileName(zip)}'", ex.Message);
-                }
-                File.Delete(zip);
-                return target;
             }
 
             private static void TryDeleteFolder(string path)

@@ -2,6 +2,7 @@ using System.Text;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -155,9 +156,9 @@ namespace RecurringIntegrations.Core.Folders
                 Guard(source, () =>
                 {
                     var target = entry.Path;
-                    if (FolderFiles.Exists(target))
+                    if (FileNames.Exists(target))
                     {
-                        target = FolderFiles.FreeName(Path.GetDirectoryName(target)!, Path.GetFileName(target));
+                        target = FileNames.Free(Path.GetDirectoryName(target)!, Path.GetFileName(target));
                         _journal.Append(entry.Event, name, messageId, entry.Status, target, detail: "completes the move the journal announced; the first name was taken");
                     }
                     if (entry.Event == Failed && !File.Exists(target + ErrorFileSuffix))
@@ -321,7 +322,7 @@ namespace RecurringIntegrations.Core.Folders
                     // The service answered with a refusal, or the call never went out: it has no message, so the file may go again.
                     Guard(sending, () =>
                     {
-                        var back = FolderFiles.FreeName(_inbox, name);
+                        var back = FileNames.Free(_inbox, name);
                         _journal.Append(Returned, name, path: back, detail: ex.ErrorId + ": " + ex.Message);
                         FolderFiles.Move(sending, back, "It stays in 'sending'; the next run moves it to 'unconfirmed'.");
                     });
@@ -340,7 +341,7 @@ namespace RecurringIntegrations.Core.Folders
 
             private void ToUnconfirmed(string name, string source, string reason)
             {
-                var target = FolderFiles.FreeName(_folders[UnconfirmedFolder], name);
+                var target = FileNames.Free(_folders[UnconfirmedFolder], name);
                 _journal.Append(Unconfirmed, name, path: target, detail: reason);
                 FolderFiles.Move(source, target, "It stays in 'sending'; the next run tries again.");
                 Report(name, null, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
@@ -440,7 +441,7 @@ namespace RecurringIntegrations.Core.Folders
 
             private void MoveTo(InFlight item, string outcome, string folder, string status, int errorCount, Action<string>? beforeJournal)
             {
-                var target = FolderFiles.FreeName(_folders[folder], item.Name);
+                var target = FileNames.Free(_folders[folder], item.Name);
                 if (!string.Equals(Path.GetFileName(target), item.Name, StringComparison.Ordinal))
                     _callbacks.OnWarning($"'{folder}' already holds a file named '{item.Name}'; this one (message {item.MessageId}) is kept as '{Path.GetFileName(target)}'.");
                 beforeJournal?.Invoke(target);
@@ -500,19 +501,12 @@ namespace RecurringIntegrations.Core.Folders
 
             private static void WriteErrorFile(string path, string text)
             {
-                var partial = path + ".partial";
-                try
-                {
-                    File.WriteAllText(partial, text, new UTF8Encoding(false));
-                    if (File.Exists(path)) File.Delete(path);
-                    File.Move(partial, path);
-                }
-                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-                {
-                    throw ex is UnauthorizedAccessException
-                        ? ErrorCatalog.FolderAccessDenied.Wrap(ex, "write", path)
-                        : ErrorCatalog.FolderWriteFailed.Wrap(ex, "write", path, ex.Message, " The file stays where it is and the next run tries again.");
-                }
+                const string stays = " The file stays where it is and the next run tries again.";
+                var bytes = new UTF8Encoding(false).GetBytes(text);
+                using var landing = LandingFile.Create(Path.GetDirectoryName(path)!, Path.GetFileName(path), stays,
+                    ex => ErrorCatalog.FolderWriteFailed.Wrap(ex, "write", path, ex.Message, stays));
+                landing.Write(bytes, bytes.Length);
+                landing.MoveTo(path, replace: true);
             }
 
             /// <summary>For each file name, its journal lines since its last 'Sending': the attempt now in flight.</summary>

@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -139,7 +139,7 @@ namespace RecurringIntegrations.Core.Folders
             {
                 throw ErrorCatalog.JournalFolderNotFound.Wrap(ex, System.IO.Path.GetDirectoryName(lockPath));
             }
-            catch (IOException ex) when (IsHeldByAnother(ex))
+            catch (IOException ex) when (LandingFile.IsInUse(ex))
             {
                 throw ErrorCatalog.FolderBusy.Wrap(ex, lockPath);
             }
@@ -279,13 +279,6 @@ namespace RecurringIntegrations.Core.Folders
 
         private static string OneLine(string? text) =>
             string.IsNullOrEmpty(text) ? string.Empty : text!.Replace("\r\n", " ").Replace('\r', ' ').Replace('\n', ' ');
-
-        /// <summary>
-        /// The lock is another process's: Windows reports a sharing or lock violation (32, 33), .NET on Unix a refused flock
-        /// as EWOULDBLOCK (11 on Linux, 35 on macOS). Anything else (read-only or full file system) is not a busy folder.
-        /// </summary>
-        private static bool IsHeldByAnother(IOException ex) =>
-            RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? (ex.HResult & 0xFFFF) is 32 or 33 : ex.HResult is 11 or 35;
 
         private static D365Exception AccessDenied(string path, Exception ex) =>
             ErrorCatalog.FolderAccessDenied.Wrap(ex, "write", path);

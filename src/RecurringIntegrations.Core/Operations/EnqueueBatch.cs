@@ -1,4 +1,5 @@
 using RecurringIntegrations.Core.Model;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Operations
 {

@@ -6,6 +6,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Http;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -104,28 +105,21 @@ namespace RecurringIntegrations.Core.Packages
             var directory = Path.GetDirectoryName(target)!;
             for (var attempt = 1; ; attempt++)
             {
-                var partial = Path.Combine(directory, "." + Path.GetFileName(target) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
                 try
                 {
+                    using var landing = LandingFile.Create(directory, Path.GetFileName(target), string.Empty,
+                        ex => ErrorCatalog.PackageWriteFailed.Wrap(ex, $"Saving into '{directory}'", ex.Message));
                     var length = await TrySendAsync("Get Blob", () => new HttpRequestMessage(HttpMethod.Get, url), _timeout, true,
-                        (response, token) => CopyToFileAsync(response, partial, token), cancellationToken).ConfigureAwait(false);
-                    if (File.Exists(target))
-                    {
-                        if (!overwrite)
-                            throw ErrorCatalog.PackageOutputExists.Create(target, "-OutputPath or -PackageName");
-                        File.Delete(target);
-                    }
-                    File.Move(partial, target);
+                        (response, token) => CopyToFileAsync(response, landing, token), cancellationToken).ConfigureAwait(false);
+                    if (!overwrite && File.Exists(target))
+                        throw ErrorCatalog.PackageOutputExists.Create(target, "-OutputPath or -PackageName");
+                    landing.MoveTo(target, replace: true);
                     return length;
                 }
                 catch (TransientStorageFailure failure)
                 {
                     if (attempt >= MaxAttempts) throw failure.Error;
                     await Task.Delay(RetryDelay, cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    if (File.Exists(partial)) File.Delete(partial);
                 }
             }
         }
@@ -206,37 +200,13 @@ namespace RecurringIntegrations.Core.Packages
             return match.Success ? match.Groups[1].Value : null;
         }
 
-        private async Task<long> CopyToFileAsync(HttpResponseMessage response, string partial, CancellationToken cancellationToken)
+        private async Task<long> CopyToFileAsync(HttpResponseMessage response, LandingFile landing, CancellationToken cancellationToken)
         {
-            long total = 0;
-            var buffer = new byte[CopyBufferSize];
-            using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-            using (var target = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
-            {
-                while (true)
-                {
-                    int read;
-                    using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-                    {
-                        idle.CancelAfter(_timeout);
-                        read = await source.ReadAsync(buffer, 0, buffer.Length, idle.Token).ConfigureAwait(false);
-                    }
-                    if (read == 0) break;
-                    try
-                    {
-                        await target.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (IOException ex)
-                    {
-                        throw ErrorCatalog.PackageWriteFailed.Wrap(ex, $"Saving into '{Path.GetDirectoryName(partial)}'", ex.Message);
-                    }
-                    total += read;
-                }
-                target.Flush(true);
-            }
-            if (response.Content.Headers.ContentLength is { } declared && declared != total)
-                throw new IOException($"the download ended after {total} of {declared} bytes");
-            return total;
+            using (var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false))
+                await landing.CopyFromAsync(source, _timeout, cancellationToken).ConfigureAwait(false);
+            if (response.Content.Headers.ContentLength is { } declared && declared != landing.Length)
+                throw new IOException($"the download ended after {landing.Length} of {declared} bytes");
+            return landing.Length;
         }
 
         private static int ReadBlock(Stream file, byte[] buffer)
