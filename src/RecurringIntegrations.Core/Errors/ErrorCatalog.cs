@@ -202,6 +202,10 @@ namespace RecurringIntegrations.Core.Errors
         public static readonly ErrorEntry JournalWriteFailed = new ErrorEntry("JournalWriteFailed", WriteError,
             "Writing the journal '{0}' failed: {1}",
             "Check free disk space and that the folder is writable. No step was taken that the journal does not record; run again once it is fixed.");
+        /// <summary>{0}: the journal; {1}: the line number; {2}: what is wrong with it.</summary>
+        public static readonly ErrorEntry JournalLineInvalid = new ErrorEntry("JournalLineInvalid", InvalidData,
+            "Line {1} of the journal '{0}' cannot be read: {2}.",
+            "Was the journal edited? Correct or remove that line; the run took no step.");
         /// <summary>{0}: the entry and where it points; {1}: what became of the package.</summary>
         public static readonly ErrorEntry PackageEntryOutsideFolder = new ErrorEntry("PackageEntryOutsideFolder", SecurityError,
             "{0} would be written outside its folder.", "{1}");

@@ -131,15 +131,16 @@ namespace RecurringIntegrations.Core.Files
             }
         }
 
-        /// <summary>Flushes to disk and moves the file to <paramref name="target"/>, replacing a file there when <paramref name="replace"/> is set.</summary>
+        /// <summary>Flushes to disk and moves the file to <paramref name="target"/>, replacing a file there in one step when <paramref name="replace"/> is set.</summary>
         public string MoveTo(string target, bool replace)
         {
             FileNames.CheckUsable(target, _stays);
             Flush();
             try
             {
-                if (replace && File.Exists(target)) File.Delete(target);
-                File.Move(PartialPath, target);
+                // A rename over the old file, never a delete and then a move: a crash between those would leave neither.
+                if (replace && File.Exists(target)) File.Replace(PartialPath, target, null);
+                else File.Move(PartialPath, target);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {

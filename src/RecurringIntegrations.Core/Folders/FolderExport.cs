@@ -15,7 +15,6 @@ namespace RecurringIntegrations.Core.Folders
     public sealed class FolderExport : ActivityOperation
     {
         public const string Receiving = "receiving";
-        private const string Saved = "Saved", Acknowledged = "Acknowledged";
         private const int MaxConsecutiveFailures = 5;
 
         private readonly string _path;
@@ -53,8 +52,8 @@ namespace RecurringIntegrations.Core.Folders
             private readonly FolderJournal _journal = journal;
             private readonly OperationCallbacks<FolderExportResult> _callbacks = callbacks;
             private readonly Dictionary<Guid, JournalEntry> _saved = journal.Entries
-                .Where(entry => entry.Event == Saved && entry.MessageGuid is not null)
-                .GroupBy(entry => entry.MessageGuid!.Value)
+                .Where(entry => entry.Event == JournalEvent.Saved && entry.MessageId is not null)
+                .GroupBy(entry => entry.MessageId!.Value)
                 .ToDictionary(saved => saved.Key, saved => saved.Last());
             private readonly Dictionary<Guid, Task> _working = new Dictionary<Guid, Task>();
             private readonly HashSet<Guid> _failed = new HashSet<Guid>();
@@ -77,8 +76,11 @@ namespace RecurringIntegrations.Core.Folders
                                 if (FileNames.Exists(target))
                                 {
                                     target = FileNames.Free(_folder, Path.GetFileName(target));
-                                    _saved[id] = _journal.Append(Saved, entry.File, id, path: target, length: long.TryParse(entry.Length, out var l) ? l : (long?)null,
-                                        detail: "completes the move the journal announced; the first name was taken");
+                                    _saved[id] = _journal.Append(new JournalEntry
+                                    {
+                                        Event = JournalEvent.Saved, File = entry.File, MessageId = id, Path = target, Length = entry.Length,
+                                        Expanded = entry.Expanded, Detail = "completes the move the journal announced; the first name was taken",
+                                    });
                                 }
                                 FolderFiles.Move(item, target, "It stays in 'receiving'; the next run tries again.");
                             }
@@ -190,7 +192,10 @@ namespace RecurringIntegrations.Core.Folders
                     }
                     var name = Path.GetFileName(item);
                     var target = FileNames.Free(_folder, name);
-                    var entry = _journal.Append(Saved, name, id, expanded ? "Expanded" : string.Empty, target, file.Length);
+                    var entry = _journal.Append(new JournalEntry
+                    {
+                        Event = JournalEvent.Saved, File = name, MessageId = id, Path = target, Length = file.Length, Expanded = expanded,
+                    });
                     lock (_saved) _saved[id] = entry;
                     FolderFiles.Move(item, target, "It is journalled as saved; the next run moves it into place.");
                     TryDeleteFolder(stage);
@@ -219,8 +224,8 @@ namespace RecurringIntegrations.Core.Folders
                     CorrelationId = message.CorrelationId,
                     FileName = Path.GetFileName(saved.Path),
                     Path = saved.Path,
-                    Length = long.TryParse(saved.Length, out var length) ? length : 0,
-                    Expanded = saved.Status == "Expanded",
+                    Length = saved.Length ?? 0,
+                    Expanded = saved.Expanded,
                     AlreadySaved = alreadySaved,
                     ActivityId = _export.ActivityId,
                     SavedAt = DateTimeOffset.Now,
@@ -232,7 +237,7 @@ namespace RecurringIntegrations.Core.Folders
                     {
                         await _export.Client.AcknowledgeAsync(_export.ActivityId, message.RawJson, cancellationToken).ConfigureAwait(false);
                         result.Acknowledged = true;
-                        _journal.Append(Acknowledged, saved.File, message.CorrelationId, path: saved.Path);
+                        _journal.Append(new JournalEntry { Event = JournalEvent.Acknowledged, File = saved.File, MessageId = message.CorrelationId, Path = saved.Path });
                     }
                     catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
                                                !(ex is D365Exception d && d.Entry == ErrorCatalog.JournalWriteFailed))

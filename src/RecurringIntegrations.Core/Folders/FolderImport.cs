@@ -2,6 +2,7 @@ using System.Text;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
+using static RecurringIntegrations.Core.Folders.JournalEvent;
 using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Folders
@@ -18,9 +19,6 @@ namespace RecurringIntegrations.Core.Folders
     {
         public const string SendingFolder = "sending", PendingFolder = "pending", ProcessedFolder = "processed", FailedFolder = "failed", UnconfirmedFolder = "unconfirmed";
         public const string ErrorFileSuffix = ".error.txt";
-        // Journal events; the last five match FolderImportOutcome and the state folders.
-        private const string Sending = "Sending", Sent = "Sent", Returned = "Returned", Skipped = "Skipped";
-        private const string Pending = "Pending", Processed = "Processed", Failed = "Failed", Unconfirmed = "Unconfirmed";
         private const int MaxStatusCalls = 8;
 
         private readonly string _inboxPath;
@@ -110,7 +108,7 @@ namespace RecurringIntegrations.Core.Folders
                     var name = Path.GetFileName(file);
                     attempts.TryGetValue(name, out var events);
                     var last = events?.LastOrDefault();
-                    var messageId = events?.LastOrDefault(e => e.MessageGuid.HasValue)?.MessageGuid;
+                    var messageId = events?.LastOrDefault(e => e.MessageId.HasValue)?.MessageId;
                     switch (last?.Event)
                     {
                         case Sent when messageId.HasValue:
@@ -135,7 +133,7 @@ namespace RecurringIntegrations.Core.Folders
                     var name = Path.GetFileName(file);
                     attempts.TryGetValue(name, out var events);
                     var last = events?.LastOrDefault();
-                    var messageId = events?.LastOrDefault(e => e.MessageGuid.HasValue)?.MessageGuid;
+                    var messageId = events?.LastOrDefault(e => e.MessageId.HasValue)?.MessageId;
                     if (last != null && (last.Event == Processed || last.Event == Failed || last.Event == Unconfirmed))
                         Replay(last, file, messageId);
                     else if (messageId.HasValue)
@@ -159,7 +157,11 @@ namespace RecurringIntegrations.Core.Folders
                     if (FileNames.Exists(target))
                     {
                         target = FileNames.Free(Path.GetDirectoryName(target)!, Path.GetFileName(target));
-                        _journal.Append(entry.Event, name, messageId, entry.Status, target, detail: "completes the move the journal announced; the first name was taken");
+                        _journal.Append(new JournalEntry
+                        {
+                            Event = entry.Event, File = name, MessageId = messageId, Status = entry.Status, Path = target, ErrorCount = entry.ErrorCount,
+                            Detail = "completes the move the journal announced; the first name was taken",
+                        });
                     }
                     if (entry.Event == Failed && !File.Exists(target + ErrorFileSuffix))
                         WriteErrorFile(target + ErrorFileSuffix, $"Message {messageId} ended {entry.Status}. {entry.Detail}");
@@ -170,8 +172,7 @@ namespace RecurringIntegrations.Core.Folders
                         return;
                     }
                     if (entry.Event == Returned) return;
-                    Report(name, messageId, entry.Status, (FolderImportOutcome)Enum.Parse(typeof(FolderImportOutcome), entry.Event), target,
-                        int.TryParse(entry.Detail.Split(' ')[0], out var count) ? count : 0);
+                    Report(name, messageId, entry.Status, entry.Outcome!.Value, target, entry.ErrorCount ?? 0);
                 });
             }
 
@@ -291,7 +292,7 @@ namespace RecurringIntegrations.Core.Folders
                 var name = file.Name;
                 if (!await _callbacks.ConfirmAsync(file.FullName, _import.SendActionText, cancellationToken).ConfigureAwait(false)) return;
                 var sending = Path.Combine(_folders[SendingFolder], name);
-                _journal.Append(Sending, name, path: sending);
+                _journal.Append(new JournalEntry { Event = Sending, File = name, Path = sending });
                 try
                 {
                     File.Move(file.FullName, sending);
@@ -299,7 +300,7 @@ namespace RecurringIntegrations.Core.Folders
                 catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
                 {
                     var vanished = !File.Exists(file.FullName);
-                    _journal.Append(Skipped, name, detail: vanished ? "vanished before it was sent" : ex.Message);
+                    _journal.Append(new JournalEntry { Event = Skipped, File = name, Detail = vanished ? "vanished before it was sent" : ex.Message });
                     if (vanished)
                         _callbacks.OnWarning($"'{name}' vanished from the inbox before it was sent: skipped.");
                     else
@@ -323,7 +324,7 @@ namespace RecurringIntegrations.Core.Folders
                     Guard(sending, () =>
                     {
                         var back = FileNames.Free(_inbox, name);
-                        _journal.Append(Returned, name, path: back, detail: ex.ErrorId + ": " + ex.Message);
+                        _journal.Append(new JournalEntry { Event = Returned, File = name, Path = back, Detail = ex.ErrorId + ": " + ex.Message });
                         FolderFiles.Move(sending, back, "It stays in 'sending'; the next run moves it to 'unconfirmed'.");
                     });
                     _callbacks.OnError(file.FullName, ex);
@@ -335,14 +336,14 @@ namespace RecurringIntegrations.Core.Folders
                     Guard(sending, () => ToUnconfirmed(name, sending, ex.Message));
                     return;
                 }
-                _journal.Append(Sent, name, messageId, path: sending);
+                _journal.Append(new JournalEntry { Event = Sent, File = name, MessageId = messageId, Path = sending });
                 lock (_inFlight) _inFlight.Add(new InFlight(name, sending, messageId));
             }
 
             private void ToUnconfirmed(string name, string source, string reason)
             {
                 var target = FileNames.Free(_folders[UnconfirmedFolder], name);
-                _journal.Append(Unconfirmed, name, path: target, detail: reason);
+                _journal.Append(new JournalEntry { Event = Unconfirmed, File = name, Path = target, Detail = reason });
                 FolderFiles.Move(source, target, "It stays in 'sending'; the next run tries again.");
                 Report(name, null, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
                 _callbacks.OnError(target, ErrorCatalog.EnqueueOutcomeUnknown.Create(
@@ -409,7 +410,7 @@ namespace RecurringIntegrations.Core.Folders
             {
                 if (string.Equals(status, "Processed", StringComparison.OrdinalIgnoreCase))
                 {
-                    Guard(item.Path, () => MoveTo(item, Processed, ProcessedFolder, status, 0, null));
+                    Guard(item.Path, () => MoveTo(item, Processed, ProcessedFolder, status, null, null));
                     return;
                 }
                 IReadOnlyList<ExecutionError> errors = Array.Empty<ExecutionError>();
@@ -432,23 +433,23 @@ namespace RecurringIntegrations.Core.Folders
                 if (!string.Equals(Path.GetDirectoryName(item.Path), folder, StringComparison.Ordinal))
                 {
                     var target = Path.Combine(folder, item.Name);
-                    _journal.Append(Pending, item.Name, item.MessageId, status, target);
+                    _journal.Append(new JournalEntry { Event = Pending, File = item.Name, MessageId = item.MessageId, Status = status, Path = target });
                     FolderFiles.Move(item.Path, target, "It stays in 'sending' with its message id in the journal; the next run settles it.");
                     item.Path = target;
                 }
                 Report(item.Name, item.MessageId, status, FolderImportOutcome.Pending, item.Path, 0);
             }
 
-            private void MoveTo(InFlight item, string outcome, string folder, string status, int errorCount, Action<string>? beforeJournal)
+            private void MoveTo(InFlight item, JournalEvent outcome, string folder, string status, int? errorCount, Action<string>? beforeJournal)
             {
                 var target = FileNames.Free(_folders[folder], item.Name);
                 if (!string.Equals(Path.GetFileName(target), item.Name, StringComparison.Ordinal))
                     _callbacks.OnWarning($"'{folder}' already holds a file named '{item.Name}'; this one (message {item.MessageId}) is kept as '{Path.GetFileName(target)}'.");
                 beforeJournal?.Invoke(target);
-                _journal.Append(outcome, item.Name, item.MessageId, status, target, detail: errorCount > 0 ? $"{errorCount} execution error(s)" : null);
+                var entry = _journal.Append(new JournalEntry { Event = outcome, File = item.Name, MessageId = item.MessageId, Status = status, Path = target, ErrorCount = errorCount });
                 FolderFiles.Move(item.Path, target, "Its outcome is in the journal; the next run completes the move.");
                 item.Path = target;
-                Report(item.Name, item.MessageId, status, (FolderImportOutcome)Enum.Parse(typeof(FolderImportOutcome), outcome), target, errorCount);
+                Report(item.Name, item.MessageId, status, entry.Outcome!.Value, target, errorCount ?? 0);
             }
 
             private void Report(string name, Guid? messageId, string status, FolderImportOutcome outcome, string path, int errorCount)

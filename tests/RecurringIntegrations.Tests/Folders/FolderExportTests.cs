@@ -35,8 +35,8 @@ public sealed class FolderExportTests
         Assert.All(recorder.Results, r => Assert.True(r.Acknowledged && !r.AlreadySaved && File.Exists(r.Path)));
         Assert.Equal(queued.OrderBy(i => i), env.Emulator.State.Acknowledged.OrderBy(i => i));
         var journal = FolderJournal.Read(Path.Combine(folder, "journal.csv"));
-        Assert.Equal(5, journal.Count(e => e.Event == "Saved"));
-        Assert.Equal(5, journal.Count(e => e.Event == "Acknowledged"));
+        Assert.Equal(5, journal.Count(e => e.Event == JournalEvent.Saved));
+        Assert.Equal(5, journal.Count(e => e.Event == JournalEvent.Acknowledged));
         Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(folder, "receiving")));
     }
 
