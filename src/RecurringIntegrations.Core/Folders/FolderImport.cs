@@ -181,7 +181,8 @@ namespace RecurringIntegrations.Core.Folders
                 var candidates = ListInbox();
                 _total = _inFlight.Count + candidates.Count;
                 _callbacks.OnProgress(0, _total, null);
-                candidates = await SettledAsync(candidates, cancellationToken).ConfigureAwait(false);
+                candidates = await new SettleCheck(_import.Settle, _import.Session.Time, _callbacks.OnWarning, _callbacks.OnError)
+                    .SettledAsync(candidates, cancellationToken).ConfigureAwait(false);
                 _total = _inFlight.Count + candidates.Count;
 
                 using var slots = new SemaphoreSlim(_import.ThrottleLimit);
@@ -224,67 +225,6 @@ namespace RecurringIntegrations.Core.Folders
                     files.Add(new FileInfo(full));
                 }
                 return files;
-            }
-
-            /// <summary>Drops the files still being written: changed within the settle time, changed over it, or locked.</summary>
-            private async Task<List<FileInfo>> SettledAsync(List<FileInfo> files, CancellationToken cancellationToken)
-            {
-                var settle = _import.Settle;
-                var now = DateTime.UtcNow;
-                var seen = new List<(FileInfo File, long Length, DateTime Written)>();
-                foreach (var file in files)
-                {
-                    if (!file.Exists) continue;
-                    if (settle > TimeSpan.Zero && now - file.LastWriteTimeUtc < settle)
-                    {
-                        _callbacks.OnWarning($"'{file.Name}' was written to in the last {settle.TotalSeconds:0.#} s: left for a later run.");
-                        continue;
-                    }
-                    seen.Add((file, file.Length, file.LastWriteTimeUtc));
-                }
-                if (settle > TimeSpan.Zero && seen.Count > 0)
-                    await Task.Delay(settle, cancellationToken).ConfigureAwait(false);
-                var settled = new List<FileInfo>();
-                foreach (var (file, length, written) in seen)
-                {
-                    file.Refresh();
-                    if (!file.Exists)
-                    {
-                        _callbacks.OnWarning($"'{file.Name}' vanished from the inbox before it was sent: skipped.");
-                        continue;
-                    }
-                    if (file.Length != length || file.LastWriteTimeUtc != written)
-                    {
-                        _callbacks.OnWarning($"'{file.Name}' is still being written (its size or time changed): left for a later run.");
-                        continue;
-                    }
-                    if (CheckReadable(file)) settled.Add(file);
-                }
-                return settled;
-            }
-
-            private bool CheckReadable(FileInfo file)
-            {
-                try
-                {
-                    // No sharing: a writer that still holds the file open makes this fail (on Windows always, elsewhere for .NET writers).
-                    using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.None);
-                    if (stream.Length > 0) return true;
-                    _callbacks.OnError(file.FullName, ErrorCatalog.EnqueueFileEmpty.Create(file.FullName, " It stays in the inbox."));
-                }
-                catch (FileNotFoundException)
-                {
-                    _callbacks.OnWarning($"'{file.Name}' vanished from the inbox before it was sent: skipped.");
-                }
-                catch (UnauthorizedAccessException ex)
-                {
-                    _callbacks.OnError(file.FullName, ErrorCatalog.EnqueueFileAccessDenied.Wrap(ex, file.FullName, " It stays in the inbox."));
-                }
-                catch (IOException)
-                {
-                    _callbacks.OnWarning($"'{file.Name}' is open in another program: left for a later run.");
-                }
-                return false;
             }
 
             private async Task SendAsync(FileInfo file, CancellationToken cancellationToken)
@@ -353,57 +293,19 @@ namespace RecurringIntegrations.Core.Folders
 
             public async Task WaitForOutcomesAsync(CancellationToken cancellationToken)
             {
-                var waiting = _inFlight.ToList();
-                var deadline = DateTimeOffset.UtcNow + _import.Timeout;
-                var lastStatus = new Dictionary<Guid, string>();
-                using var slots = new SemaphoreSlim(MaxStatusCalls);
-                while (waiting.Count > 0)
-                {
-                    var round = await Task.WhenAll(waiting.Select(item => StatusAsync(item, slots, cancellationToken))).ConfigureAwait(false);
-                    var still = new List<InFlight>();
-                    foreach (var (item, status, error) in round)
+                var waiter = new StatusWaiter(_import.Session, _import.Client) { Timeout = _import.Timeout, PollInterval = _import.PollInterval, MaxConcurrency = MaxStatusCalls };
+                var unfinished = await waiter.Loop<InFlight, string>(
+                    (item, token) => _import.Client.GetMessageStatusAsync(item.MessageId, token),
+                    MessageStatus.IsTerminalStatus,
+                    (item, status) => SettleAsync(item, status, cancellationToken),
+                    (item, last, ex) =>
                     {
-                        if (error != null)
-                        {
-                            _callbacks.OnError(item.Path, error);
-                            Guard(item.Path, () => ToPending(item, lastStatus.TryGetValue(item.MessageId, out var s) ? s : string.Empty));
-                        }
-                        else if (MessageStatus.IsTerminalStatus(status!))
-                            await SettleAsync(item, status!, cancellationToken).ConfigureAwait(false);
-                        else
-                        {
-                            lastStatus[item.MessageId] = status!;
-                            still.Add(item);
-                        }
-                    }
-                    waiting = still;
-                    if (waiting.Count == 0) break;
-                    var left = deadline - DateTimeOffset.UtcNow;
-                    if (left <= TimeSpan.Zero)
-                    {
-                        foreach (var item in waiting) Guard(item.Path, () => ToPending(item, lastStatus[item.MessageId]));
-                        _callbacks.OnWarning($"{waiting.Count} file(s) did not finish processing within {_import.Timeout.TotalSeconds:0} s; they wait in '{_folders[PendingFolder]}' and a later run settles them. They are never sent again.");
-                        return;
-                    }
-                    await Task.Delay(left < _import.PollInterval ? left : _import.PollInterval, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            private async Task<(InFlight Item, string? Status, D365Exception? Error)> StatusAsync(InFlight item, SemaphoreSlim slots, CancellationToken cancellationToken)
-            {
-                await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    return (item, await _import.Client.GetMessageStatusAsync(item.MessageId, cancellationToken).ConfigureAwait(false), null);
-                }
-                catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
-                {
-                    return (item, null, Failures.AsD365(ex, $"Reading the status of message {item.MessageId} ({item.Name}) failed; the file waits in 'pending'"));
-                }
-                finally
-                {
-                    slots.Release();
-                }
+                        _callbacks.OnError(item.Path, Failures.AsD365(ex, $"Reading the status of message {item.MessageId} ({item.Name}) failed; the file waits in 'pending'"));
+                        Guard(item.Path, () => ToPending(item, last ?? string.Empty));
+                    }).RunAsync(_inFlight.ToList(), cancellationToken).ConfigureAwait(false);
+                if (unfinished.Count == 0) return;
+                foreach (var (item, last) in unfinished) Guard(item.Path, () => ToPending(item, last));
+                _callbacks.OnWarning($"{unfinished.Count} file(s) did not finish processing within {_import.Timeout.TotalSeconds:0} s; they wait in '{_folders[PendingFolder]}' and a later run settles them. They are never sent again.");
             }
 
             private async Task SettleAsync(InFlight item, string status, CancellationToken cancellationToken)
