@@ -15,7 +15,6 @@ namespace RecurringIntegrations.Core.Folders
     public sealed class FolderExport : ActivityOperation
     {
         public const string Receiving = "receiving";
-        private const int MaxConsecutiveFailures = 5;
 
         private readonly string _path;
 
@@ -40,8 +39,7 @@ namespace RecurringIntegrations.Core.Folders
             using var journal = FolderJournal.Open(FolderJournal.PathFor(folder, JournalPath));
             var run = new ExportRun(this, folder, journal, callbacks);
             run.Recover();
-            var workers = Enumerable.Range(0, ThrottleLimit).Select(_ => Task.Run(() => run.WorkAsync(cancellationToken), cancellationToken)).ToList();
-            await Task.WhenAll(workers).ConfigureAwait(false);
+            await run.Loop.RunAsync(ThrottleLimit, run.HandleAsync, cancellationToken).ConfigureAwait(false);
         }
 
         private sealed class ExportRun(FolderExport export, string folder, FolderJournal journal, OperationCallbacks<FolderExportResult> callbacks)
@@ -56,10 +54,9 @@ namespace RecurringIntegrations.Core.Folders
                 .GroupBy(entry => entry.MessageId!.Value)
                 .ToDictionary(saved => saved.Key, saved => saved.Last());
             private readonly Dictionary<Guid, Task> _working = new Dictionary<Guid, Task>();
-            private readonly HashSet<Guid> _failed = new HashSet<Guid>();
-            private int _finished;
-            private int _failuresInARow;
-            private int _stopping;
+
+            /// <summary>The drain's workers and its stop rule, shared with Receive-D365Dequeue.</summary>
+            public DrainLoop Loop { get; } = new DrainLoop(export.Client, export.ActivityId, null, callbacks.OnWarning);
 
             public void Recover()
             {
@@ -106,34 +103,7 @@ namespace RecurringIntegrations.Core.Folders
                 return FileNames.Exists(path) ? path : null;
             }
 
-            private bool Stopping => Volatile.Read(ref _stopping) == 1;
-            private bool Stop() => Interlocked.Exchange(ref _stopping, 1) == 0;
-
-            public async Task WorkAsync(CancellationToken cancellationToken)
-            {
-                while (!Stopping)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    DequeueResult? message;
-                    try
-                    {
-                        message = await _export.Client.DequeueAsync(_export.ActivityId, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        Stop();
-                        throw;
-                    }
-                    if (message is null)
-                    {
-                        Stop();
-                        return;
-                    }
-                    await HandleAsync(message, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            private async Task HandleAsync(DequeueResult message, CancellationToken cancellationToken)
+            public async Task<DrainStep> HandleAsync(DequeueResult message, bool firstSighting, CancellationToken cancellationToken)
             {
                 var id = message.CorrelationId;
                 Task? earlier;
@@ -152,21 +122,17 @@ namespace RecurringIntegrations.Core.Folders
                     if (saved != null)
                     {
                         await AcknowledgeAsync(message, saved, alreadySaved: true, cancellationToken).ConfigureAwait(false);
-                        return;
+                        return DrainStep.Done;
                     }
-                    lock (_failed)
+                    if (!firstSighting)
                     {
-                        if (!_failed.Add(id))
-                        {
-                            if (Stop())
-                                _callbacks.OnWarning($"Message {id} came back a second time in this run after failing; stopping so it is not retried forever. It stays on the queue.");
-                            return;
-                        }
+                        Loop.StopBecause($"Message {id} came back a second time in this run after failing; stopping so it is not retried forever. It stays on the queue.");
+                        return DrainStep.Stop;
                     }
-                    if (!await SaveAsync(message, cancellationToken).ConfigureAwait(false)) return;
-                    lock (_failed) _failed.Remove(id);
+                    if (!await SaveAsync(message, cancellationToken).ConfigureAwait(false)) return DrainStep.Failed;
                     lock (_saved) saved = _saved[id];
                     await AcknowledgeAsync(message, saved, alreadySaved: false, cancellationToken).ConfigureAwait(false);
+                    return DrainStep.Done;
                 }
                 finally
                 {
@@ -199,7 +165,6 @@ namespace RecurringIntegrations.Core.Folders
                     lock (_saved) _saved[id] = entry;
                     FolderFiles.Move(item, target, "It is journalled as saved; the next run moves it into place.");
                     TryDeleteFolder(stage);
-                    Interlocked.Exchange(ref _failuresInARow, 0);
                     return true;
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
@@ -209,10 +174,6 @@ namespace RecurringIntegrations.Core.Folders
                         if (!_saved.ContainsKey(id)) TryDeleteFolder(stage);
                     _callbacks.OnError(id, Failures.AsD365(ex,
                         $"Saving message {id} failed; it was not acknowledged and will be redelivered"));
-                    Interlocked.Increment(ref _finished);
-                    var inARow = Interlocked.Increment(ref _failuresInARow);
-                    if (inARow >= MaxConsecutiveFailures && Stop())
-                        _callbacks.OnWarning($"{inARow} messages failed in a row; stopping. The messages not saved stay on the queue.");
                     lock (_saved) return _saved.ContainsKey(id);
                 }
             }
@@ -246,7 +207,7 @@ namespace RecurringIntegrations.Core.Folders
                     }
                 }
                 _callbacks.OnResult(result);
-                _callbacks.OnProgress(Interlocked.Increment(ref _finished), -1, message.CorrelationId.ToString("D"));
+                _callbacks.OnProgress(Loop.FinishOne(), Loop.Total, message.CorrelationId.ToString("D"));
             }
 
             private static bool IsZip(string path)

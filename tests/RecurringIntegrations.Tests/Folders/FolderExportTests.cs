@@ -7,6 +7,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Folders;
+using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
@@ -92,6 +93,23 @@ public sealed class FolderExportTests
         Assert.Equal(new[] { "Customer groups.xml", "Manifest.xml", "PackageHeader.xml" }, Directory.GetFiles(row.Path).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal));
         Assert.Equal("<rows/>", File.ReadAllText(Path.Combine(row.Path, "Customer groups.xml")));
         Assert.Empty(Directory.GetFiles(folder, "*.zip"));
+    }
+
+    [Fact]
+    public async Task Messages_failing_in_a_row_stop_the_export_by_the_same_rule_as_Receive_D365Dequeue()
+    {
+        await using var env = await Emulated.StartAsync();
+        for (var i = 0; i < 10; i++) env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"x{i}.xml", "<x/>"u8.ToArray());
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Status, StatusCode = 404, Times = -1 });
+        var recorder = new Recorder<FolderExportResult>();
+
+        await Export(env, Path.Combine(env.Folder, "out")).RunAsync(recorder.Callbacks(), None);
+
+        Assert.Equal(QueueDrain.MaxConsecutiveFailures, recorder.Errors.Count);
+        Assert.Equal($"{QueueDrain.MaxConsecutiveFailures} messages failed in a row; stopping. The messages not saved stay on the queue.", Assert.Single(recorder.Warnings));
+        Assert.Empty(recorder.Results);
+        // Nothing acknowledged: every message, the failed ones included, stays on the queue.
+        Assert.Equal(10, env.Emulator.State.PendingExports(WellKnown.ExportActivity));
     }
 
     [Fact]
