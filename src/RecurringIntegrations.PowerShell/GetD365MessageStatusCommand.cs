@@ -15,7 +15,6 @@ namespace RecurringIntegrations.PowerShell
     [OutputType(typeof(MessageStatus))]
     public sealed class GetD365MessageStatusCommand : D365Cmdlet
     {
-        private const int ProgressId = 3;
         private readonly List<MessageReference> _collected = new List<MessageReference>();
 
         /// <summary>Message ids from Send-D365Enqueue (binds its MessageId property).</summary>
@@ -44,10 +43,10 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Wait { get; set; }
 
-        /// <summary>With -Wait: how long to wait at most, in seconds. Default 600.</summary>
+        /// <summary>With -Wait: how long to wait for every message to finish, 0 to 86400 seconds (0 looks once). Default 1800.</summary>
         [Parameter]
-        [ValidateRange(1, 86400)]
-        public int TimeoutSeconds { get; set; } = 600;
+        [ValidateRange(WaitParameters.MinTimeoutSeconds, WaitParameters.MaxTimeoutSeconds)]
+        public int TimeoutSeconds { get; set; } = WaitParameters.DefaultTimeoutSeconds;
 
         /// <summary>With -Wait: seconds between polls. Default 5.</summary>
         [Parameter]
@@ -80,9 +79,9 @@ namespace RecurringIntegrations.PowerShell
             };
             var activity = string.Format(Messages.StatusActivity, _collected.Count);
             var callbacks = PostingCallbacks<MessageStatus>(WriteObject,
-                progress => WriteProgressRecord(ProgressId, activity, progress, string.Format(Messages.StatusStatus, progress.Completed, progress.Total)),
+                progress => WriteProgressRecord(ProgressBar.MessageStatus, activity, progress, string.Format(Messages.StatusStatus, progress.Completed, progress.Total)),
                 confirm: false);
-            RunWithProgress(token => waiter.RunAsync(_collected, callbacks, token), null, ProgressId, activity);
+            RunWithProgress(token => waiter.RunAsync(_collected, callbacks, token), null, ProgressBar.MessageStatus, activity);
         }
 
         /// <summary>The messages of this input; a file name, path or time describes one message, so it cannot go with several ids.</summary>

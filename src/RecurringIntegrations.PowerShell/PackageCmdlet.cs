@@ -10,12 +10,10 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     public abstract class PackageCmdlet : D365Cmdlet
     {
-        private const int WaitProgressId = 15;
-
-        /// <summary>How long to wait for an execution at most, in seconds. Default 1800.</summary>
+        /// <summary>How long to wait for the execution to finish, 0 to 86400 seconds (0 looks once). Default 1800.</summary>
         [Parameter]
-        [ValidateRange(1, 86400)]
-        public int TimeoutSeconds { get; set; } = 1800;
+        [ValidateRange(WaitParameters.MinTimeoutSeconds, WaitParameters.MaxTimeoutSeconds)]
+        public int TimeoutSeconds { get; set; } = WaitParameters.DefaultTimeoutSeconds;
 
         /// <summary>Seconds between polls. Default 5.</summary>
         [Parameter]
@@ -39,7 +37,7 @@ namespace RecurringIntegrations.PowerShell
         internal void WaitAndWrite(PackageJobs jobs, PackageExecution execution)
         {
             var activity = string.Format(PackageMessages.WaitActivity, execution.ExecutionId);
-            WriteProgress(new ProgressRecord(WaitProgressId, activity, string.Format(PackageMessages.WaitStatus, execution.Status)));
+            WriteProgress(new ProgressRecord((int)ProgressBar.PackageWait, activity, string.Format(PackageMessages.WaitStatus, execution.Status)));
             PackageExecution? last = null;
             try
             {
@@ -47,7 +45,7 @@ namespace RecurringIntegrations.PowerShell
             }
             finally
             {
-                CompleteProgress(WaitProgressId, activity);
+                CompleteProgress(ProgressBar.PackageWait, activity);
             }
             WriteObject(last);
             if (!last!.IsTerminal) WriteError(ToErrorRecord(jobs.WaitTimedOut(last), last.ExecutionId));
