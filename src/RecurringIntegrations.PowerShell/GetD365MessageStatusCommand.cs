@@ -13,7 +13,7 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "D365MessageStatus")]
     [OutputType(typeof(MessageStatus))]
-    public sealed class GetD365MessageStatusCommand : D365Cmdlet
+    public sealed class GetD365MessageStatusCommand : WaitingCmdlet
     {
         private readonly List<MessageReference> _collected = new List<MessageReference>();
 
@@ -42,16 +42,6 @@ namespace RecurringIntegrations.PowerShell
         /// <summary>Poll until every message reaches a terminal status (Processed, ProcessedWithErrors, PreProcessingError, PostProcessingFailed, PostProcessingError) or -TimeoutSeconds pass.</summary>
         [Parameter]
         public SwitchParameter Wait { get; set; }
-
-        /// <summary>With -Wait: how long to wait for every message to finish, 0 to 86400 seconds (0 looks once). Default 1800.</summary>
-        [Parameter]
-        [ValidateRange(WaitParameters.MinTimeoutSeconds, WaitParameters.MaxTimeoutSeconds)]
-        public int TimeoutSeconds { get; set; } = WaitParameters.DefaultTimeoutSeconds;
-
-        /// <summary>With -Wait: seconds between polls. Default 5.</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int PollIntervalSeconds { get; set; } = 5;
 
         protected override void Process()
         {

@@ -8,18 +8,8 @@ namespace RecurringIntegrations.PowerShell
     /// Base of the package API cmdlets: a <see cref="DataPackageClient"/> for the invocation (its storage calls have their
     /// own connections, closed at the end) and how long and how often to poll an execution.
     /// </summary>
-    public abstract class PackageCmdlet : D365Cmdlet
+    public abstract class PackageCmdlet : WaitingCmdlet
     {
-        /// <summary>How long to wait for the execution to finish, 0 to 86400 seconds (0 looks once). Default 1800.</summary>
-        [Parameter]
-        [ValidateRange(WaitParameters.MinTimeoutSeconds, WaitParameters.MaxTimeoutSeconds)]
-        public int TimeoutSeconds { get; set; } = WaitParameters.DefaultTimeoutSeconds;
-
-        /// <summary>Seconds between polls. Default 5.</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int PollIntervalSeconds { get; set; } = 5;
-
         internal DataPackageClient Packages { get; private set; } = null!;
 
         protected override void Begin()
