@@ -188,9 +188,9 @@ namespace RecurringIntegrations.PowerShell
             ActiveSession = session!;
         }
 
-        internal void WriteProgressRecord(int activityId, string activity, OperationProgress progress, string status)
+        internal void WriteProgressRecord(ProgressBar bar, string activity, OperationProgress progress, string status)
         {
-            var record = new ProgressRecord(activityId, activity, status) { PercentComplete = progress.PercentComplete };
+            var record = new ProgressRecord((int)bar, activity, status) { PercentComplete = progress.PercentComplete };
             if (progress.CurrentItem != null) record.CurrentOperation = progress.CurrentItem;
             WriteProgress(record);
         }
@@ -199,7 +199,7 @@ namespace RecurringIntegrations.PowerShell
         /// Runs an operation over many items whose own failure ends the command (an item's failure arrives as a
         /// non-terminating error through the callbacks), and closes its progress bar however it ends.
         /// </summary>
-        internal void RunWithProgress(Func<CancellationToken, Task> work, object? target, int progressId, string activity)
+        internal void RunWithProgress(Func<CancellationToken, Task> work, object? target, ProgressBar bar, string activity)
         {
             try
             {
@@ -211,13 +211,13 @@ namespace RecurringIntegrations.PowerShell
             }
             finally
             {
-                CompleteProgress(progressId, activity);
+                CompleteProgress(bar, activity);
             }
         }
 
-        internal void CompleteProgress(int activityId, string activity)
+        internal void CompleteProgress(ProgressBar bar, string activity)
         {
-            WriteProgress(new ProgressRecord(activityId, activity, " ") { RecordType = ProgressRecordType.Completed });
+            WriteProgress(new ProgressRecord((int)bar, activity, " ") { RecordType = ProgressRecordType.Completed });
         }
     }
 }

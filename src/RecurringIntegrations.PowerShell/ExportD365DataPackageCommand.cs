@@ -12,7 +12,6 @@ namespace RecurringIntegrations.PowerShell
     [OutputType(typeof(PackageExecution))]
     public sealed class ExportD365DataPackageCommand : PackageCmdlet
     {
-        private const int ProgressId = 16;
 
         /// <summary>The data project to export (its name).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -55,7 +54,7 @@ namespace RecurringIntegrations.PowerShell
             var jobs = Jobs();
             var request = new PackageExportRequest(DefinitionGroupId, LegalEntityId, folder) { PackageName = PackageName, Overwrite = Force, Expand = Expand };
             var activity = string.Format(PackageMessages.ExportActivity, DefinitionGroupId);
-            WriteProgress(new ProgressRecord(ProgressId, activity, PackageMessages.ExportStatus));
+            WriteProgress(new ProgressRecord((int)ProgressBar.PackageExport, activity, PackageMessages.ExportStatus));
             PackageExecution? execution = null;
             try
             {
@@ -64,7 +63,7 @@ namespace RecurringIntegrations.PowerShell
             }
             finally
             {
-                CompleteProgress(ProgressId, activity);
+                CompleteProgress(ProgressBar.PackageExport, activity);
             }
         }
     }

@@ -13,9 +13,8 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "D365MessageStatus")]
     [OutputType(typeof(MessageStatus))]
-    public sealed class GetD365MessageStatusCommand : D365Cmdlet
+    public sealed class GetD365MessageStatusCommand : WaitingCmdlet
     {
-        private const int ProgressId = 3;
         private readonly List<MessageReference> _collected = new List<MessageReference>();
 
         /// <summary>Message ids from Send-D365Enqueue (binds its MessageId property).</summary>
@@ -44,16 +43,6 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Wait { get; set; }
 
-        /// <summary>With -Wait: how long to wait at most, in seconds. Default 600.</summary>
-        [Parameter]
-        [ValidateRange(1, 86400)]
-        public int TimeoutSeconds { get; set; } = 600;
-
-        /// <summary>With -Wait: seconds between polls. Default 5.</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int PollIntervalSeconds { get; set; } = 5;
-
         protected override void Process()
         {
             var messages = ReferencesOfRecord();
@@ -80,9 +69,9 @@ namespace RecurringIntegrations.PowerShell
             };
             var activity = string.Format(Messages.StatusActivity, _collected.Count);
             var callbacks = PostingCallbacks<MessageStatus>(WriteObject,
-                progress => WriteProgressRecord(ProgressId, activity, progress, string.Format(Messages.StatusStatus, progress.Completed, progress.Total)),
+                progress => WriteProgressRecord(ProgressBar.MessageStatus, activity, progress, string.Format(Messages.StatusStatus, progress.Completed, progress.Total)),
                 confirm: false);
-            RunWithProgress(token => waiter.RunAsync(_collected, callbacks, token), null, ProgressId, activity);
+            RunWithProgress(token => waiter.RunAsync(_collected, callbacks, token), null, ProgressBar.MessageStatus, activity);
         }
 
         /// <summary>The messages of this input; a file name, path or time describes one message, so it cannot go with several ids.</summary>

@@ -13,7 +13,6 @@ namespace RecurringIntegrations.PowerShell
     [OutputType(typeof(PackageExecution))]
     public sealed class ImportD365DataPackageCommand : PackageCmdlet
     {
-        private const int ProgressId = 14;
 
         /// <summary>The package zip (New-D365DataPackage output and Get-ChildItem output bind).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -72,14 +71,14 @@ namespace RecurringIntegrations.PowerShell
             try
             {
                 if (!RunForItem(path, async token => execution = await jobs.ImportAsync(request,
-                        (sent, total) => Bridge.Post(() => WriteProgress(new ProgressRecord(ProgressId, activity,
+                        (sent, total) => Bridge.Post(() => WriteProgress(new ProgressRecord((int)ProgressBar.PackageUpload, activity,
                             string.Format(PackageMessages.UploadStatus, sent / 1048576.0, total / 1048576.0)) { PercentComplete = (int)(sent * 100 / Math.Max(1, total)) })),
                         token).ConfigureAwait(false)))
                     return;
             }
             finally
             {
-                CompleteProgress(ProgressId, activity);
+                CompleteProgress(ProgressBar.PackageUpload, activity);
             }
             if (!Wait)
             {

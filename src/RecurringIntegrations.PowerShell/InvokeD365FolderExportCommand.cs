@@ -12,7 +12,6 @@ namespace RecurringIntegrations.PowerShell
     [OutputType(typeof(FolderExportResult))]
     public sealed class InvokeD365FolderExportCommand : FolderCmdlet
     {
-        private const int ProgressId = 5;
 
         /// <summary>Unpack each package zip into a folder of its own instead of keeping the zip.</summary>
         [Parameter]
@@ -31,10 +30,10 @@ namespace RecurringIntegrations.PowerShell
             };
             var activity = string.Format(Messages.DequeueActivity, ActivityId);
             var callbacks = PostingCallbacks<FolderExportResult>(WriteObject,
-                progress => WriteProgressRecord(ProgressId, activity, progress, string.Format(Messages.DequeueStatus, progress.Completed)),
+                progress => WriteProgressRecord(ProgressBar.FolderExport, activity, progress, string.Format(Messages.DequeueStatus, progress.Completed)),
                 confirm: false);
             // Only a failing dequeue, an unusable folder or journal ends it: nothing more can be taken off the queue.
-            RunWithProgress(token => export.RunAsync(callbacks, token), Path, ProgressId, activity);
+            RunWithProgress(token => export.RunAsync(callbacks, token), Path, ProgressBar.FolderExport, activity);
         }
     }
 }

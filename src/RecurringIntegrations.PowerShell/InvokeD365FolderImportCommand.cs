@@ -13,8 +13,6 @@ namespace RecurringIntegrations.PowerShell
     [OutputType(typeof(FolderImportResult))]
     public sealed class InvokeD365FolderImportCommand : FolderCmdlet
     {
-        private const int ProgressId = 4;
-
         /// <summary>The entity's display name as in the data project, for example 'Customer groups'. Leave out for data package jobs.</summary>
         [Parameter]
         public string? EntityName { get; set; }
@@ -29,10 +27,10 @@ namespace RecurringIntegrations.PowerShell
         [SupportsWildcards]
         public string Filter { get; set; } = "*";
 
-        /// <summary>How long to wait for the files sent (and those pending) to finish; the rest wait in 'pending'. Default 600.</summary>
+        /// <summary>How long to wait for the files sent (and those pending) to finish, 0 to 86400 seconds; the rest wait in 'pending'. Default 1800.</summary>
         [Parameter]
-        [ValidateRange(0, int.MaxValue)]
-        public int TimeoutSeconds { get; set; } = 600;
+        [ValidateRange(WaitParameters.MinTimeoutSeconds, WaitParameters.MaxTimeoutSeconds)]
+        public int TimeoutSeconds { get; set; } = WaitParameters.DefaultTimeoutSeconds;
 
         /// <summary>Seconds between status checks. Default 15.</summary>
         [Parameter]
@@ -77,10 +75,10 @@ namespace RecurringIntegrations.PowerShell
             }
             var activity = string.Format(Messages.FolderImportActivity, Path);
             var callbacks = PostingCallbacks<FolderImportResult>(WriteObject,
-                progress => WriteProgressRecord(ProgressId, activity, progress, string.Format(Messages.FolderImportStatus, progress.Completed, progress.Total)),
+                progress => WriteProgressRecord(ProgressBar.FolderImport, activity, progress, string.Format(Messages.FolderImportStatus, progress.Completed, progress.Total)),
                 confirm: true);
             // Only an unusable inbox or journal ends it: nothing can go on safely.
-            RunWithProgress(token => import.RunAsync(callbacks, token), Path, ProgressId, activity);
+            RunWithProgress(token => import.RunAsync(callbacks, token), Path, ProgressBar.FolderImport, activity);
         }
     }
 }

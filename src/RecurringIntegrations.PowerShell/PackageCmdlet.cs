@@ -8,20 +8,8 @@ namespace RecurringIntegrations.PowerShell
     /// Base of the package API cmdlets: a <see cref="DataPackageClient"/> for the invocation and how long and how often to
     /// poll an execution.
     /// </summary>
-    public abstract class PackageCmdlet : D365Cmdlet
+    public abstract class PackageCmdlet : WaitingCmdlet
     {
-        private const int WaitProgressId = 15;
-
-        /// <summary>How long to wait for an execution at most, in seconds. Default 1800.</summary>
-        [Parameter]
-        [ValidateRange(1, 86400)]
-        public int TimeoutSeconds { get; set; } = 1800;
-
-        /// <summary>Seconds between polls. Default 5.</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int PollIntervalSeconds { get; set; } = 5;
-
         internal DataPackageClient Packages { get; private set; } = null!;
 
         protected override void Begin()
@@ -37,7 +25,7 @@ namespace RecurringIntegrations.PowerShell
         internal void WaitAndWrite(PackageJobs jobs, PackageExecution execution)
         {
             var activity = string.Format(PackageMessages.WaitActivity, execution.ExecutionId);
-            WriteProgress(new ProgressRecord(WaitProgressId, activity, string.Format(PackageMessages.WaitStatus, execution.Status)));
+            WriteProgress(new ProgressRecord((int)ProgressBar.PackageWait, activity, string.Format(PackageMessages.WaitStatus, execution.Status)));
             PackageExecution? last = null;
             try
             {
@@ -45,7 +33,7 @@ namespace RecurringIntegrations.PowerShell
             }
             finally
             {
-                CompleteProgress(WaitProgressId, activity);
+                CompleteProgress(ProgressBar.PackageWait, activity);
             }
             WriteObject(last);
             if (!last!.IsTerminal) WriteError(ToErrorRecord(jobs.WaitTimedOut(last), last.ExecutionId));

@@ -10,10 +10,8 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsCommunications.Receive, "D365Dequeue", SupportsShouldProcess = true)]
     [OutputType(typeof(DequeuedMessage))]
-    public sealed class ReceiveD365DequeueCommand : D365Cmdlet
+    public sealed class ReceiveD365DequeueCommand : TransferCmdlet
     {
-        private const int ProgressId = 2;
-
         /// <summary>The recurring export job's activity id (a GUID, with or without braces).</summary>
         [Parameter(Mandatory = true, Position = 0)]
         public Guid ActivityId { get; set; }
@@ -36,11 +34,6 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Acknowledge { get; set; }
 
-        /// <summary>Messages downloaded at once, 1 to 64. Default 1: one after the other, in queue order.</summary>
-        [Parameter]
-        [ValidateRange(1, ActivityOperation.MaxThrottleLimit)]
-        public int ThrottleLimit { get; set; } = 1;
-
         protected override void End()
         {
             // Relative to the PowerShell location, not the process's working folder, which PowerShell does not move.
@@ -55,12 +48,12 @@ namespace RecurringIntegrations.PowerShell
             };
             var activity = string.Format(Messages.DequeueActivity, ActivityId);
             var callbacks = PostingCallbacks<DequeuedMessage>(WriteObject,
-                progress => WriteProgressRecord(ProgressId, activity, progress, progress.Total > 0
+                progress => WriteProgressRecord(ProgressBar.Dequeue, activity, progress, progress.Total > 0
                     ? string.Format(Messages.DequeueStatusOf, progress.Completed, progress.Total)
                     : string.Format(Messages.DequeueStatus, progress.Completed)),
                 confirm: Acknowledge);
             // Only a failing dequeue or an unusable folder ends it: nothing more can be taken off the queue.
-            RunWithProgress(token => drain.RunAsync(callbacks, token), ActivityId, ProgressId, activity);
+            RunWithProgress(token => drain.RunAsync(callbacks, token), ActivityId, ProgressBar.Dequeue, activity);
         }
     }
 }

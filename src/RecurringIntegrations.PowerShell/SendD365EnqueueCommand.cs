@@ -12,17 +12,12 @@ namespace RecurringIntegrations.PowerShell
     /// </summary>
     [Cmdlet(VerbsCommunications.Send, "D365Enqueue", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
     [OutputType(typeof(EnqueuedMessage))]
-    public sealed class SendD365EnqueueCommand : D365Cmdlet
+    public sealed class SendD365EnqueueCommand : ActivityCmdlet
     {
         public const string PathSet = "Path";
         public const string LiteralPathSet = "LiteralPath";
-        private const int ProgressId = 1;
         private readonly List<EnqueueRequest> _collected = new List<EnqueueRequest>();
         private int _uploaded;
-
-        /// <summary>The recurring import job's activity id (a GUID, with or without braces).</summary>
-        [Parameter(Mandatory = true)]
-        public Guid ActivityId { get; set; }
 
         /// <summary>Files to upload; wildcards are expanded.</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -48,11 +43,6 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public string? ExternalIdentifier { get; set; }
 
-        /// <summary>Files uploaded at once, 1 to 64. Default 1: strictly one after the other, in order.</summary>
-        [Parameter]
-        [ValidateRange(1, ActivityOperation.MaxThrottleLimit)]
-        public int ThrottleLimit { get; set; } = 1;
-
         private string ProgressActivity => string.Format(Messages.EnqueueActivity, ActivityId);
 
         protected override void Process()
@@ -69,7 +59,7 @@ namespace RecurringIntegrations.PowerShell
         protected override void End()
         {
             if (_collected.Count > 0) Upload(_collected, streaming: false);
-            CompleteProgress(ProgressId, ProgressActivity);
+            CompleteProgress(ProgressBar.Enqueue, ProgressActivity);
         }
 
         private void Upload(IReadOnlyList<EnqueueRequest> files, bool streaming)
@@ -79,7 +69,7 @@ namespace RecurringIntegrations.PowerShell
             {
                 _uploaded++;
                 WriteObject(message);
-            }, progress => WriteProgressRecord(ProgressId, ProgressActivity,
+            }, progress => WriteProgressRecord(ProgressBar.Enqueue, ProgressActivity,
                 streaming ? new OperationProgress(_uploaded, -1, progress.CurrentItem) : progress,
                 streaming ? string.Format(Messages.EnqueueStreamingStatus, _uploaded) : string.Format(Messages.EnqueueStatus, progress.Completed, progress.Total)),
                 confirm: true);

@@ -6,6 +6,7 @@ using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Api
 {

@@ -82,6 +82,16 @@ namespace RecurringIntegrations.Core.Errors
             "Cannot {0}: access is denied.", "Choose a folder you may write to.{1}");
         public static readonly ErrorEntry OutputPathUnusable = new ErrorEntry("OutputPathUnusable", WriteError,
             "The folder '{0}' cannot be created: {1}", "Choose another folder.");
+        /// <summary>{0}: the file; {1}: what became of the item. Local failures of saving a file: never retried as network failures.</summary>
+        public static readonly ErrorEntry FileTargetInUse = new ErrorEntry("FileTargetInUse", ResourceUnavailable,
+            "'{0}' is open in another program or locked, so it cannot be replaced.", "Close the program that holds it, or save under another name.{1}");
+        public static readonly ErrorEntry FileTargetIsFolder = new ErrorEntry("FileTargetIsFolder", WriteError,
+            "'{0}' is a folder, so a file of that name cannot be saved there.", "Rename or move that folder away, or save under another name.{1}");
+        public static readonly ErrorEntry FileNameReserved = new ErrorEntry("FileNameReserved", InvalidArgument,
+            "'{0}' is not a usable file name: Windows reserves device names (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any extension) and drops a trailing dot or space.",
+            "Choose another name.{1}");
+        public static readonly ErrorEntry DiskFull = new ErrorEntry("DiskFull", WriteError,
+            "The disk holding '{0}' is full.", "Free some space on it, or save somewhere else.{1}");
 
         // What the service answers
         public static readonly ErrorEntry RequestRejected = new ErrorEntry("RequestRejected", InvalidArgument,
@@ -192,11 +202,22 @@ namespace RecurringIntegrations.Core.Errors
         public static readonly ErrorEntry JournalWriteFailed = new ErrorEntry("JournalWriteFailed", WriteError,
             "Writing the journal '{0}' failed: {1}",
             "Check free disk space and that the folder is writable. No step was taken that the journal does not record; run again once it is fixed.");
+        /// <summary>{0}: the journal; {1}: the line number; {2}: what is wrong with it.</summary>
+        public static readonly ErrorEntry JournalLineInvalid = new ErrorEntry("JournalLineInvalid", InvalidData,
+            "Line {1} of the journal '{0}' cannot be read: {2}.",
+            "Was the journal edited? Correct or remove that line; the run took no step.");
         /// <summary>{0}: the entry and where it points; {1}: what became of the package.</summary>
         public static readonly ErrorEntry PackageEntryOutsideFolder = new ErrorEntry("PackageEntryOutsideFolder", SecurityError,
             "{0} would be written outside its folder.", "{1}");
+        /// <summary>{2}: what became of the package.</summary>
         public static readonly ErrorEntry PackageUnreadable = new ErrorEntry("PackageUnreadable", InvalidData,
-            "The package '{0}' is not a readable zip: {1}", "The message was not acknowledged; leave out -Expand to save it as it is.");
+            "The package '{0}' is not a readable zip: {1}", "{2}");
+        /// <summary>{0}: the package; {1}: the entry and how it breaks the rule; {2}: what became of the package.</summary>
+        public static readonly ErrorEntry PackageEntryUnsafe = new ErrorEntry("PackageEntryUnsafe", SecurityError,
+            "The package '{0}' cannot be unpacked safely: {1}.", "{2}");
+        /// <summary>{0}: the package; {1}: its unpacked size limit in bytes; {2}: what became of the package.</summary>
+        public static readonly ErrorEntry PackageTooLargeToExpand = new ErrorEntry("PackageTooLargeToExpand", LimitsExceeded,
+            "The package '{0}' would unpack to more than {1:N0} bytes (a zip bomb, or a damaged package).", "{2}");
 
         // Data packages
         public static readonly ErrorEntry PackagePathNotFound = new ErrorEntry("PackagePathNotFound", ObjectNotFound,

@@ -1,9 +1,9 @@
-using System.IO.Compression;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Connection;
 using RecurringIntegrations.Core.Api;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -17,8 +17,6 @@ namespace RecurringIntegrations.Core.Folders
     public sealed class FolderExport : ActivityOperation
     {
         public const string Receiving = "receiving";
-        private const string Saved = "Saved", Acknowledged = "Acknowledged";
-        private const int MaxConsecutiveFailures = 5;
 
         private readonly string _path;
 
@@ -43,8 +41,7 @@ namespace RecurringIntegrations.Core.Folders
             using var journal = FolderJournal.Open(FolderJournal.PathFor(folder, JournalPath));
             var run = new ExportRun(this, folder, journal, callbacks);
             run.Recover();
-            var workers = Enumerable.Range(0, ThrottleLimit).Select(_ => Task.Run(() => run.WorkAsync(cancellationToken), cancellationToken)).ToList();
-            await Task.WhenAll(workers).ConfigureAwait(false);
+            await run.Loop.RunAsync(ThrottleLimit, run.HandleAsync, cancellationToken).ConfigureAwait(false);
         }
 
         private sealed class ExportRun(FolderExport export, string folder, FolderJournal journal, OperationCallbacks<FolderExportResult> callbacks)
@@ -55,14 +52,13 @@ namespace RecurringIntegrations.Core.Folders
             private readonly FolderJournal _journal = journal;
             private readonly OperationCallbacks<FolderExportResult> _callbacks = callbacks;
             private readonly Dictionary<Guid, JournalEntry> _saved = journal.Entries
-                .Where(entry => entry.Event == Saved && entry.MessageGuid is not null)
-                .GroupBy(entry => entry.MessageGuid!.Value)
+                .Where(entry => entry.Event == JournalEvent.Saved && entry.MessageId is not null)
+                .GroupBy(entry => entry.MessageId!.Value)
                 .ToDictionary(saved => saved.Key, saved => saved.Last());
             private readonly Dictionary<Guid, Task> _working = new Dictionary<Guid, Task>();
-            private readonly HashSet<Guid> _failed = new HashSet<Guid>();
-            private int _finished;
-            private int _failuresInARow;
-            private int _stopping;
+
+            /// <summary>The drain's workers and its stop rule, shared with Receive-D365Dequeue.</summary>
+            public DrainLoop Loop { get; } = new DrainLoop(export.Client, export.ActivityId, null, callbacks.OnWarning);
 
             public void Recover()
             {
@@ -76,11 +72,14 @@ namespace RecurringIntegrations.Core.Folders
                             if (item != null)
                             {
                                 var target = entry.Path;
-                                if (FolderFiles.Exists(target))
+                                if (FileNames.Exists(target))
                                 {
-                                    target = FolderFiles.FreeName(_folder, Path.GetFileName(target));
-                                    _saved[id] = _journal.Append(Saved, entry.File, id, path: target, length: long.TryParse(entry.Length, out var l) ? l : (long?)null,
-                                        detail: "completes the move the journal announced; the first name was taken");
+                                    target = FileNames.Free(_folder, Path.GetFileName(target));
+                                    _saved[id] = _journal.Append(new JournalEntry
+                                    {
+                                        Event = JournalEvent.Saved, File = entry.File, MessageId = id, Path = target, Length = entry.Length,
+                                        Expanded = entry.Expanded, Detail = "completes the move the journal announced; the first name was taken",
+                                    });
                                 }
                                 FolderFiles.Move(item, target, "It stays in 'receiving'; the next run tries again.");
                             }
@@ -103,37 +102,10 @@ namespace RecurringIntegrations.Core.Folders
             private static string? StagedItem(string stage, string name)
             {
                 var path = Path.Combine(stage, name);
-                return FolderFiles.Exists(path) ? path : null;
+                return FileNames.Exists(path) ? path : null;
             }
 
-            private bool Stopping => Volatile.Read(ref _stopping) == 1;
-            private bool Stop() => Interlocked.Exchange(ref _stopping, 1) == 0;
-
-            public async Task WorkAsync(CancellationToken cancellationToken)
-            {
-                while (!Stopping)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    DequeueResult? message;
-                    try
-                    {
-                        message = await _export.Client.DequeueAsync(_export.ActivityId, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        Stop();
-                        throw;
-                    }
-                    if (message is null)
-                    {
-                        Stop();
-                        return;
-                    }
-                    await HandleAsync(message, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            private async Task HandleAsync(DequeueResult message, CancellationToken cancellationToken)
+            public async Task<DrainStep> HandleAsync(DequeueResult message, bool firstSighting, CancellationToken cancellationToken)
             {
                 var id = message.CorrelationId;
                 Task? earlier;
@@ -152,21 +124,17 @@ namespace RecurringIntegrations.Core.Folders
                     if (saved != null)
                     {
                         await AcknowledgeAsync(message, saved, alreadySaved: true, cancellationToken).ConfigureAwait(false);
-                        return;
+                        return DrainStep.Done;
                     }
-                    lock (_failed)
+                    if (!firstSighting)
                     {
-                        if (!_failed.Add(id))
-                        {
-                            if (Stop())
-                                _callbacks.OnWarning($"Message {id} came back a second time in this run after failing; stopping so it is not retried forever. It stays on the queue.");
-                            return;
-                        }
+                        Loop.StopBecause($"Message {id} came back a second time in this run after failing; stopping so it is not retried forever. It stays on the queue.");
+                        return DrainStep.Stop;
                     }
-                    if (!await SaveAsync(message, cancellationToken).ConfigureAwait(false)) return;
-                    lock (_failed) _failed.Remove(id);
+                    if (!await SaveAsync(message, cancellationToken).ConfigureAwait(false)) return DrainStep.Failed;
                     lock (_saved) saved = _saved[id];
                     await AcknowledgeAsync(message, saved, alreadySaved: false, cancellationToken).ConfigureAwait(false);
+                    return DrainStep.Done;
                 }
                 finally
                 {
@@ -186,16 +154,19 @@ namespace RecurringIntegrations.Core.Folders
                     var expanded = false;
                     if (_export.Expand && IsZip(file.Path))
                     {
-                        item = ExpandPackage(file.Path);
+                        item = ZipExtractor.ExpandBeside(file.Path, " The message was not acknowledged; leave out -Expand to save the zip as it is.");
+                        File.Delete(file.Path);
                         expanded = true;
                     }
                     var name = Path.GetFileName(item);
-                    var target = FolderFiles.FreeName(_folder, name);
-                    var entry = _journal.Append(Saved, name, id, expanded ? "Expanded" : string.Empty, target, file.Length);
+                    var target = FileNames.Free(_folder, name);
+                    var entry = _journal.Append(new JournalEntry
+                    {
+                        Event = JournalEvent.Saved, File = name, MessageId = id, Path = target, Length = file.Length, Expanded = expanded,
+                    });
                     lock (_saved) _saved[id] = entry;
                     FolderFiles.Move(item, target, "It is journalled as saved; the next run moves it into place.");
                     TryDeleteFolder(stage);
-                    Interlocked.Exchange(ref _failuresInARow, 0);
                     return true;
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
@@ -205,10 +176,6 @@ namespace RecurringIntegrations.Core.Folders
                         if (!_saved.ContainsKey(id)) TryDeleteFolder(stage);
                     _callbacks.OnError(id, Failures.AsD365(ex,
                         $"Saving message {id} failed; it was not acknowledged and will be redelivered"));
-                    Interlocked.Increment(ref _finished);
-                    var inARow = Interlocked.Increment(ref _failuresInARow);
-                    if (inARow >= MaxConsecutiveFailures && Stop())
-                        _callbacks.OnWarning($"{inARow} messages failed in a row; stopping. The messages not saved stay on the queue.");
                     lock (_saved) return _saved.ContainsKey(id);
                 }
             }
@@ -220,8 +187,8 @@ namespace RecurringIntegrations.Core.Folders
                     CorrelationId = message.CorrelationId,
                     FileName = Path.GetFileName(saved.Path),
                     Path = saved.Path,
-                    Length = long.TryParse(saved.Length, out var length) ? length : 0,
-                    Expanded = saved.Status == "Expanded",
+                    Length = saved.Length ?? 0,
+                    Expanded = saved.Expanded,
                     AlreadySaved = alreadySaved,
                     ActivityId = _export.ActivityId,
                     SavedAt = DateTimeOffset.Now,
@@ -233,7 +200,7 @@ namespace RecurringIntegrations.Core.Folders
                     {
                         await _export.Client.AcknowledgeAsync(_export.ActivityId, message.RawJson, cancellationToken).ConfigureAwait(false);
                         result.Acknowledged = true;
-                        _journal.Append(Acknowledged, saved.File, message.CorrelationId, path: saved.Path);
+                        _journal.Append(new JournalEntry { Event = JournalEvent.Acknowledged, File = saved.File, MessageId = message.CorrelationId, Path = saved.Path });
                     }
                     catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
                                                !(ex is D365Exception d && d.Entry == ErrorCatalog.JournalWriteFailed))
@@ -242,7 +209,7 @@ namespace RecurringIntegrations.Core.Folders
                     }
                 }
                 _callbacks.OnResult(result);
-                _callbacks.OnProgress(Interlocked.Increment(ref _finished), -1, message.CorrelationId.ToString("D"));
+                _callbacks.OnProgress(Loop.FinishOne(), Loop.Total, message.CorrelationId.ToString("D"));
             }
 
             private static bool IsZip(string path)
@@ -250,44 +217,6 @@ namespace RecurringIntegrations.Core.Folders
                 using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
                 var head = new byte[4];
                 return stream.Read(head, 0, 4) == 4 && head[0] == 0x50 && head[1] == 0x4B && head[2] == 0x03 && head[3] == 0x04;
-            }
-
-            /// <summary>Unpacks a package beside itself into a folder named after it, refusing entries that would land outside.</summary>
-            private static string ExpandPackage(string zip)
-            {
-                var target = Path.Combine(Path.GetDirectoryName(zip)!, Path.GetFileNameWithoutExtension(zip));
-                if (string.Equals(target, zip, StringComparison.Ordinal)) target += ".files";
-                var root = Path.GetFullPath(target) + Path.DirectorySeparatorChar;
-                try
-                {
-                    using (var archive = ZipFile.OpenRead(zip))
-                    {
-                        foreach (var entry in archive.Entries)
-                        {
-                            var destination = Path.GetFullPath(Path.Combine(root, entry.FullName));
-                            if (!destination.StartsWith(root, StringComparison.Ordinal))
-                                throw ErrorCatalog.PackageEntryOutsideFolder.Create($"The package '{Path.GetFileName(zip)}' holds an entry '{entry.FullName}' that",
-                                    "The message was not acknowledged; leave out -Expand to save the zip as it is.");
-                            if (entry.FullName.EndsWith("/", StringComparison.Ordinal) || entry.FullName.EndsWith("\\", StringComparison.Ordinal))
-                            {
-                                Directory.CreateDirectory(destination);
-                                continue;
-                            }
-                            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-                            entry.ExtractToFile(destination, overwrite: true);
-                        }
-                    }
-                }
-                catch (InvalidDataException ex)
-                {
-                    throw ErrorCatalog.PackageUnreadable.Wrap(ex, Path.GetFileName(zip), ex.Message);
-                }
-                catch (IOException ex)
-                {
-                    throw ErrorCatalog.DownloadWriteFailed.Wrap(ex, $"Unpacking '{Path.GetFileName(zip)}'", ex.Message);
-                }
-                File.Delete(zip);
-                return target;
             }
 
             private static void TryDeleteFolder(string path)

@@ -39,17 +39,6 @@ namespace RecurringIntegrations.Core.Folders
             }
         }
 
-        /// <summary>A name in <paramref name="folder"/> that is free now: the name itself, else 'stem (2).ext', 'stem (3).ext', ...</summary>
-        public static string FreeName(string folder, string name)
-        {
-            var target = Path.Combine(folder, name);
-            var stem = Path.GetFileNameWithoutExtension(name);
-            var extension = Path.GetExtension(name);
-            for (var n = 2; File.Exists(target) || Directory.Exists(target); n++)
-                target = Path.Combine(folder, $"{stem} ({n}){extension}");
-            return target;
-        }
-
         /// <summary>An atomic rename (same volume). Failure says what to fix; the source stays where it was.</summary>
         public static void Move(string source, string target, string stays)
         {
@@ -67,7 +56,5 @@ namespace RecurringIntegrations.Core.Folders
                 throw ErrorCatalog.FolderMoveFailed.Wrap(ex, source, target, ex.Message, stays);
             }
         }
-
-        public static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
     }
 }

@@ -4,6 +4,8 @@ using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Connection;
 using RecurringIntegrations.Core.Api;
+using static RecurringIntegrations.Core.Folders.JournalEvent;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -19,9 +21,6 @@ namespace RecurringIntegrations.Core.Folders
     {
         public const string SendingFolder = "sending", PendingFolder = "pending", ProcessedFolder = "processed", FailedFolder = "failed", UnconfirmedFolder = "unconfirmed";
         public const string ErrorFileSuffix = ".error.txt";
-        // Journal events; the last five match FolderImportOutcome and the state folders.
-        private const string Sending = "Sending", Sent = "Sent", Returned = "Returned", Skipped = "Skipped";
-        private const string Pending = "Pending", Processed = "Processed", Failed = "Failed", Unconfirmed = "Unconfirmed";
         private const int MaxStatusCalls = 8;
 
         private readonly string _inboxPath;
@@ -111,7 +110,7 @@ namespace RecurringIntegrations.Core.Folders
                     var name = Path.GetFileName(file);
                     attempts.TryGetValue(name, out var events);
                     var last = events?.LastOrDefault();
-                    var messageId = events?.LastOrDefault(e => e.MessageGuid.HasValue)?.MessageGuid;
+                    var messageId = events?.LastOrDefault(e => e.MessageId.HasValue)?.MessageId;
                     switch (last?.Event)
                     {
                         case Sent when messageId.HasValue:
@@ -136,7 +135,7 @@ namespace RecurringIntegrations.Core.Folders
                     var name = Path.GetFileName(file);
                     attempts.TryGetValue(name, out var events);
                     var last = events?.LastOrDefault();
-                    var messageId = events?.LastOrDefault(e => e.MessageGuid.HasValue)?.MessageGuid;
+                    var messageId = events?.LastOrDefault(e => e.MessageId.HasValue)?.MessageId;
                     if (last != null && (last.Event == Processed || last.Event == Failed || last.Event == Unconfirmed))
                         Replay(last, file, messageId);
                     else if (messageId.HasValue)
@@ -157,10 +156,14 @@ namespace RecurringIntegrations.Core.Folders
                 Guard(source, () =>
                 {
                     var target = entry.Path;
-                    if (FolderFiles.Exists(target))
+                    if (FileNames.Exists(target))
                     {
-                        target = FolderFiles.FreeName(Path.GetDirectoryName(target)!, Path.GetFileName(target));
-                        _journal.Append(entry.Event, name, messageId, entry.Status, target, detail: "completes the move the journal announced; the first name was taken");
+                        target = FileNames.Free(Path.GetDirectoryName(target)!, Path.GetFileName(target));
+                        _journal.Append(new JournalEntry
+                        {
+                            Event = entry.Event, File = name, MessageId = messageId, Status = entry.Status, Path = target, ErrorCount = entry.ErrorCount,
+                            Detail = "completes the move the journal announced; the first name was taken",
+                        });
                     }
                     if (entry.Event == Failed && !File.Exists(target + ErrorFileSuffix))
                         WriteErrorFile(target + ErrorFileSuffix, $"Message {messageId} ended {entry.Status}. {entry.Detail}");
@@ -171,8 +174,7 @@ namespace RecurringIntegrations.Core.Folders
                         return;
                     }
                     if (entry.Event == Returned) return;
-                    Report(name, messageId, entry.Status, (FolderImportOutcome)Enum.Parse(typeof(FolderImportOutcome), entry.Event), target,
-                        int.TryParse(entry.Detail.Split(' ')[0], out var count) ? count : 0);
+                    Report(name, messageId, entry.Status, entry.Outcome!.Value, target, entry.ErrorCount ?? 0);
                 });
             }
 
@@ -181,7 +183,8 @@ namespace RecurringIntegrations.Core.Folders
                 var candidates = ListInbox();
                 _total = _inFlight.Count + candidates.Count;
                 _callbacks.OnProgress(0, _total, null);
-                candidates = await SettledAsync(candidates, cancellationToken).ConfigureAwait(false);
+                candidates = await new SettleCheck(_import.Settle, _import.Session.Time, _callbacks.OnWarning, _callbacks.OnError)
+                    .SettledAsync(candidates, cancellationToken).ConfigureAwait(false);
                 _total = _inFlight.Count + candidates.Count;
 
                 using var slots = new SemaphoreSlim(_import.ThrottleLimit);
@@ -226,73 +229,12 @@ namespace RecurringIntegrations.Core.Folders
                 return files;
             }
 
-            /// <summary>Drops the files still being written: changed within the settle time, changed over it, or locked.</summary>
-            private async Task<List<FileInfo>> SettledAsync(List<FileInfo> files, CancellationToken cancellationToken)
-            {
-                var settle = _import.Settle;
-                var now = DateTime.UtcNow;
-                var seen = new List<(FileInfo File, long Length, DateTime Written)>();
-                foreach (var file in files)
-                {
-                    if (!file.Exists) continue;
-                    if (settle > TimeSpan.Zero && now - file.LastWriteTimeUtc < settle)
-                    {
-                        _callbacks.OnWarning($"'{file.Name}' was written to in the last {settle.TotalSeconds:0.#} s: left for a later run.");
-                        continue;
-                    }
-                    seen.Add((file, file.Length, file.LastWriteTimeUtc));
-                }
-                if (settle > TimeSpan.Zero && seen.Count > 0)
-                    await Task.Delay(settle, cancellationToken).ConfigureAwait(false);
-                var settled = new List<FileInfo>();
-                foreach (var (file, length, written) in seen)
-                {
-                    file.Refresh();
-                    if (!file.Exists)
-                    {
-                        _callbacks.OnWarning($"'{file.Name}' vanished from the inbox before it was sent: skipped.");
-                        continue;
-                    }
-                    if (file.Length != length || file.LastWriteTimeUtc != written)
-                    {
-                        _callbacks.OnWarning($"'{file.Name}' is still being written (its size or time changed): left for a later run.");
-                        continue;
-                    }
-                    if (CheckReadable(file)) settled.Add(file);
-                }
-                return settled;
-            }
-
-            private bool CheckReadable(FileInfo file)
-            {
-                try
-                {
-                    // No sharing: a writer that still holds the file open makes this fail (on Windows always, elsewhere for .NET writers).
-                    using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.None);
-                    if (stream.Length > 0) return true;
-                    _callbacks.OnError(file.FullName, ErrorCatalog.EnqueueFileEmpty.Create(file.FullName, " It stays in the inbox."));
-                }
-                catch (FileNotFoundException)
-                {
-                    _callbacks.OnWarning($"'{file.Name}' vanished from the inbox before it was sent: skipped.");
-                }
-                catch (UnauthorizedAccessException ex)
-                {
-                    _callbacks.OnError(file.FullName, ErrorCatalog.EnqueueFileAccessDenied.Wrap(ex, file.FullName, " It stays in the inbox."));
-                }
-                catch (IOException)
-                {
-                    _callbacks.OnWarning($"'{file.Name}' is open in another program: left for a later run.");
-                }
-                return false;
-            }
-
             private async Task SendAsync(FileInfo file, CancellationToken cancellationToken)
             {
                 var name = file.Name;
                 if (!await _callbacks.ConfirmAsync(file.FullName, _import.SendActionText, cancellationToken).ConfigureAwait(false)) return;
                 var sending = Path.Combine(_folders[SendingFolder], name);
-                _journal.Append(Sending, name, path: sending);
+                _journal.Append(new JournalEntry { Event = Sending, File = name, Path = sending });
                 try
                 {
                     File.Move(file.FullName, sending);
@@ -300,7 +242,7 @@ namespace RecurringIntegrations.Core.Folders
                 catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
                 {
                     var vanished = !File.Exists(file.FullName);
-                    _journal.Append(Skipped, name, detail: vanished ? "vanished before it was sent" : ex.Message);
+                    _journal.Append(new JournalEntry { Event = Skipped, File = name, Detail = vanished ? "vanished before it was sent" : ex.Message });
                     if (vanished)
                         _callbacks.OnWarning($"'{name}' vanished from the inbox before it was sent: skipped.");
                     else
@@ -323,8 +265,8 @@ namespace RecurringIntegrations.Core.Folders
                     // The service answered with a refusal, or the call never went out: it has no message, so the file may go again.
                     Guard(sending, () =>
                     {
-                        var back = FolderFiles.FreeName(_inbox, name);
-                        _journal.Append(Returned, name, path: back, detail: ex.ErrorId + ": " + ex.Message);
+                        var back = FileNames.Free(_inbox, name);
+                        _journal.Append(new JournalEntry { Event = Returned, File = name, Path = back, Detail = ex.ErrorId + ": " + ex.Message });
                         FolderFiles.Move(sending, back, "It stays in 'sending'; the next run moves it to 'unconfirmed'.");
                     });
                     _callbacks.OnError(file.FullName, ex);
@@ -336,14 +278,14 @@ namespace RecurringIntegrations.Core.Folders
                     Guard(sending, () => ToUnconfirmed(name, sending, ex.Message));
                     return;
                 }
-                _journal.Append(Sent, name, messageId, path: sending);
+                _journal.Append(new JournalEntry { Event = Sent, File = name, MessageId = messageId, Path = sending });
                 lock (_inFlight) _inFlight.Add(new InFlight(name, sending, messageId));
             }
 
             private void ToUnconfirmed(string name, string source, string reason)
             {
-                var target = FolderFiles.FreeName(_folders[UnconfirmedFolder], name);
-                _journal.Append(Unconfirmed, name, path: target, detail: reason);
+                var target = FileNames.Free(_folders[UnconfirmedFolder], name);
+                _journal.Append(new JournalEntry { Event = Unconfirmed, File = name, Path = target, Detail = reason });
                 FolderFiles.Move(source, target, "It stays in 'sending'; the next run tries again.");
                 Report(name, null, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
                 _callbacks.OnError(target, ErrorCatalog.EnqueueOutcomeUnknown.Create(
@@ -353,64 +295,26 @@ namespace RecurringIntegrations.Core.Folders
 
             public async Task WaitForOutcomesAsync(CancellationToken cancellationToken)
             {
-                var waiting = _inFlight.ToList();
-                var deadline = DateTimeOffset.UtcNow + _import.Timeout;
-                var lastStatus = new Dictionary<Guid, string>();
-                using var slots = new SemaphoreSlim(MaxStatusCalls);
-                while (waiting.Count > 0)
-                {
-                    var round = await Task.WhenAll(waiting.Select(item => StatusAsync(item, slots, cancellationToken))).ConfigureAwait(false);
-                    var still = new List<InFlight>();
-                    foreach (var (item, status, error) in round)
+                var waiter = new StatusWaiter(_import.Session, _import.Client) { Timeout = _import.Timeout, PollInterval = _import.PollInterval, MaxConcurrency = MaxStatusCalls };
+                var unfinished = await waiter.Loop<InFlight, string>(
+                    (item, token) => _import.Client.GetMessageStatusAsync(item.MessageId, token),
+                    MessageStatus.IsTerminalStatus,
+                    (item, status) => SettleAsync(item, status, cancellationToken),
+                    (item, last, ex) =>
                     {
-                        if (error != null)
-                        {
-                            _callbacks.OnError(item.Path, error);
-                            Guard(item.Path, () => ToPending(item, lastStatus.TryGetValue(item.MessageId, out var s) ? s : string.Empty));
-                        }
-                        else if (MessageStatus.IsTerminalStatus(status!))
-                            await SettleAsync(item, status!, cancellationToken).ConfigureAwait(false);
-                        else
-                        {
-                            lastStatus[item.MessageId] = status!;
-                            still.Add(item);
-                        }
-                    }
-                    waiting = still;
-                    if (waiting.Count == 0) break;
-                    var left = deadline - DateTimeOffset.UtcNow;
-                    if (left <= TimeSpan.Zero)
-                    {
-                        foreach (var item in waiting) Guard(item.Path, () => ToPending(item, lastStatus[item.MessageId]));
-                        _callbacks.OnWarning($"{waiting.Count} file(s) did not finish processing within {_import.Timeout.TotalSeconds:0} s; they wait in '{_folders[PendingFolder]}' and a later run settles them. They are never sent again.");
-                        return;
-                    }
-                    await Task.Delay(left < _import.PollInterval ? left : _import.PollInterval, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            private async Task<(InFlight Item, string? Status, D365Exception? Error)> StatusAsync(InFlight item, SemaphoreSlim slots, CancellationToken cancellationToken)
-            {
-                await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    return (item, await _import.Client.GetMessageStatusAsync(item.MessageId, cancellationToken).ConfigureAwait(false), null);
-                }
-                catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
-                {
-                    return (item, null, Failures.AsD365(ex, $"Reading the status of message {item.MessageId} ({item.Name}) failed; the file waits in 'pending'"));
-                }
-                finally
-                {
-                    slots.Release();
-                }
+                        _callbacks.OnError(item.Path, Failures.AsD365(ex, $"Reading the status of message {item.MessageId} ({item.Name}) failed; the file waits in 'pending'"));
+                        Guard(item.Path, () => ToPending(item, last ?? string.Empty));
+                    }).RunAsync(_inFlight.ToList(), cancellationToken).ConfigureAwait(false);
+                if (unfinished.Count == 0) return;
+                foreach (var (item, last) in unfinished) Guard(item.Path, () => ToPending(item, last));
+                _callbacks.OnWarning($"{unfinished.Count} file(s) did not finish processing within {_import.Timeout.TotalSeconds:0} s; they wait in '{_folders[PendingFolder]}' and a later run settles them. They are never sent again.");
             }
 
             private async Task SettleAsync(InFlight item, string status, CancellationToken cancellationToken)
             {
                 if (string.Equals(status, "Processed", StringComparison.OrdinalIgnoreCase))
                 {
-                    Guard(item.Path, () => MoveTo(item, Processed, ProcessedFolder, status, 0, null));
+                    Guard(item.Path, () => MoveTo(item, Processed, ProcessedFolder, status, null, null));
                     return;
                 }
                 IReadOnlyList<ExecutionError> errors = Array.Empty<ExecutionError>();
@@ -433,23 +337,23 @@ namespace RecurringIntegrations.Core.Folders
                 if (!string.Equals(Path.GetDirectoryName(item.Path), folder, StringComparison.Ordinal))
                 {
                     var target = Path.Combine(folder, item.Name);
-                    _journal.Append(Pending, item.Name, item.MessageId, status, target);
+                    _journal.Append(new JournalEntry { Event = Pending, File = item.Name, MessageId = item.MessageId, Status = status, Path = target });
                     FolderFiles.Move(item.Path, target, "It stays in 'sending' with its message id in the journal; the next run settles it.");
                     item.Path = target;
                 }
                 Report(item.Name, item.MessageId, status, FolderImportOutcome.Pending, item.Path, 0);
             }
 
-            private void MoveTo(InFlight item, string outcome, string folder, string status, int errorCount, Action<string>? beforeJournal)
+            private void MoveTo(InFlight item, JournalEvent outcome, string folder, string status, int? errorCount, Action<string>? beforeJournal)
             {
-                var target = FolderFiles.FreeName(_folders[folder], item.Name);
+                var target = FileNames.Free(_folders[folder], item.Name);
                 if (!string.Equals(Path.GetFileName(target), item.Name, StringComparison.Ordinal))
                     _callbacks.OnWarning($"'{folder}' already holds a file named '{item.Name}'; this one (message {item.MessageId}) is kept as '{Path.GetFileName(target)}'.");
                 beforeJournal?.Invoke(target);
-                _journal.Append(outcome, item.Name, item.MessageId, status, target, detail: errorCount > 0 ? $"{errorCount} execution error(s)" : null);
+                var entry = _journal.Append(new JournalEntry { Event = outcome, File = item.Name, MessageId = item.MessageId, Status = status, Path = target, ErrorCount = errorCount });
                 FolderFiles.Move(item.Path, target, "Its outcome is in the journal; the next run completes the move.");
                 item.Path = target;
-                Report(item.Name, item.MessageId, status, (FolderImportOutcome)Enum.Parse(typeof(FolderImportOutcome), outcome), target, errorCount);
+                Report(item.Name, item.MessageId, status, entry.Outcome!.Value, target, errorCount ?? 0);
             }
 
             private void Report(string name, Guid? messageId, string status, FolderImportOutcome outcome, string path, int errorCount)
@@ -502,19 +406,12 @@ namespace RecurringIntegrations.Core.Folders
 
             private static void WriteErrorFile(string path, string text)
             {
-                var partial = path + ".partial";
-                try
-                {
-                    File.WriteAllText(partial, text, new UTF8Encoding(false));
-                    if (File.Exists(path)) File.Delete(path);
-                    File.Move(partial, path);
-                }
-                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-                {
-                    throw ex is UnauthorizedAccessException
-                        ? ErrorCatalog.FolderAccessDenied.Wrap(ex, "write", path)
-                        : ErrorCatalog.FolderWriteFailed.Wrap(ex, "write", path, ex.Message, " The file stays where it is and the next run tries again.");
-                }
+                const string stays = " The file stays where it is and the next run tries again.";
+                var bytes = new UTF8Encoding(false).GetBytes(text);
+                using var landing = LandingFile.Create(Path.GetDirectoryName(path)!, Path.GetFileName(path), stays,
+                    ex => ErrorCatalog.FolderWriteFailed.Wrap(ex, "write", path, ex.Message, stays));
+                landing.Write(bytes, bytes.Length);
+                landing.MoveTo(path, replace: true);
             }
 
             /// <summary>For each file name, its journal lines since its last 'Sending': the attempt now in flight.</summary>

@@ -1,23 +1,55 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Files;
+using RecurringIntegrations.Core.Model;
 
 namespace RecurringIntegrations.Core.Folders
 {
+    /// <summary>What a journal line records. An import's file goes Sending, Sent, then one of the outcomes (or Returned,
+    /// Skipped); an export's message goes Saved, then Acknowledged. Pending, Processed, Failed and Unconfirmed are also the
+    /// state folders and <see cref="FolderImportOutcome"/>.</summary>
+    public enum JournalEvent
+    {
+        Sending,
+        Sent,
+        Returned,
+        Skipped,
+        Pending,
+        Processed,
+        Failed,
+        Unconfirmed,
+        Saved,
+        Acknowledged,
+    }
+
     /// <summary>One line of a folder journal. MessageId is the import's message id, or the export's correlation id.</summary>
     public sealed class JournalEntry
     {
-        public string Date { get; set; } = string.Empty;
-        public string Event { get; set; } = string.Empty;
+        /// <summary>When the line was written (set by <see cref="FolderJournal.Append"/>).</summary>
+        public DateTimeOffset Date { get; set; }
+        public JournalEvent Event { get; set; }
         public string File { get; set; } = string.Empty;
-        public string MessageId { get; set; } = string.Empty;
+        public Guid? MessageId { get; set; }
+        /// <summary>The service's status word, when the line records one.</summary>
         public string Status { get; set; } = string.Empty;
         public string Path { get; set; } = string.Empty;
-        public string Length { get; set; } = string.Empty;
+        public long? Length { get; set; }
+        /// <summary>The execution errors of a failed import.</summary>
+        public int? ErrorCount { get; set; }
+        /// <summary>A saved export that was unpacked into a folder (-Expand).</summary>
+        public bool Expanded { get; set; }
         public string Detail { get; set; } = string.Empty;
 
-        public Guid? MessageGuid => Guid.TryParse(MessageId, out var id) ? id : (Guid?)null;
+        /// <summary>The outcome an outcome event stands for; null for the other events.</summary>
+        public FolderImportOutcome? Outcome => Event switch
+        {
+            JournalEvent.Processed => FolderImportOutcome.Processed,
+            JournalEvent.Failed => FolderImportOutcome.Failed,
+            JournalEvent.Pending => FolderImportOutcome.Pending,
+            JournalEvent.Unconfirmed => FolderImportOutcome.Unconfirmed,
+            _ => null,
+        };
     }
 
     /// <summary>
@@ -28,7 +60,8 @@ namespace RecurringIntegrations.Core.Folders
     /// </summary>
     public sealed class FolderJournal : IDisposable
     {
-        internal static readonly string[] Columns = { "Date", "Event", "File", "MessageId", "Status", "Path", "Length", "Detail" };
+        internal static readonly string[] Columns = { "Date", "Event", "File", "MessageId", "Status", "Path", "Length", "ErrorCount", "Expanded", "Detail" };
+        private const string DateFormat = "yyyy-MM-dd'T'HH:mm:ss.fffzzz";
         private static readonly Encoding Utf8WithBom = new UTF8Encoding(true);
         private readonly object _gate = new object();
         private readonly List<JournalEntry> _entries;
@@ -60,7 +93,14 @@ namespace RecurringIntegrations.Core.Folders
                 var stream = OpenForAppend(path);
                 try
                 {
-                    var entries = ReadAndRepair(stream, path);
+                    var (entries, legacy) = ReadAndRepair(stream, path);
+                    if (legacy)
+                    {
+                        stream.Dispose();
+                        Rewrite(path, entries);
+                        stream = OpenForAppend(path);
+                        stream.Position = stream.Length;
+                    }
                     if (stream.Length == 0)
                     {
                         var preamble = Utf8WithBom.GetPreamble();
@@ -88,24 +128,15 @@ namespace RecurringIntegrations.Core.Folders
             get { lock (_gate) return _entries.ToArray(); }
         }
 
-        /// <summary>Appends one line and flushes it to disk; only then may the step it announces be taken.</summary>
-        public JournalEntry Append(string eventName, string file, Guid? messageId = null, string? status = null, string? path = null,
-            long? length = null, string? detail = null)
+        /// <summary>Appends one line, dated now, and flushes it to disk; only then may the step it announces be taken.</summary>
+        public JournalEntry Append(JournalEntry entry)
         {
-            var entry = new JournalEntry
-            {
-                Date = DateTimeOffset.Now.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture),
-                Event = eventName,
-                File = file,
-                MessageId = messageId?.ToString("D") ?? string.Empty,
-                Status = status ?? string.Empty,
-                Path = path ?? string.Empty,
-                Length = length?.ToString(CultureInfo.InvariantCulture) ?? string.Empty,
-                Detail = OneLine(detail),
-            };
+            if (entry is null) throw new ArgumentNullException(nameof(entry));
+            entry.Date = DateTimeOffset.Now;
+            entry.Detail = OneLine(entry.Detail);
             lock (_gate)
             {
-                WriteLine(_stream, Path, new[] { entry.Date, entry.Event, entry.File, entry.MessageId, entry.Status, entry.Path, entry.Length, entry.Detail });
+                WriteLine(_stream, Path, Fields(entry));
                 _entries.Add(entry);
             }
             return entry;
@@ -121,7 +152,7 @@ namespace RecurringIntegrations.Core.Folders
         public static IReadOnlyList<JournalEntry> Read(string path)
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            return Parse(stream);
+            return Parse(stream, path).Entries;
         }
 
         private static FileStream TakeLock(string lockPath)
@@ -139,7 +170,7 @@ namespace RecurringIntegrations.Core.Folders
             {
                 throw ErrorCatalog.JournalFolderNotFound.Wrap(ex, System.IO.Path.GetDirectoryName(lockPath));
             }
-            catch (IOException ex) when (IsHeldByAnother(ex))
+            catch (IOException ex) when (LandingFile.IsInUse(ex))
             {
                 throw ErrorCatalog.FolderBusy.Wrap(ex, lockPath);
             }
@@ -166,7 +197,7 @@ namespace RecurringIntegrations.Core.Folders
             }
         }
 
-        private static List<JournalEntry> ReadAndRepair(FileStream stream, string path)
+        private static (List<JournalEntry> Entries, bool Legacy) ReadAndRepair(FileStream stream, string path)
         {
             var length = stream.Length;
             if (length > 0)
@@ -194,19 +225,39 @@ namespace RecurringIntegrations.Core.Folders
                 }
             }
             stream.Position = 0;
-            var entries = Parse(stream);
+            var parsed = Parse(stream, path);
             stream.Position = stream.Length;
-            return entries;
+            return parsed;
         }
 
-        private static List<JournalEntry> Parse(Stream stream)
+        /// <summary>
+        /// Brings a journal of the first format (no ErrorCount and Expanded columns) to this one, so every line of a file has
+        /// the same columns for Import-Csv. The new file is written beside it and renamed over it: a crash leaves either.
+        /// </summary>
+        private static void Rewrite(string path, List<JournalEntry> entries)
+        {
+            using var landing = LandingFile.Create(System.IO.Path.GetDirectoryName(path)!, System.IO.Path.GetFileName(path),
+                " The journal was left as it was.", ex => WriteFailed(path, ex), 4096);
+            var preamble = Utf8WithBom.GetPreamble();
+            landing.Write(preamble, preamble.Length);
+            foreach (var fields in new[] { Columns }.Concat(entries.Select(Fields)))
+            {
+                var bytes = Encoding.UTF8.GetBytes(CsvLine(fields));
+                landing.Write(bytes, bytes.Length);
+            }
+            landing.MoveTo(path, replace: true);
+        }
+
+        private static (List<JournalEntry> Entries, bool Legacy) Parse(Stream stream, string path)
         {
             var entries = new List<JournalEntry>();
             using var reader = new StreamReader(stream, Encoding.UTF8, true, 4096, leaveOpen: true);
             string[]? header = null;
             string? line;
+            var number = 0;
             while ((line = reader.ReadLine()) != null)
             {
+                number++;
                 if (line.Length == 0) continue;
                 var fields = SplitCsv(line);
                 if (header is null)
@@ -214,36 +265,76 @@ namespace RecurringIntegrations.Core.Folders
                     header = fields;
                     continue;
                 }
-                var entry = new JournalEntry();
-                for (var i = 0; i < header.Length && i < fields.Length; i++)
-                {
-                    switch (header[i])
-                    {
-                        case "Date": entry.Date = fields[i]; break;
-                        case "Event": entry.Event = fields[i]; break;
-                        case "File": entry.File = fields[i]; break;
-                        case "MessageId": entry.MessageId = fields[i]; break;
-                        case "Status": entry.Status = fields[i]; break;
-                        case "Path": entry.Path = fields[i]; break;
-                        case "Length": entry.Length = fields[i]; break;
-                        case "Detail": entry.Detail = fields[i]; break;
-                    }
-                }
-                entries.Add(entry);
+                var values = new Dictionary<string, string>(StringComparer.Ordinal);
+                for (var i = 0; i < header.Length && i < fields.Length; i++) values[header[i]] = fields[i];
+                entries.Add(ToEntry(values, path, number));
             }
-            return entries;
+            var legacy = header != null && !header.Contains("ErrorCount");
+            if (legacy) foreach (var entry in entries) FromFirstFormat(entry);
+            return (entries, legacy);
         }
+
+        private static JournalEntry ToEntry(Dictionary<string, string> values, string path, int line)
+        {
+            string Text(string column) => values.TryGetValue(column, out var value) ? value : string.Empty;
+            D365Exception Invalid(string column) =>
+                ErrorCatalog.JournalLineInvalid.Create(path, line, $"the {column} '{Text(column)}' is not one the journal writes");
+
+            var entry = new JournalEntry
+            {
+                File = Text("File"),
+                Status = Text("Status"),
+                Path = Text("Path"),
+                Detail = Text("Detail"),
+                Expanded = string.Equals(Text("Expanded"), "True", StringComparison.OrdinalIgnoreCase),
+            };
+            if (!DateTimeOffset.TryParseExact(Text("Date"), DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date)) throw Invalid("Date");
+            entry.Date = date;
+            if (!Enum.TryParse<JournalEvent>(Text("Event"), false, out var @event) || !Enum.IsDefined(typeof(JournalEvent), @event)) throw Invalid("Event");
+            entry.Event = @event;
+            if (Text("MessageId").Length > 0)
+                entry.MessageId = Guid.TryParse(Text("MessageId"), out var id) ? id : throw Invalid("MessageId");
+            if (Text("Length").Length > 0)
+                entry.Length = long.TryParse(Text("Length"), NumberStyles.None, CultureInfo.InvariantCulture, out var length) ? length : throw Invalid("Length");
+            if (Text("ErrorCount").Length > 0)
+                entry.ErrorCount = int.TryParse(Text("ErrorCount"), NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : throw Invalid("ErrorCount");
+            return entry;
+        }
+
+        /// <summary>The first format kept an unpacked export as Status 'Expanded' and a failure's error count in its Detail text.</summary>
+        private static void FromFirstFormat(JournalEntry entry)
+        {
+            if (entry.Event == JournalEvent.Saved && entry.Status == "Expanded")
+            {
+                entry.Expanded = true;
+                entry.Status = string.Empty;
+            }
+            const string errors = " execution error(s)";
+            if (entry.Outcome != null && entry.Detail.EndsWith(errors, StringComparison.Ordinal) &&
+                int.TryParse(entry.Detail.Substring(0, entry.Detail.Length - errors.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            {
+                entry.ErrorCount = count;
+                entry.Detail = string.Empty;
+            }
+        }
+
+        private static string[] Fields(JournalEntry entry) => new[]
+        {
+            entry.Date.ToString(DateFormat, CultureInfo.InvariantCulture),
+            entry.Event.ToString(),
+            entry.File,
+            entry.MessageId?.ToString("D") ?? string.Empty,
+            entry.Status,
+            entry.Path,
+            entry.Length?.ToString(CultureInfo.InvariantCulture) ?? string.Empty,
+            entry.ErrorCount?.ToString(CultureInfo.InvariantCulture) ?? string.Empty,
+            entry.Expanded ? "True" : string.Empty,
+            entry.Detail,
+        };
 
         private static void WriteLine(FileStream stream, string path, IReadOnlyList<string> fields)
         {
-            var line = new StringBuilder();
-            for (var i = 0; i < fields.Count; i++)
-            {
-                if (i > 0) line.Append(',');
-                line.Append('"').Append(fields[i].Replace("\"", "\"\"")).Append('"');
-            }
-            line.Append("\r\n");
-            var bytes = Encoding.UTF8.GetBytes(line.ToString());
+            var bytes = Encoding.UTF8.GetBytes(CsvLine(fields));
             try
             {
                 stream.Write(bytes, 0, bytes.Length);
@@ -253,6 +344,17 @@ namespace RecurringIntegrations.Core.Folders
             {
                 throw WriteFailed(path, ex);
             }
+        }
+
+        private static string CsvLine(IReadOnlyList<string> fields)
+        {
+            var line = new StringBuilder();
+            for (var i = 0; i < fields.Count; i++)
+            {
+                if (i > 0) line.Append(',');
+                line.Append('"').Append(fields[i].Replace("\"", "\"\"")).Append('"');
+            }
+            return line.Append("\r\n").ToString();
         }
 
         internal static string[] SplitCsv(string line)
@@ -277,15 +379,8 @@ namespace RecurringIntegrations.Core.Folders
             return fields.ToArray();
         }
 
-        private static string OneLine(string? text) =>
-            string.IsNullOrEmpty(text) ? string.Empty : text!.Replace("\r\n", " ").Replace('\r', ' ').Replace('\n', ' ');
-
-        /// <summary>
-        /// The lock is another process's: Windows reports a sharing or lock violation (32, 33), .NET on Unix a refused flock
-        /// as EWOULDBLOCK (11 on Linux, 35 on macOS). Anything else (read-only or full file system) is not a busy folder.
-        /// </summary>
-        private static bool IsHeldByAnother(IOException ex) =>
-            RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? (ex.HResult & 0xFFFF) is 32 or 33 : ex.HResult is 11 or 35;
+        private static string OneLine(string text) =>
+            string.IsNullOrEmpty(text) ? string.Empty : text.Replace("\r\n", " ").Replace('\r', ' ').Replace('\n', ' ');
 
         private static D365Exception AccessDenied(string path, Exception ex) =>
             ErrorCatalog.FolderAccessDenied.Wrap(ex, "write", path);

@@ -1,6 +1,7 @@
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Connection;
 using RecurringIntegrations.Core.Api;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Operations
 {

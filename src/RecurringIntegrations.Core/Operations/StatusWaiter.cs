@@ -6,9 +6,9 @@ using RecurringIntegrations.Core.Api;
 namespace RecurringIntegrations.Core.Operations
 {
     /// <summary>
-    /// Waits for many enqueued messages together: each round polls every unfinished message (at most
-    /// <see cref="MaxConcurrency"/> calls at once), reports each one the moment its status is terminal, then sleeps
-    /// <see cref="PollInterval"/>. On timeout it reports the last status of every unfinished message (IsTerminal false)
+    /// Waits for many enqueued messages together, through the one <see cref="PollLoop{TItem, TStatus}"/>: each round polls
+    /// every unfinished message (at most <see cref="MaxConcurrency"/> calls at once), reports each one the moment its status
+    /// is terminal, then waits <see cref="PollInterval"/> on the session's clock. On timeout it reports the last status of every unfinished message (IsTerminal false)
     /// and then ONE summary error, StatusWaitTimeout, whose target is the list of those message ids: a script sees every
     /// message once and one failure to act on, not one error per message.
     /// </summary>
@@ -72,64 +72,33 @@ namespace RecurringIntegrations.Core.Operations
             var pending = messages.GroupBy(m => m.MessageId).Select(g => g.First()).ToList();
             var total = pending.Count;
             var done = 0;
-            var last = new Dictionary<Guid, MessageStatus>();
-            var deadline = DateTimeOffset.UtcNow + Timeout;
-            using var slots = new SemaphoreSlim(Math.Max(1, MaxConcurrency));
             callbacks.OnProgress(0, total, null);
-
-            while (pending.Count > 0)
-            {
-                var round = await Task.WhenAll(pending.Select(message => PollAsync(message, slots, cancellationToken))).ConfigureAwait(false);
-                var still = new List<MessageReference>();
-                foreach (var (message, status, error) in round)
+            var unfinished = await Loop<MessageReference, MessageStatus>(GetAsync, status => status.IsTerminal,
+                (message, status) =>
                 {
-                    var id = message.MessageId;
-                    if (error != null)
-                    {
-                        // A message the service cannot answer for will not start answering: report it once and stop asking.
-                        callbacks.OnError(id, error);
-                        callbacks.OnProgress(++done, total, message.FileName ?? id.ToString("D"));
-                    }
-                    else if (status!.IsTerminal)
-                    {
-                        callbacks.OnResult(status);
-                        callbacks.OnProgress(++done, total, message.FileName ?? id.ToString("D"));
-                    }
-                    else
-                    {
-                        last[id] = status;
-                        still.Add(message);
-                    }
-                }
-                pending = still;
-                if (pending.Count == 0) break;
-
-                var left = deadline - DateTimeOffset.UtcNow;
-                if (left <= TimeSpan.Zero)
+                    callbacks.OnResult(status);
+                    callbacks.OnProgress(++done, total, message.FileName ?? message.MessageId.ToString("D"));
+                    return Task.CompletedTask;
+                },
+                (message, _, ex) =>
                 {
-                    foreach (var message in pending) callbacks.OnResult(last[message.MessageId]);
-                    callbacks.OnError(pending.Select(m => m.MessageId).ToArray(), ErrorCatalog.StatusWaitTimeout.Create(pending.Count, total, Timeout.TotalSeconds));
-                    return;
-                }
-                await Task.Delay(left < PollInterval ? left : PollInterval, cancellationToken).ConfigureAwait(false);
-            }
+                    callbacks.OnError(message.MessageId, Failures.AsD365(ex, $"Reading the status of message {message.MessageId} failed"));
+                    callbacks.OnProgress(++done, total, message.FileName ?? message.MessageId.ToString("D"));
+                }).RunAsync(pending, cancellationToken).ConfigureAwait(false);
+            if (unfinished.Count == 0) return;
+            foreach (var (_, last) in unfinished) callbacks.OnResult(last);
+            callbacks.OnError(unfinished.Select(m => m.Item.MessageId).ToArray(), ErrorCatalog.StatusWaitTimeout.Create(unfinished.Count, total, Timeout.TotalSeconds));
         }
 
-        private async Task<(MessageReference Message, MessageStatus? Status, D365Exception? Error)> PollAsync(MessageReference message, SemaphoreSlim slots, CancellationToken cancellationToken)
-        {
-            await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+        /// <summary>The poll loop with this waiter's timeout, interval, concurrency and the session's clock.</summary>
+        internal PollLoop<TItem, TStatus> Loop<TItem, TStatus>(Func<TItem, CancellationToken, Task<TStatus>> read, Func<TStatus, bool> isFinal,
+            Func<TItem, TStatus, Task> onFinal, Action<TItem, TStatus?, Exception> onFailed) =>
+            new PollLoop<TItem, TStatus>(_session.Time, Timeout, PollInterval, MaxConcurrency)
             {
-                return (message, await GetAsync(message, cancellationToken).ConfigureAwait(false), null);
-            }
-            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
-            {
-                return (message, null, Failures.AsD365(ex, $"Reading the status of message {message.MessageId} failed"));
-            }
-            finally
-            {
-                slots.Release();
-            }
-        }
+                Read = read,
+                IsFinal = isFinal,
+                OnFinal = onFinal,
+                OnFailed = onFailed,
+            };
     }
 }

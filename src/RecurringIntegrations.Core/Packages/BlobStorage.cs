@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Connection;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -83,27 +84,14 @@ namespace RecurringIntegrations.Core.Packages
         /// </summary>
         public async Task<long> DownloadAsync(Uri url, string target, bool overwrite, CancellationToken cancellationToken)
         {
-            var directory = Path.GetDirectoryName(target)!;
-            var partial = Path.Combine(directory, "." + Path.GetFileName(target) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
-            try
-            {
-                var message = _pipeline.CreateMessage("Get Blob", () => Request(HttpMethod.Get, url, null),
-                    (response, token) => CopyToFileAsync(response, partial, token), _verbose);
-                message.StreamResponse = true;
-                var length = await _pipeline.SendAsync(message, cancellationToken).ConfigureAwait(false);
-                if (File.Exists(target))
-                {
-                    if (!overwrite)
-                        throw ErrorCatalog.PackageOutputExists.Create(target, "-OutputPath or -PackageName");
-                    File.Delete(target);
-                }
-                File.Move(partial, target);
-                return length;
-            }
-            finally
-            {
-                if (File.Exists(partial)) File.Delete(partial);
-            }
+            var message = _pipeline.CreateMessage("Get Blob", () => Request(HttpMethod.Get, url, null),
+                (response, token) => LandAsync(response, target, token), _verbose);
+            message.StreamResponse = true;
+            using var landing = await _pipeline.SendAsync(message, cancellationToken).ConfigureAwait(false);
+            if (!overwrite && File.Exists(target))
+                throw ErrorCatalog.PackageOutputExists.Create(target, "-OutputPath or -PackageName");
+            landing.MoveTo(target, replace: true);
+            return landing.Length;
         }
 
         /// <summary>A storage call with no answer to read. Every one may be repeated: a blob or block written twice is the same blob.</summary>
@@ -123,37 +111,25 @@ namespace RecurringIntegrations.Core.Packages
             return request;
         }
 
-        private async Task<long> CopyToFileAsync(HttpResponseMessage response, string partial, CancellationToken cancellationToken)
+        /// <summary>One try's download, into a landing file of its own: a try that fails part way leaves nothing behind for the next.</summary>
+        private async Task<LandingFile> LandAsync(HttpResponseMessage response, string target, CancellationToken cancellationToken)
         {
-            long total = 0;
-            var buffer = new byte[CopyBufferSize];
-            using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-            using (var target = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            var directory = Path.GetDirectoryName(target)!;
+            var landing = LandingFile.Create(directory, Path.GetFileName(target), string.Empty,
+                ex => ErrorCatalog.PackageWriteFailed.Wrap(ex, $"Saving into '{directory}'", ex.Message));
+            try
             {
-                while (true)
-                {
-                    int read;
-                    using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-                    {
-                        idle.CancelAfter(_timeout);
-                        read = await source.ReadAsync(buffer, 0, buffer.Length, idle.Token).ConfigureAwait(false);
-                    }
-                    if (read == 0) break;
-                    try
-                    {
-                        await target.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (IOException ex)
-                    {
-                        throw ErrorCatalog.PackageWriteFailed.Wrap(ex, $"Saving into '{Path.GetDirectoryName(partial)}'", ex.Message);
-                    }
-                    total += read;
-                }
-                target.Flush(true);
+                using (var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false))
+                    await landing.CopyFromAsync(source, _timeout, cancellationToken).ConfigureAwait(false);
+                if (response.Content.Headers.ContentLength is { } declared && declared != landing.Length)
+                    throw new IOException($"the download ended after {landing.Length} of {declared} bytes");
+                return landing;
             }
-            if (response.Content.Headers.ContentLength is { } declared && declared != total)
-                throw new IOException($"the download ended after {total} of {declared} bytes");
-            return total;
+            catch
+            {
+                landing.Dispose();
+                throw;
+            }
         }
 
         private static int ReadBlock(Stream file, byte[] buffer)

@@ -4,6 +4,7 @@ using System.Text;
 using System.Xml;
 using System.Xml.Linq;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -66,38 +67,28 @@ namespace RecurringIntegrations.Core.Packages
             var description = FirstText(request.Description, template?.Root?.Element(Ns + "Description")?.Value, groupName);
             var manifest = BuildManifest(template, groupName!, description!, entries);
 
-            var partial = Path.Combine(Path.GetDirectoryName(output)!, "." + Path.GetFileName(output) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
-            var moved = false;
+            using var landing = LandingFile.Create(Path.GetDirectoryName(output)!, Path.GetFileName(output), string.Empty,
+                ex => ErrorCatalog.PackageWriteFailed.Wrap(ex, $"Writing the package '{output}'", ex.Message), 81920);
             try
             {
-                using (var stream = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920))
+                using (var zip = new ZipArchive(landing.Stream, ZipArchiveMode.Create, leaveOpen: true))
                 {
-                    using (var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true))
+                    WriteXml(zip, ManifestName, manifest);
+                    WriteXml(zip, HeaderName, BuildHeader(description!));
+                    foreach (var (entity, entryName) in entries)
                     {
-                        WriteXml(zip, ManifestName, manifest);
-                        WriteXml(zip, HeaderName, BuildHeader(description!));
-                        foreach (var (entity, entryName) in entries)
-                        {
-                            using var target = zip.CreateEntry(entryName, CompressionLevel.Fastest).Open();
-                            using var source = new FileStream(entity.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.SequentialScan);
-                            source.CopyTo(target, 81920);
-                        }
+                        using var target = zip.CreateEntry(entryName, CompressionLevel.Fastest).Open();
+                        using var source = new FileStream(entity.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.SequentialScan);
+                        source.CopyTo(target, 81920);
                     }
-                    stream.Flush(true);
                 }
-                if (File.Exists(output)) File.Delete(output);
-                File.Move(partial, output);
-                moved = true;
-                return new FileInfo(output);
             }
             catch (IOException ex)
             {
-                throw ErrorCatalog.PackageWriteFailed.Wrap(ex, $"Writing the package '{output}'", ex.Message);
+                throw LandingFile.LocalFailure(ex, landing.PartialPath, string.Empty,
+                    e => ErrorCatalog.PackageWriteFailed.Wrap(e, $"Writing the package '{output}'", e.Message));
             }
-            finally
-            {
-                if (!moved && File.Exists(partial)) File.Delete(partial);
-            }
+            return new FileInfo(landing.MoveTo(output, replace: true));
         }
 
         /// <summary>
@@ -130,6 +121,7 @@ namespace RecurringIntegrations.Core.Packages
                 throw ErrorCatalog.PackageOutputPathIsFolder.Create(full, Path.Combine(full, "package.zip"));
             if (File.Exists(full) && !overwrite)
                 throw ErrorCatalog.PackageOutputExists.Create(full, "name");
+            FileNames.CheckUsable(full, string.Empty);
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);
             return full;
         }

@@ -1,6 +1,6 @@
-using System.IO.Compression;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Model;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Packages
 {
@@ -124,7 +124,7 @@ namespace RecurringIntegrations.Core.Packages
             }
             execution.Length = await _client.Storage.DownloadAsync(url, target, request.Overwrite, cancellationToken).ConfigureAwait(false);
             execution.Path = target;
-            if (request.Expand) Expand(target);
+            if (request.Expand) ZipExtractor.ExpandBeside(target, " The package was saved but not expanded; inspect it before you open it.");
             return execution;
         }
 
@@ -196,7 +196,7 @@ namespace RecurringIntegrations.Core.Packages
                     throw ErrorCatalog.ErrorKeysFileTimeout.Create(entityName, executionId, Timeout.TotalSeconds);
                 await _time.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
             }
-            var name = DownloadFiles.Sanitize(executionId + "-" + entityName.Trim() + "-errorkeys" + KeysExtension(url));
+            var name = FileNames.Sanitize(executionId + "-" + entityName.Trim() + "-errorkeys" + KeysExtension(url));
             var target = System.IO.Path.Combine(folder, name);
             var length = await _client.Storage.DownloadAsync(url, target, true, cancellationToken).ConfigureAwait(false);
             return new ErrorKeysFile { ExecutionId = executionId, EntityName = entityName.Trim(), Path = target, Length = length, Environment = Environment };
@@ -221,28 +221,10 @@ namespace RecurringIntegrations.Core.Packages
 
         private static string DownloadFilesName(string packageName)
         {
-            var name = DownloadFiles.Sanitize(packageName);
+            var name = FileNames.Sanitize(packageName);
             if (name.Length == 0)
                 throw ErrorCatalog.PackageNameInvalid.Create(packageName);
             return name.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) ? name : name + ".zip";
-        }
-
-        /// <summary>Unpacks into a folder beside the zip; an entry that would land outside it is refused (a package is flat).</summary>
-        private static void Expand(string zipPath)
-        {
-            var folder = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(zipPath)!, System.IO.Path.GetFileNameWithoutExtension(zipPath));
-            var root = System.IO.Path.GetFullPath(folder + System.IO.Path.DirectorySeparatorChar);
-            Directory.CreateDirectory(root);
-            using var zip = ZipFile.OpenRead(zipPath);
-            foreach (var entry in zip.Entries)
-            {
-                var target = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, entry.FullName));
-                if (!target.StartsWith(root, StringComparison.OrdinalIgnoreCase))
-                    throw ErrorCatalog.PackageEntryOutsideFolder.Create($"The package entry '{entry.FullName}'", "The package was saved but not expanded; inspect it before you open it.");
-                if (entry.FullName.EndsWith("/", StringComparison.Ordinal)) continue;
-                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
-                entry.ExtractToFile(target, overwrite: true);
-            }
         }
 
         private static void RequireName(string? value, ErrorEntry entry)

@@ -3,6 +3,7 @@ using System.IO;
 using System.Net.Http;
 using System.Text;
 using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Files;
 using RecurringIntegrations.Core.Model;
 using Xunit;
 using RecurringIntegrations.Core.Errors;
@@ -54,7 +55,7 @@ public class LocalFileTests
     [InlineData("Customers V3.xml", "Customers V3.xml")]
     [InlineData("..", "")]
     public void File_names_offered_by_the_service_cannot_escape_the_output_folder(string offered, string expected) =>
-        Assert.Equal(expected, DownloadFiles.Sanitize(offered));
+        Assert.Equal(expected, FileNames.Sanitize(offered));
 
     [Fact]
     public void Service_file_name_wins_over_the_correlation_id()

@@ -7,6 +7,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Folders;
+using RecurringIntegrations.Core.Operations;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
@@ -35,15 +36,17 @@ public sealed class FolderExportTests
         Assert.All(recorder.Results, r => Assert.True(r.Acknowledged && !r.AlreadySaved && File.Exists(r.Path)));
         Assert.Equal(queued.OrderBy(i => i), env.Emulator.State.Acknowledged.OrderBy(i => i));
         var journal = FolderJournal.Read(Path.Combine(folder, "journal.csv"));
-        Assert.Equal(5, journal.Count(e => e.Event == "Saved"));
-        Assert.Equal(5, journal.Count(e => e.Event == "Acknowledged"));
+        Assert.Equal(5, journal.Count(e => e.Event == JournalEvent.Saved));
+        Assert.Equal(5, journal.Count(e => e.Event == JournalEvent.Acknowledged));
         Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(folder, "receiving")));
     }
 
     [Fact]
     public async Task A_redelivered_message_already_saved_is_acknowledged_without_a_second_copy()
     {
-        await using var env = await Emulated.StartAsync(o => o.RedeliveryTimeout = TimeSpan.FromMilliseconds(300));
+        // Redelivery is switched on between the runs, not timed: a slow first run must not see its message come back.
+        EmulatorOptions options = null!;
+        await using var env = await Emulated.StartAsync(o => (options = o).RedeliveryTimeout = TimeSpan.FromHours(1));
         var id = env.Emulator.AddExportMessage(WellKnown.ExportActivity, "once.xml", "<once/>"u8.ToArray());
         // The first ack is refused, as if its answer were lost: the message comes back.
         env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/ack", Kind = FaultKind.Status, StatusCode = 400 });
@@ -53,7 +56,7 @@ public sealed class FolderExportTests
         Assert.False(Assert.Single(first.Results).Acknowledged);
         Assert.Equal("DequeueAckFailed", Assert.Single(first.Errors).Error.ErrorId);
 
-        await Task.Delay(400);
+        options.RedeliveryTimeout = TimeSpan.Zero;
         var second = new Recorder<FolderExportResult>();
         await Export(env, folder).RunAsync(second.Callbacks(), None);
 
@@ -93,6 +96,23 @@ public sealed class FolderExportTests
     }
 
     [Fact]
+    public async Task Messages_failing_in_a_row_stop_the_export_by_the_same_rule_as_Receive_D365Dequeue()
+    {
+        await using var env = await Emulated.StartAsync();
+        for (var i = 0; i < 10; i++) env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"x{i}.xml", "<x/>"u8.ToArray());
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/download", Kind = FaultKind.Status, StatusCode = 404, Times = -1 });
+        var recorder = new Recorder<FolderExportResult>();
+
+        await Export(env, Path.Combine(env.Folder, "out")).RunAsync(recorder.Callbacks(), None);
+
+        Assert.Equal(QueueDrain.MaxConsecutiveFailures, recorder.Errors.Count);
+        Assert.Equal($"{QueueDrain.MaxConsecutiveFailures} messages failed in a row; stopping. The messages not saved stay on the queue.", Assert.Single(recorder.Warnings));
+        Assert.Empty(recorder.Results);
+        // Nothing acknowledged: every message, the failed ones included, stays on the queue.
+        Assert.Equal(10, env.Emulator.State.PendingExports(WellKnown.ExportActivity));
+    }
+
+    [Fact]
     public async Task A_full_disk_while_saving_leaves_no_file_and_no_ack()
     {
         Assert.True(OperatingSystem.IsLinux(), "the disk-full case is exercised on Linux, where a small tmpfs plays the full disk");
@@ -107,7 +127,7 @@ public sealed class FolderExportTests
             await Export(env, mountPoint).RunAsync(recorder.Callbacks(), None);
 
             Assert.Empty(recorder.Results);
-            Assert.Equal("DownloadWriteFailed", recorder.Errors.First().Error.ErrorId);
+            Assert.Equal("DiskFull", recorder.Errors.First().Error.ErrorId);
             Assert.Empty(env.Emulator.State.Acknowledged);
             Assert.Equal(1, env.Emulator.State.PendingExports(WellKnown.ExportActivity));
             Assert.Equal(new[] { "journal.csv", "journal.csv.lock" }, Directory.GetFiles(mountPoint).Select(Path.GetFileName).OrderBy(n => n));

@@ -52,8 +52,8 @@ public sealed class FolderImportTests
         Assert.Contains("group B is too long", File.ReadAllText(Path.Combine(inbox, "failed", "b.csv.error.txt")));
         Assert.Equal(rows.Select(r => r.MessageId!.Value).OrderBy(i => i), env.Emulator.State.Enqueued.Select(m => m.MessageId).OrderBy(i => i));
         var journal = FolderJournal.Read(Path.Combine(inbox, "journal.csv"));
-        Assert.Equal(new[] { "Sending", "Sent", "Processed" }, journal.Where(e => e.File == "a.csv").Select(e => e.Event));
-        Assert.Equal(new[] { "Sending", "Sent", "Failed" }, journal.Where(e => e.File == "b.csv").Select(e => e.Event));
+        Assert.Equal(new[] { JournalEvent.Sending, JournalEvent.Sent, JournalEvent.Processed }, journal.Where(e => e.File == "a.csv").Select(e => e.Event));
+        Assert.Equal(new[] { JournalEvent.Sending, JournalEvent.Sent, JournalEvent.Failed }, journal.Where(e => e.File == "b.csv").Select(e => e.Event));
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public sealed class FolderImportTests
         Assert.Empty(recorder.Results);
         Assert.Single(recorder.Errors);
         Assert.True(File.Exists(Path.Combine(inbox, "refused.csv")));
-        Assert.Equal("Returned", FolderJournal.Read(Path.Combine(inbox, "journal.csv")).Last().Event);
+        Assert.Equal(JournalEvent.Returned, FolderJournal.Read(Path.Combine(inbox, "journal.csv")).Last().Event);
     }
 
     [Fact]
@@ -127,9 +127,9 @@ public sealed class FolderImportTests
         File.WriteAllText(Path.Combine(inbox, "sending", "no-id.csv"), "ID\nN\n");
         using (var journal = FolderJournal.Open(Path.Combine(inbox, "journal.csv")))
         {
-            journal.Append("Sending", "had-id.csv", path: Path.Combine(inbox, "sending", "had-id.csv"));
-            journal.Append("Sending", "no-id.csv", path: Path.Combine(inbox, "sending", "no-id.csv"));
-            journal.Append("Sent", "had-id.csv", sent);
+            journal.Append(new JournalEntry { Event = JournalEvent.Sending, File = "had-id.csv", Path = Path.Combine(inbox, "sending", "had-id.csv") });
+            journal.Append(new JournalEntry { Event = JournalEvent.Sending, File = "no-id.csv", Path = Path.Combine(inbox, "sending", "no-id.csv") });
+            journal.Append(new JournalEntry { Event = JournalEvent.Sent, File = "had-id.csv", MessageId = sent });
         }
         var recorder = new Recorder<FolderImportResult>();
 
@@ -149,13 +149,13 @@ public sealed class FolderImportTests
         await using var env = await Emulated.StartAsync();
         var inbox = Inbox(env, ("a.csv", "ID\nA\n"));
         var journalPath = Path.Combine(inbox, "journal.csv");
-        using (var journal = FolderJournal.Open(journalPath)) journal.Append("Skipped", "old.csv", detail: "before");
+        using (var journal = FolderJournal.Open(journalPath)) journal.Append(new JournalEntry { Event = JournalEvent.Skipped, File = "old.csv", Detail = "before" });
         File.AppendAllText(journalPath, "\"2026-01-01T00:00:00.000+00:00\",\"Send");
 
         await Import(env, inbox).RunAsync(new Recorder<FolderImportResult>().Callbacks(), None);
 
         var entries = FolderJournal.Read(journalPath);
-        Assert.Equal(new[] { "Skipped", "Sending", "Sent", "Processed" }, entries.Select(e => e.Event));
+        Assert.Equal(new[] { JournalEvent.Skipped, JournalEvent.Sending, JournalEvent.Sent, JournalEvent.Processed }, entries.Select(e => e.Event));
     }
 
     [Fact]
@@ -195,7 +195,7 @@ public sealed class FolderImportTests
 
         Assert.Equal("kept.csv", Assert.Single(recorder.Results).FileName);
         Assert.Contains(recorder.Warnings, w => w.Contains("gone.csv") && w.Contains("vanished"));
-        Assert.Equal("Skipped", FolderJournal.Read(Path.Combine(inbox, "journal.csv")).Last(e => e.File == "gone.csv").Event);
+        Assert.Equal(JournalEvent.Skipped, FolderJournal.Read(Path.Combine(inbox, "journal.csv")).Last(e => e.File == "gone.csv").Event);
     }
 
     [Fact]

@@ -78,12 +78,12 @@ public sealed class FolderKillTests
             {
                 var lines = journal.Where(e => e.File == name).ToList();
                 var final = lines.Last();
-                Assert.Equal(located[name], final.Event.ToLowerInvariant());
+                Assert.Equal(located[name], final.Event.ToString().ToLowerInvariant());
                 Assert.Equal(Path.Combine(inbox, located[name], name), final.Path);
-                var sent = lines.Where(e => e.Event == "Sent").ToList();
+                var sent = lines.Where(e => e.Event == JournalEvent.Sent).ToList();
                 Assert.True(sent.Count <= 1, $"{name} journalled as sent {sent.Count} times");
                 if (located[name] != FolderImport.UnconfirmedFolder)
-                    Assert.Equal(onService[name][0].MessageId, Assert.Single(sent).MessageGuid);
+                    Assert.Equal(onService[name][0].MessageId, Assert.Single(sent).MessageId);
                 var expected = located[name] switch { "processed" => "Processed", "failed" => "ProcessedWithErrors", _ => null };
                 if (expected != null) Assert.Equal(expected, onService[name][0].Status);
             }
@@ -132,13 +132,13 @@ public sealed class FolderKillTests
             var journal = FolderJournal.Read(Path.Combine(folder, "journal.csv"));
             foreach (var (id, content) in contents)
             {
-                var savedLine = Assert.Single(journal, e => e.Event == "Saved" && e.MessageGuid == id);
+                var savedLine = Assert.Single(journal, e => e.Event == JournalEvent.Saved && e.MessageId == id);
                 Assert.Equal(content, File.ReadAllText(savedLine.Path));
             }
             var redelivered = emulator.State.DequeueCounts.Count(c => c.Value > 1);
             _output.WriteLine($"export: {Files} messages, {kills} kills (SIGKILL), {finished} run(s) ended before their kill, then a last run ({last} rows)");
             _output.WriteLine($"export: saved {saved.Count} files, acknowledged {emulator.State.Acknowledged.Count}, redelivered {redelivered} " +
-                              $"(max {emulator.State.DequeueCounts.Values.Max()} deliveries of one), journalled acks {journal.Count(e => e.Event == "Acknowledged")}, " +
+                              $"(max {emulator.State.DequeueCounts.Values.Max()} deliveries of one), journalled acks {journal.Count(e => e.Event == JournalEvent.Acknowledged)}, " +
                               $"duplicates 0, lost 0, {watch.Elapsed.TotalSeconds:0.0} s");
         }
         finally

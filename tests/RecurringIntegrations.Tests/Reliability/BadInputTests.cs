@@ -6,6 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core;
+using RecurringIntegrations.Core.Files;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Operations;
@@ -318,8 +319,10 @@ public class BadInputTests
 
             Assert.Empty(recorder.Results);
             var (_, error) = Assert.Single(recorder.Errors);
-            Assert.Equal("DownloadWriteFailed", error.ErrorId);
+            Assert.Equal("DiskFull", error.ErrorId);
             Assert.Equal(D365ErrorCategory.WriteError, error.Category);
+            // A full disk is not a dropped connection: the file is downloaded once, not retried.
+            Assert.Single(env.Emulator.State.Requests, r => r.PathAndQuery.Contains("/download/", StringComparison.Ordinal));
             Assert.Empty(Directory.GetFiles(mountPoint));
             Assert.Empty(env.Emulator.State.Acknowledged);
             Assert.Equal(1, env.Emulator.State.PendingExports(WellKnown.ExportActivity));

@@ -1,6 +1,6 @@
 using RecurringIntegrations.Core.Errors;
 
-namespace RecurringIntegrations.Core
+namespace RecurringIntegrations.Core.Files
 {
     /// <summary>Checks on local files and folders, made before any call, so bad input fails with advice and nothing is sent.</summary>
     public static class FileChecks
