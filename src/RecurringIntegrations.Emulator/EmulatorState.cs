@@ -16,6 +16,9 @@ public sealed record EnqueuedRecord(
     DateTimeOffset EnqueuedAt,
     string Status);
 
+/// <summary>An export message as the emulator holds it.</summary>
+public sealed record ExportRecord(Guid CorrelationId, Guid ActivityId, string FileName, int DequeueCount, bool Acknowledged, bool FileMissing);
+
 /// <summary>One HTTP request as the emulator saw it. StatusCode is 0 when a fault aborted the connection.</summary>
 public sealed record RequestRecord(
     DateTimeOffset At,
@@ -54,6 +57,16 @@ public sealed class EmulatorState
         {
             var now = DateTimeOffset.UtcNow;
             lock (_gate) return _imports.Select(m => m.ToRecord(StatusOf(m, now))).ToArray();
+        }
+    }
+
+    /// <summary>Every export message, acknowledged or not, in the order queued.</summary>
+    public IReadOnlyList<ExportRecord> Exports
+    {
+        get
+        {
+            lock (_gate)
+                return _exportsById.Values.Select(m => new ExportRecord(m.CorrelationId, m.ActivityId, m.FileName, m.DequeueCount, m.Acked, m.FileMissing)).ToArray();
         }
     }
 
@@ -108,6 +121,32 @@ public sealed class EmulatorState
             _exportsById.Add(message.CorrelationId, message);
             _pendingExports.Add(message);
         }
+    }
+
+    /// <summary>Marks an export message's file as gone from storage; false when there is no such message.</summary>
+    internal bool MarkFileMissing(Guid correlationId)
+    {
+        lock (_gate)
+        {
+            if (!_exportsById.TryGetValue(correlationId, out var message))
+                return false;
+            message.FileMissing = true;
+            return true;
+        }
+    }
+
+    /// <summary>Forgets every message, acknowledgement and recorded request: an environment just made.</summary>
+    internal void Reset()
+    {
+        lock (_gate)
+        {
+            _imports.Clear();
+            _importsById.Clear();
+            _exportsById.Clear();
+            _pendingExports.Clear();
+            _acknowledged.Clear();
+        }
+        lock (_requests) _requests.Clear();
     }
 
     internal ImportMessage? FindImport(Guid messageId)
@@ -240,4 +279,7 @@ internal sealed class ExportMessage
     public DateTimeOffset? LastDequeued { get; set; }
     public int DequeueCount { get; set; }
     public bool Acked { get; set; }
+
+    /// <summary>Its file is gone from storage (an admin marked it bad): dequeue says so, download answers BlobNotFound.</summary>
+    public bool FileMissing { get; set; }
 }

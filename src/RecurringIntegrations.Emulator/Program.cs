@@ -25,7 +25,6 @@ internal static class Program
                                     a data project for the package API (repeatable; default: one named
                                     'Emulator package project' with Customer groups and Vendor groups)
           --export-package NAME=PATH an export of data project NAME serves the package at PATH
-          --nested-package-values   answer ExportToPackage and GetExportedPackageUrl with value.value
           --fault KIND:PATH[:TIMES] inject a fault into requests whose path contains PATH, TIMES times (default 1,
                                     -1 = always); KIND is 429, 500, 503 (with Retry-After: 1), reset, reset-after-body,
                                     html, gateway-N (status N, HTML page), malformed-json or delay-N (N ms). Repeatable.
@@ -79,7 +78,6 @@ internal static class Program
                         var (name, package) = SplitPair(Value());
                         options.DefinitionGroups.Add(new DefinitionGroup(name, Array.Empty<string>(), Path.GetFullPath(package)));
                         break;
-                    case "--nested-package-values": options.NestedPackageValues = true; break;
                     case "--throttle-rate": (options.Throttling ??= new ThrottlingOptions()).CallsPerSecond = double.Parse(Value(), CultureInfo.InvariantCulture); break;
                     case "--throttle-window-ms": (options.Throttling ??= new ThrottlingOptions()).Window = TimeSpan.FromMilliseconds(int.Parse(Value(), CultureInfo.InvariantCulture)); break;
                     case "--throttle-in-flight": (options.Throttling ??= new ThrottlingOptions()).MaxInFlight = int.Parse(Value(), CultureInfo.InvariantCulture); break;

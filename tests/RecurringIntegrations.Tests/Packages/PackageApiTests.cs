@@ -155,8 +155,10 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync(o =>
         {
-            o.ProcessingDelay = TimeSpan.FromMilliseconds(600);
+            // Half of it is the not-found window: longer than the fast retries of a 500 on a busy machine.
+            o.ProcessingDelay = TimeSpan.FromMilliseconds(2000);
             o.ExecutionNotFoundStatusCode = statusCode;
+            o.ExecutionNotFoundEvery = 1;
         });
         await using var _ = env;
         using var __ = client;
@@ -187,7 +189,11 @@ public sealed class PackageApiTests
     [Fact]
     public async Task A_wait_that_times_out_returns_the_last_status_not_terminal()
     {
-        var (env, client, jobs, _) = await StartAsync(o => o.ProcessingDelay = TimeSpan.FromSeconds(30));
+        var (env, client, jobs, _) = await StartAsync(o =>
+        {
+            o.ProcessingDelay = TimeSpan.FromSeconds(30);
+            o.ExecutionNotFoundEvery = 1;
+        });
         await using var _ = env;
         using var __ = client;
         jobs.Timeout = TimeSpan.FromMilliseconds(300);
