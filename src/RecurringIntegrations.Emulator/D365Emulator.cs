@@ -127,7 +127,10 @@ public sealed class D365Emulator : IAsyncDisposable
         }
         if (options.DefinitionGroups.Count == 0)
             options.DefinitionGroups.Add(new DefinitionGroup(WellKnown.DefinitionGroup, new[] { "Customer groups", "Vendor groups" }));
-        var certificate = CreateServerCertificate(options.DownloadHost);
+        var dataFolder = options.DataFolder is { } folder ? new DataFolder(folder) : null;
+        if (dataFolder is not null)
+            options.BlobFolder ??= dataFolder.BlobFolder;
+        var certificate = dataFolder?.Certificate(() => CreateServerCertificate(options.DownloadHost)) ?? CreateServerCertificate(options.DownloadHost);
 
         D365Emulator? emulator = null;
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
@@ -148,6 +151,11 @@ public sealed class D365Emulator : IAsyncDisposable
         builder.Services.AddRouting();
         var app = builder.Build();
         emulator = new D365Emulator(app, options, certificate);
+        if (dataFolder is not null)
+        {
+            dataFolder.Load(emulator.State, emulator.Packages);
+            emulator.State.Changed = emulator.Packages.Changed = () => dataFolder.Save(emulator.State, emulator.Packages);
+        }
         emulator.MapPipeline();
         await app.StartAsync(ct);
 
@@ -162,6 +170,9 @@ public sealed class D365Emulator : IAsyncDisposable
     /// <summary>A valid bearer token for the audience; a negative lifetime gives one already expired.</summary>
     public string IssueToken(string audience, TimeSpan? lifetime = null) =>
         _tokens.Issue(audience, Options.ClientId, lifetime ?? Options.TokenLifetime);
+
+    /// <summary>Writes the server certificate (its public part, DER) to a .cer file that clients can trust.</summary>
+    public void ExportCertificate(string path) => File.WriteAllBytes(path, ServerCertificate.Export(X509ContentType.Cert));
 
     /// <summary>Queues an export message for dequeue and returns its correlation id.</summary>
     public Guid AddExportMessage(Guid activityId, string fileName, byte[] content)

@@ -47,6 +47,10 @@ public sealed class EmulatorOptions
     /// stops cleanly; a standalone emulator that may be killed is given one inside its work folder.</summary>
     public string? BlobFolder { get; set; }
 
+    /// <summary>Folder that keeps queues, messages, package executions, blobs and the server certificate across restarts
+    /// (<see cref="Emulator.DataFolder"/>); null keeps them in memory.</summary>
+    public string? DataFolder { get; set; }
+
     /// <summary>How long the SAS URLs of the blob store stay valid (the service's are about 35 minutes).</summary>
     public TimeSpan SasLifetime { get; set; } = TimeSpan.FromMinutes(35);
 

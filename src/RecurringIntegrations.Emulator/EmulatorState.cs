@@ -48,6 +48,9 @@ public sealed class EmulatorState
 
     internal EmulatorState(EmulatorOptions options) => _options = options;
 
+    /// <summary>Called after every change of the queues (outside the lock): the data folder saves the state then.</summary>
+    internal Action? Changed { get; set; }
+
     /// <summary>Tokens granted by the token endpoint and the managed identity endpoint.</summary>
     public int TokenRequests => Volatile.Read(ref _tokenRequests);
 
@@ -112,6 +115,7 @@ public sealed class EmulatorState
             _imports.Add(message);
             _importsById.Add(message.MessageId, message);
         }
+        Changed?.Invoke();
     }
 
     internal void AddExport(ExportMessage message)
@@ -121,6 +125,7 @@ public sealed class EmulatorState
             _exportsById.Add(message.CorrelationId, message);
             _pendingExports.Add(message);
         }
+        Changed?.Invoke();
     }
 
     /// <summary>Marks an export message's file as gone from storage; false when there is no such message.</summary>
@@ -131,8 +136,9 @@ public sealed class EmulatorState
             if (!_exportsById.TryGetValue(correlationId, out var message))
                 return false;
             message.FileMissing = true;
-            return true;
         }
+        Changed?.Invoke();
+        return true;
     }
 
     /// <summary>Forgets every message, acknowledgement and recorded request: an environment just made.</summary>
@@ -147,6 +153,32 @@ public sealed class EmulatorState
             _acknowledged.Clear();
         }
         lock (_requests) _requests.Clear();
+        Changed?.Invoke();
+    }
+
+    /// <summary>Everything the queues hold, for the data folder.</summary>
+    internal (ImportMessage[] Imports, ExportMessage[] Exports, Guid[] Acknowledged) Snapshot()
+    {
+        lock (_gate) return (_imports.ToArray(), _exportsById.Values.Select(m => m.Copy()).ToArray(), _acknowledged.ToArray());
+    }
+
+    /// <summary>Puts back what <see cref="Snapshot"/> saved, at start.</summary>
+    internal void Restore(IEnumerable<ImportMessage> imports, IEnumerable<ExportMessage> exports, IEnumerable<Guid> acknowledged)
+    {
+        lock (_gate)
+        {
+            foreach (var import in imports)
+            {
+                _imports.Add(import);
+                _importsById.Add(import.MessageId, import);
+            }
+            foreach (var export in exports)
+            {
+                _exportsById.Add(export.CorrelationId, export);
+                if (!export.Acked) _pendingExports.Add(export);
+            }
+            _acknowledged.AddRange(acknowledged);
+        }
     }
 
     internal ImportMessage? FindImport(Guid messageId)
@@ -182,6 +214,13 @@ public sealed class EmulatorState
     /// has passed, giving it a new pop receipt.</summary>
     internal Dequeued? TryDequeue(Guid activityId)
     {
+        var dequeued = TakeNext(activityId);
+        if (dequeued is not null) Changed?.Invoke();
+        return dequeued;
+    }
+
+    private Dequeued? TakeNext(Guid activityId)
+    {
         var now = DateTimeOffset.UtcNow;
         lock (_gate)
         {
@@ -202,6 +241,13 @@ public sealed class EmulatorState
     }
 
     internal AckResult Ack(Guid activityId, Guid correlationId, string? popReceipt)
+    {
+        var result = TryAck(activityId, correlationId, popReceipt);
+        if (result == AckResult.Acked) Changed?.Invoke();
+        return result;
+    }
+
+    private AckResult TryAck(Guid activityId, Guid correlationId, string? popReceipt)
     {
         lock (_gate)
         {
@@ -282,4 +328,7 @@ internal sealed class ExportMessage
 
     /// <summary>Its file is gone from storage (an admin marked it bad): dequeue says so, download answers BlobNotFound.</summary>
     public bool FileMissing { get; set; }
+
+    /// <summary>A copy taken under the state's lock, to read its mutable fields outside it.</summary>
+    public ExportMessage Copy() => (ExportMessage)MemberwiseClone();
 }

@@ -1,7 +1,7 @@
 namespace RecurringIntegrations.Emulator;
 
 /// <summary>One kind of misbehaviour, applied to the requests that match it.</summary>
-public sealed class FaultRule
+public sealed record FaultRule
 {
     /// <summary>HTTP method to match; null matches any.</summary>
     public string? Method { get; init; }

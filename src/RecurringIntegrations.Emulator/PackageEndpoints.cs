@@ -116,6 +116,26 @@ public sealed class PackageEndpoints
         });
     }
 
+    /// <summary>Called after an execution starts or a data project is created (outside the lock): the data folder saves then.</summary>
+    internal Action? Changed { get; set; }
+
+    /// <summary>The executions, the data projects and how many executions started, for the data folder.</summary>
+    internal (PackageExecutionRecord[] Executions, DefinitionGroup[] Groups, int Started) Snapshot()
+    {
+        lock (_gate) return (_executions.Values.ToArray(), _groups.Values.ToArray(), _started);
+    }
+
+    /// <summary>Puts back what <see cref="Snapshot"/> saved, at start.</summary>
+    internal void Restore(IEnumerable<PackageExecutionRecord> executions, IEnumerable<DefinitionGroup> groups, int started)
+    {
+        lock (_gate)
+        {
+            foreach (var execution in executions) _executions[execution.ExecutionId] = execution;
+            foreach (var group in groups) _groups.TryAdd(group.Name, group);
+            _started = started;
+        }
+    }
+
     /// <summary>Forgets every execution and the data projects imports created; the declared ones stay.</summary>
     internal void Reset()
     {
@@ -127,6 +147,7 @@ public sealed class PackageEndpoints
             foreach (var group in _options.DefinitionGroups) _groups[group.Name] = group;
             _started = 0;
         }
+        Changed?.Invoke();
     }
 
     /// <summary>The errors of a package execution as GetExecutionErrors answers them, or null when the id is not a package execution's.</summary>
@@ -167,6 +188,7 @@ public sealed class PackageEndpoints
         if (final != "Failed")
             lock (_gate)
                 if (!_groups.ContainsKey(group)) _groups[group] = new DefinitionGroup(group, entities);
+        Changed?.Invoke();
         await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", id));
     }
 
@@ -186,7 +208,9 @@ public sealed class PackageEndpoints
         else
             _blobs.Store(blobName, stream => WritePackage(stream, group));
         var id = await StartAsync(context, p.Text("executionId"), "Export", group.Name, p.Text("legalEntityId"), blobName, "Succeeded", Array.Empty<PackageEntityError>());
-        if (id is not null) await WriteMaybeNestedAsync(context, id);
+        if (id is null) return;
+        Changed?.Invoke();
+        await WriteMaybeNestedAsync(context, id);
     }
 
     private async Task<string?> StartAsync(HttpContext context, string requested, string kind, string group, string legalEntity, string? blob,
