@@ -8,6 +8,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
 using RecurringIntegrations.Emulator;
+using RecurringIntegrations.Tests.Cmdlets;
 using Xunit;
 
 namespace RecurringIntegrations.Tests.Emulator;
@@ -83,6 +84,18 @@ public sealed class ProductTests : IDisposable
         Assert.Contains(harness.Emulator.State.Requests, r => r.Fault == FaultKind.SlowBody && r.StatusCode == 200);
         Assert.Contains(harness.Emulator.State.Requests, r => r.Fault == FaultKind.Reset && r.StatusCode == 0);
         foreach (var response in enqueues.Concat(downloads)) response.Dispose();
+    }
+
+    [Fact]
+    public void The_throttled_scenario_the_README_starts_with_reads_as_it_says()
+    {
+        var options = new EmulatorOptions();
+        var faults = new List<FaultRule>();
+
+        ScenarioFiles.ApplyScenario(Path.Combine(BuiltModule.RepositoryRoot, "src", "RecurringIntegrations.Emulator", "Scenarios", "throttled.json"), options, faults);
+
+        Assert.Equal(TimeSpan.FromSeconds(1), options.ProcessingDelay);
+        Assert.Equal([("Enqueue", 429, 1), ("GetMessageStatus", 500, 1)], faults.Select(f => (f.Operation, f.StatusCode, f.Times)));
     }
 
     [Theory]
