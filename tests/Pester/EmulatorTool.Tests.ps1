@@ -12,20 +12,28 @@ BeforeAll {
     $script:cleanHome = Join-Path $work 'home'
     New-Item -ItemType Directory -Path $cleanHome | Out-Null
 
-    # Runs a command with HOME (and the dotnet CLI's home) in the scratch folder.
+    # Sets or removes an environment variable. (A .NET call given $null would set it to "", and a dotnet CLI that
+    # finds DOTNET_CLI_HOME empty restores packages into a relative .nuget folder.)
+    function Set-EnvironmentVariable([string] $Name, [string] $Value) {
+        if ($Value) { Set-Item -Path "Env:$Name" -Value $Value } else { Remove-Item -Path "Env:$Name" -ErrorAction SilentlyContinue }
+    }
+
+    # Runs a command with HOME (and the dotnet CLI's home) in the scratch folder and no XDG folders.
     function Invoke-InCleanHome([scriptblock] $Command) {
         $variables = 'HOME', 'USERPROFILE', 'DOTNET_CLI_HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME'
         $saved = @{}
         foreach ($variable in $variables) {
             $saved[$variable] = [Environment]::GetEnvironmentVariable($variable)
-            [Environment]::SetEnvironmentVariable($variable, $(if ($variable -like 'XDG_*') { $null } else { $cleanHome }))
+            Set-EnvironmentVariable $variable $(if ($variable -notlike 'XDG_*') { $cleanHome })
         }
         try { & $Command }
         finally {
-            foreach ($variable in $variables) { [Environment]::SetEnvironmentVariable($variable, $saved[$variable]) }
+            foreach ($variable in $variables) { Set-EnvironmentVariable $variable $saved[$variable] }
         }
     }
 
+    $script:environmentBefore = Get-ChildItem Env: | Where-Object Name -in 'HOME', 'DOTNET_CLI_HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME' |
+        ForEach-Object { "$($_.Name)=$($_.Value)" }
     $script:build = & $powershell -NoProfile -NonInteractive -File (Join-Path $repositoryRoot 'build.ps1') -Task EmulatorTool 2>&1
     $script:buildExit = $LASTEXITCODE
     $script:install = Invoke-InCleanHome {
@@ -48,6 +56,12 @@ Describe 'the emulator as a .NET tool' {
         $LASTEXITCODE | Should -Be 0
         $help -join "`n" | Should -Match '--export-certificate PATH'
         $help -join "`n" | Should -Match '--scenario FILE'
+    }
+
+    It 'leaves the home folders of the session as they were' {
+        $after = Get-ChildItem Env: | Where-Object Name -in 'HOME', 'DOTNET_CLI_HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME' |
+            ForEach-Object { "$($_.Name)=$($_.Value)" }
+        $after | Should -Be $environmentBefore
     }
 
     # Windows asks the user before a certificate enters any Root store, which a test cannot answer.
