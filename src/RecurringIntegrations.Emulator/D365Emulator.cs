@@ -50,7 +50,7 @@ public sealed class D365Emulator : IAsyncDisposable
     /// <summary>The environment's root, e.g. https://127.0.0.1:54321/.</summary>
     public Uri BaseUri { get; private set; }
 
-    /// <summary>The environment URL as clients write it: lower case, no trailing slash (the token audience).</summary>
+    /// <summary>The environment URL as clients write it: lower case, no trailing slash, no default port (the token audience).</summary>
     public string Environment { get; private set; }
 
     /// <summary>The same server playing login.microsoftonline.com: authority = AuthorityHost + TenantId.</summary>
