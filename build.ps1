@@ -6,6 +6,8 @@
     Test    : the xunit suite (dotnet test), then the Pester suite (tests/Pester); ends with "N passed, M failed".
     Demo    : builds, starts the emulator, runs module/Examples/Demo.ps1 against it, stops the emulator.
     Package : builds in Release and writes a PowerShell Gallery package (nupkg) to out/packages (PSResourceGet).
+    EmulatorTool : packs the emulator as a .NET tool (command d365-emulator) into out/tool:
+              dotnet tool install --global --add-source out/tool RecurringIntegrations.Emulator
     Clean   : removes out/ and every bin/ and obj/ folder.
 .EXAMPLE
     ./build.ps1 -Task Demo
@@ -14,7 +16,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'EmulatorTool', 'Clean')]
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Debug'
@@ -139,6 +141,13 @@ function Invoke-Package {
     Get-ChildItem $packages -Filter *.nupkg | ForEach-Object { "Package: $($_.FullName)" }
 }
 
+# The emulator as a .NET tool package in out/tool (its own folder: the Package task replaces what out/packages holds).
+function Invoke-EmulatorTool {
+    $tool = Join-Path $root 'out/tool'
+    Invoke-Native 'dotnet pack (the emulator tool)' { dotnet pack (Join-Path $root 'src/RecurringIntegrations.Emulator') -c $Configuration -o $tool --nologo -v quiet }
+    Get-ChildItem $tool -Filter 'RecurringIntegrations.Emulator.*.nupkg' | ForEach-Object { "Emulator tool: $($_.FullName)" }
+}
+
 switch ($Task) {
     'Build' { Invoke-Build }
     'Test' { Invoke-Test }
@@ -151,6 +160,7 @@ switch ($Task) {
         Invoke-Build
         Invoke-Package
     }
+    'EmulatorTool' { Invoke-EmulatorTool }
     'Clean' {
         Remove-Item -Recurse -Force -ErrorAction SilentlyContinue (Join-Path $root 'out')
         Get-ChildItem $root -Recurse -Directory -Include bin, obj | Remove-Item -Recurse -Force

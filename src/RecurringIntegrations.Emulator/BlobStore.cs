@@ -20,6 +20,7 @@ public sealed class BlobStore : IDisposable
     private readonly EmulatorOptions _options;
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
     private readonly string _root;
+    private readonly bool _ownsRoot;
     private readonly List<string> _leaks = new();
     private int _putBlobs;
     private int _putBlocks;
@@ -27,6 +28,7 @@ public sealed class BlobStore : IDisposable
     internal BlobStore(EmulatorOptions options)
     {
         _options = options;
+        _ownsRoot = options.BlobFolder is null;
         _root = options.BlobFolder ?? Path.Combine(Path.GetTempPath(), "d365-emulator-blobs-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(_root, "blocks"));
     }
@@ -49,7 +51,7 @@ public sealed class BlobStore : IDisposable
         var path = $"/{Container}/{blobName}";
         var expiry = DateTimeOffset.UtcNow.Add(_options.SasLifetime).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         var signature = Sign(path, permissions, expiry);
-        return $"{context.Request.Scheme}://{_options.BlobHost}:{context.Request.Host.Port}{path}" +
+        return $"{context.Request.Scheme}://{_options.BlobHost}{Wire.PortSuffix(context)}{path}" +
                $"?sv=2014-02-14&sr=b&sig={Uri.EscapeDataString(signature)}&se={Uri.EscapeDataString(expiry)}&sp={permissions}";
     }
 
@@ -238,8 +240,10 @@ public sealed class BlobStore : IDisposable
         return Wire.WriteBytesAsync(context, status, "application/xml", Encoding.UTF8.GetBytes(body));
     }
 
+    /// <summary>Removes the temporary folder it made; a folder it was given (a data folder) stays.</summary>
     public void Dispose()
     {
+        if (!_ownsRoot) return;
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

@@ -2,14 +2,14 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace RecurringIntegrations.Emulator;
 
-/// <summary>
-/// The recurring-integration connector API: enqueue, dequeue, download, ack (docs/protocol.md, "Connector: enqueue" to
-/// "Connector: acknowledge").
-/// </summary>
+/// <summary>The recurring-integration connector API: enqueue, dequeue, download, ack (d365-api.md sections 1-4) and the
+/// legacy job status (section 13).</summary>
 /// <remarks>
 /// An import's outcome is steered by markers in its content (looked for only in bodies up to
 /// <see cref="EmulatorState.RetainedContentLimit"/>; the file is read as UTF-8 unless it has a UTF-16 BOM):
@@ -33,6 +33,21 @@ internal sealed class ConnectorEndpoints
         _options = options;
         _state = state;
     }
+
+    public void Map(IEndpointRouteBuilder routes)
+    {
+        Map(routes.MapPost("/api/connector/enqueue/{activity}", context => EnqueueAsync(context, Activity(context))), "Enqueue");
+        Map(routes.MapGet("/api/connector/dequeue/{activity}", context => DequeueAsync(context, Activity(context))), "Dequeue");
+        Map(routes.MapGet("/api/connector/download/{activity}", context => DownloadAsync(context, Activity(context))), "Download");
+        Map(routes.MapPost("/api/connector/ack/{activity}", context => AckAsync(context, Activity(context))), "Ack");
+        Map(routes.MapGet("/api/connector/jobstatus/{activity}", context => JobStatusAsync(context, Activity(context))), "JobStatus");
+    }
+
+    private static void Map(IEndpointConventionBuilder endpoint, string operation) =>
+        endpoint.WithMetadata(new Operation(operation, OperationAccess.Service));
+
+    /// <summary>The route's activity segment, decoded (so %7B...%7D arrives as {...}).</summary>
+    private static string Activity(HttpContext context) => (string)context.GetRouteValue("activity")!;
 
     public async Task EnqueueAsync(HttpContext context, string activitySegment)
     {
@@ -110,9 +125,18 @@ internal sealed class ConnectorEndpoints
             w.WriteStartObject();
             w.WriteString("CorrelationId", message.CorrelationId);
             w.WriteString("PopReceipt", dequeued.PopReceipt);
-            w.WriteString("DownloadLocation", location);
-            w.WriteBoolean("IsDownLoadFileExist", true);
-            w.WriteString("FileDownLoadErrorMessage", "");
+            if (message.FileMissing)
+            {
+                w.WriteNull("DownloadLocation");
+                w.WriteBoolean("IsDownLoadFileExist", false);
+                w.WriteString("FileDownLoadErrorMessage", $"The file of message '{message.CorrelationId}' was not found in storage.");
+            }
+            else
+            {
+                w.WriteString("DownloadLocation", location);
+                w.WriteBoolean("IsDownLoadFileExist", true);
+                w.WriteString("FileDownLoadErrorMessage", "");
+            }
             if (dequeued.PreviousDequeue is { } previous)
                 w.WriteString("LastDequeueDateTime", previous.UtcDateTime);
             else
@@ -130,6 +154,14 @@ internal sealed class ConnectorEndpoints
             || _state.FindExport(correlationId) is not { } message || message.ActivityId != activity.Id || message.BlobId != blobId)
         {
             await Wire.WriteODataErrorAsync(context, 404, $"No file was found for correlation id '{query["correlation-id"]}' and blob '{query["blob"]}'.");
+            return;
+        }
+        if (message.FileMissing)
+        {
+            // What storage answers for a blob that is gone (d365-api.md section 13).
+            context.Response.Headers["x-ms-error-code"] = "BlobNotFound";
+            await Wire.WriteBytesAsync(context, 404, "application/xml", Encoding.UTF8.GetBytes(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>BlobNotFound</Code><Message>The specified blob does not exist.</Message></Error>"));
             return;
         }
         context.Response.StatusCode = 200;
@@ -171,8 +203,82 @@ internal sealed class ConnectorEndpoints
         }
     }
 
-    /// <summary>Reads the activity id (bare, braced, or braced and URL-encoded: the path arrives decoded) and
-    /// answers 400 itself when it is not a known activity of the expected kind.</summary>
+    /// <summary>
+    /// GET /api/connector/jobstatus/{activity}?jobId={messageId}: the legacy status that Microsoft's scheduler and its samples
+    /// read as a DataJobStatusDetail. DataJobState is a number (Enqueued 0, InProcess 4, Processed 5, ProcessedWithErrors 6,
+    /// PreProcessError 8), ExecutionLog a string, ExecutionDetail one row per entity once processing started, its staging
+    /// and target states numbers too (Executing 2, Error 3, Finished 4). Dates not reached yet are AX's empty date, 1900-01-01.
+    /// </summary>
+    public async Task JobStatusAsync(HttpContext context, string activitySegment)
+    {
+        if (await ResolveActivityAsync(context, activitySegment, ActivityKind.Import) is not { } activity)
+            return;
+        var jobId = context.Request.Query["jobId"].ToString().Trim('"');
+        if (!Guid.TryParse(jobId, out var messageId) || _state.FindImport(messageId) is not { } import || import.ActivityId != activity.Id)
+        {
+            await Wire.WriteODataErrorAsync(context, 400, $"Message '{jobId}' was not found for activity '{activity.Id}'.");
+            return;
+        }
+        var now = DateTimeOffset.UtcNow;
+        var status = _state.StatusOf(import, now);
+        var (state, final) = status switch
+        {
+            "Enqueued" => (0, false),
+            "Processing" or "Preprocessing" => (4, false),
+            "Processed" => (5, true),
+            "ProcessedWithErrors" => (6, true),
+            _ => (8, true),
+        };
+        var started = status == "Enqueued" ? (DateTimeOffset?)null : import.EnqueuedAt + _options.ProcessingDelay;
+        var completed = final ? import.EnqueuedAt + 2 * _options.ProcessingDelay : (DateTimeOffset?)null;
+        var errors = final && !import.PreprocessingFails ? import.Errors.Count : 0;
+        var log = status switch
+        {
+            "Enqueued" => "",
+            "Processing" or "Preprocessing" => $"{status} started.",
+            "PreProcessingError" => "Preprocessing failed: the file could not be read.",
+            _ => string.Join("\r\n", new[] { $"{status}." }.Concat(import.Errors.Select(e => $"Line {e.LineNumber}: {e.Message}"))),
+        };
+        static string Date(DateTimeOffset? at) => (at ?? new DateTimeOffset(1900, 1, 1, 0, 0, 0, TimeSpan.Zero)).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+        await Wire.WriteJsonAsync(context, 200, Wire.JsonContentType, w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartObject("DataJobStatus");
+            w.WriteString("DataProject", activity.Name);
+            w.WriteString("DataJobIdentifier", import.MessageId.ToString());
+            w.WriteString("ExternalIdentifier", import.ExternalIdentifier ?? "");
+            w.WriteString("ExecutionIdentifier", status == "Enqueued" ? "" : import.ExecutionId);
+            w.WriteString("DataJobStartedDateTime", Date(started));
+            w.WriteString("DataJobCompletedDateTime", Date(completed));
+            w.WriteNumber("DataJobState", state);
+            w.WriteEndObject();
+            w.WriteString("ExecutionLog", log);
+            w.WriteStartArray("ExecutionDetail");
+            if (started is not null)
+            {
+                var entityState = !final ? 2 : state is 5 ? 4 : 3;
+                w.WriteStartObject();
+                w.WriteString("EntityName", import.Entity ?? "");
+                w.WriteString("Company", import.Company ?? "");
+                w.WriteNumber("StagingRecords", final ? Math.Max(1, errors) : 0);
+                w.WriteNumber("StagingStatus", entityState);
+                w.WriteNumber("StagingErrorCount", 0);
+                w.WriteNumber("TargetRecords", final && state == 5 ? 1 : 0);
+                w.WriteNumber("TargetStatus", entityState);
+                w.WriteNumber("TargetErrorCount", errors);
+                w.WriteString("ExecutionStartedDateTime", Date(started));
+                w.WriteString("ExecutionCompletedDateTime", Date(completed));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>Reads the activity id (bare, braced, or braced and URL-encoded: the path arrives decoded) and answers
+    /// itself when it is not a known activity of the expected kind: the all-zero id, which no recurring job has, gets the
+    /// service's 500 (the scheduler's connection check calls dequeue with it and reads 500 as "access works"); any other
+    /// unknown or wrong-kind id a 400 naming it.</summary>
     private async Task<EmulatorActivity?> ResolveActivityAsync(HttpContext context, string segment, ActivityKind kind)
     {
         if (Guid.TryParse(segment, out var id))
@@ -181,6 +287,11 @@ internal sealed class ConnectorEndpoints
             {
                 if (activity.Id == id && activity.Kind == kind)
                     return activity;
+            }
+            if (id == Guid.Empty)
+            {
+                await Wire.WriteODataErrorAsync(context, 500, $"Object reference not set to an instance of an object. No recurring data job has the activity id '{segment}'.");
+                return null;
             }
         }
         await Wire.WriteODataErrorAsync(context, 400, $"Activity '{segment}' was not found or is not an {kind.ToString().ToLowerInvariant()} recurring data job.");
@@ -192,7 +303,7 @@ internal sealed class ConnectorEndpoints
         var host = _options.DownloadHost ?? context.Request.Host.Host;
         var authority = _options.HttpDownloadLocation
             ? $"http://{host}:80"
-            : $"{context.Request.Scheme}://{host}:{context.Request.Host.Port ?? (context.Request.IsHttps ? 443 : 80)}";
+            : $"{context.Request.Scheme}://{host}{Wire.PortSuffix(context)}";
         return $"{authority}/api/connector/download/%7B{message.ActivityId}%7D?correlation-id={message.CorrelationId}&blob={message.BlobId}";
     }
 

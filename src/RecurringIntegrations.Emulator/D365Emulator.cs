@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -21,6 +22,7 @@ public sealed class D365Emulator : IAsyncDisposable
     private readonly IdentityEndpoints _identity;
     private readonly ConnectorEndpoints _connector;
     private readonly DataEndpoints _data;
+    private readonly AdminEndpoints _admin;
     private readonly Throttle? _throttle;
     private int _stopped;
 
@@ -34,9 +36,10 @@ public sealed class D365Emulator : IAsyncDisposable
         _tokens = new TokenService(options);
         _identity = new IdentityEndpoints(options, _tokens, State);
         _connector = new ConnectorEndpoints(options, State);
-        _data = new DataEndpoints(options, State);
         Blobs = new BlobStore(options);
         Packages = new PackageEndpoints(options, Blobs);
+        _data = new DataEndpoints(options, State, Packages);
+        _admin = new AdminEndpoints(this);
         _throttle = options.Throttling is { } throttling ? new Throttle(throttling) : null;
         BaseUri = null!;
         Environment = null!;
@@ -47,7 +50,7 @@ public sealed class D365Emulator : IAsyncDisposable
     /// <summary>The environment's root, e.g. https://127.0.0.1:54321/.</summary>
     public Uri BaseUri { get; private set; }
 
-    /// <summary>The environment URL as clients write it: lower case, no trailing slash (the token audience).</summary>
+    /// <summary>The environment URL as clients write it: lower case, no trailing slash, no default port (the token audience).</summary>
     public string Environment { get; private set; }
 
     /// <summary>The same server playing login.microsoftonline.com: authority = AuthorityHost + TenantId.</summary>
@@ -124,7 +127,10 @@ public sealed class D365Emulator : IAsyncDisposable
         }
         if (options.DefinitionGroups.Count == 0)
             options.DefinitionGroups.Add(new DefinitionGroup(WellKnown.DefinitionGroup, new[] { "Customer groups", "Vendor groups" }));
-        var certificate = CreateServerCertificate(options.DownloadHost);
+        var dataFolder = options.DataFolder is { } folder ? new DataFolder(folder) : null;
+        if (dataFolder is not null)
+            options.BlobFolder ??= dataFolder.BlobFolder;
+        var certificate = dataFolder?.Certificate(() => CreateServerCertificate(options.DownloadHost)) ?? CreateServerCertificate(options.DownloadHost);
 
         D365Emulator? emulator = null;
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
@@ -142,14 +148,19 @@ public sealed class D365Emulator : IAsyncDisposable
                     listen.UseHttps(certificate);
             });
         });
+        builder.Services.AddRouting();
         var app = builder.Build();
         emulator = new D365Emulator(app, options, certificate);
-        app.Run(emulator.HandleAsync);
+        if (dataFolder is not null)
+        {
+            dataFolder.Load(emulator.State, emulator.Packages);
+            emulator.State.Changed = emulator.Packages.Changed = () => dataFolder.Save(emulator.State, emulator.Packages);
+        }
+        emulator.MapPipeline();
         await app.StartAsync(ct);
 
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        var port = new Uri(address).Port;
-        emulator.Environment = $"{(options.UseHttps ? "https" : "http")}://127.0.0.1:{port}";
+        emulator.Environment = EnvironmentUrl(options.UseHttps, new Uri(address).Port);
         emulator.BaseUri = new Uri(emulator.Environment + "/");
         emulator.AuthorityHost = emulator.BaseUri;
         emulator.ManagedIdentityEndpoint = new Uri(emulator.Environment + "/msi/token");
@@ -159,6 +170,9 @@ public sealed class D365Emulator : IAsyncDisposable
     /// <summary>A valid bearer token for the audience; a negative lifetime gives one already expired.</summary>
     public string IssueToken(string audience, TimeSpan? lifetime = null) =>
         _tokens.Issue(audience, Options.ClientId, lifetime ?? Options.TokenLifetime);
+
+    /// <summary>Writes the server certificate (its public part, DER) to a .cer file that clients can trust.</summary>
+    public void ExportCertificate(string path) => File.WriteAllBytes(path, ServerCertificate.Export(X509ContentType.Cert));
 
     /// <summary>Queues an export message for dequeue and returns its correlation id.</summary>
     public Guid AddExportMessage(Guid activityId, string fileName, byte[] content)
@@ -175,6 +189,14 @@ public sealed class D365Emulator : IAsyncDisposable
         if (!File.Exists(fullPath))
             throw new FileNotFoundException("Export file not found.", fullPath);
         return AddExport(activityId, Path.GetFileName(fullPath), null, fullPath);
+    }
+
+    /// <summary>Forgets every message, package execution, recorded request and fault rule (POST /emulator/reset).</summary>
+    public void Reset()
+    {
+        State.Reset();
+        Packages.Reset();
+        Faults.Clear();
     }
 
     public async Task StopAsync()
@@ -208,180 +230,48 @@ public sealed class D365Emulator : IAsyncDisposable
         return message.CorrelationId;
     }
 
-    private async Task HandleAsync(HttpContext context)
+    /// <summary>
+    /// The request pipeline: recording, then the storage host (a second host on the same port, so its requests never reach
+    /// the environment's routes), routing, throttling, faults and the token check as middleware, and the endpoints.
+    /// Throttling, faults and the token check read the chosen endpoint's <see cref="Operation"/>.
+    /// </summary>
+    private void MapPipeline()
     {
-        var request = context.Request;
-        var path = request.Path.Value ?? "/";
-        if (request.Method == "GET" && Is(path, "/emulator/stats"))
+        var app = _app;
+        app.UseMiddleware<RecordingMiddleware>(State);
+        var putBlob = StorageEndpoint("PutBlob");
+        var getBlob = StorageEndpoint("GetBlob");
+        app.Use((context, next) =>
         {
-            await WriteStatsAsync(context);
-            return;
-        }
-        FaultRule? rule = null;
-        var aborted = false;
-        string? throttledClient = null;
-        try
-        {
-            if (_throttle is not null && (IsUnder(path, "/api") || IsUnder(path, "/data")))
-            {
-                var client = ClientOf(context);
-                if (_throttle.TryEnter(client, DateTimeOffset.UtcNow) is { } retryAfter)
-                {
-                    context.Response.Headers.RetryAfter = retryAfter;
-                    await Wire.WriteODataErrorAsync(context, StatusCodes.Status429TooManyRequests,
-                        $"The request was throttled: too many requests. Retry after {retryAfter} seconds.");
-                    return;
-                }
-                throttledClient = client;
-            }
-            rule = Faults.Match(request.Method, path);
-            switch (rule?.Kind)
-            {
-                case FaultKind.Reset:
-                    aborted = true;
-                    context.Abort();
-                    return;
-                case FaultKind.ResetAfterBody:
-                    // Serve normally into nowhere, then drop the connection: the work is done, the answer lost.
-                    context.Response.Body = Stream.Null;
-                    await RouteAsync(context, path);
-                    aborted = true;
-                    context.Abort();
-                    return;
-                case FaultKind.Status:
-                    await WriteStatusFaultAsync(context, rule);
-                    return;
-                case FaultKind.HtmlPage:
-                    await Wire.WriteSignInPageAsync(context);
-                    return;
-                case FaultKind.GatewayPage:
-                    await Wire.WriteGatewayPageAsync(context, rule.StatusCode);
-                    return;
-                case FaultKind.MalformedJson:
-                    await Wire.WriteTruncatedJsonAsync(context);
-                    return;
-                case FaultKind.Delay:
-                    await Task.Delay(rule.Delay, context.RequestAborted);
-                    break;
-            }
-            await RouteAsync(context, path);
-        }
-        finally
-        {
-            if (throttledClient is not null) _throttle!.Leave(throttledClient);
-            State.Record(new RequestRecord(
-                DateTimeOffset.UtcNow,
-                request.Method,
-                request.Headers.Host.ToString(),
-                context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget,
-                request.Headers.Authorization.Count > 0,
-                aborted ? 0 : context.Response.StatusCode,
-                rule?.Kind));
-        }
+            if (Blobs.IsStorageRequest(context))
+                context.SetEndpoint(HttpMethods.IsPut(context.Request.Method) ? putBlob : getBlob);
+            return next(context);
+        });
+        app.UseRouting();
+        if (_throttle is not null)
+            app.UseMiddleware<ThrottlingMiddleware>(_throttle);
+        app.UseMiddleware<FaultMiddleware>(Faults);
+        app.UseMiddleware<TokenCheckMiddleware>(_tokens);
+
+        _identity.Map(app);
+        _connector.Map(app);
+        _data.Map(app);
+        Packages.Map(app);
+        _admin.Map(app);
+        foreach (var root in new[] { "/api/{**rest}", "/data/{**rest}" })
+            app.Map(root, context => Wire.WriteODataErrorAsync(context, 404, $"No HTTP resource was found that matches the request URI '{context.Request.Path}'."))
+                .WithMetadata(new Operation("Unknown", OperationAccess.Service));
     }
 
-    private static string ClientOf(HttpContext context)
-    {
-        var header = context.Request.Headers.Authorization.ToString();
-        const string scheme = "Bearer ";
-        return header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
-            ? TokenService.ClientOf(header[scheme.Length..].Trim()) ?? "anonymous"
-            : "anonymous";
-    }
+    private Endpoint StorageEndpoint(string operation) =>
+        new(Blobs.HandleAsync, new EndpointMetadataCollection(new Operation(operation, OperationAccess.Anonymous)), operation);
 
-    /// <summary>Counts for a client in another process (the benchmark): API calls so far, and how many were answered 429.</summary>
-    private Task WriteStatsAsync(HttpContext context)
-    {
-        var calls = State.Requests.Where(r => IsUnder(PathOf(r.PathAndQuery), "/api") || IsUnder(PathOf(r.PathAndQuery), "/data")).ToList();
-        return context.Response.WriteAsJsonAsync(new { calls = calls.Count, throttled = calls.Count(r => r.StatusCode == StatusCodes.Status429TooManyRequests) });
-    }
-
-    private static string PathOf(string pathAndQuery) => pathAndQuery.Split('?')[0];
-
-    private static Task WriteStatusFaultAsync(HttpContext context, FaultRule rule)
-    {
-        var retryAfter = rule.RetryAfter ?? (rule.StatusCode == StatusCodes.Status429TooManyRequests ? "1" : null);
-        if (retryAfter is not null)
-            context.Response.Headers.RetryAfter = retryAfter;
-        return rule.StatusCode == StatusCodes.Status401Unauthorized
-            ? Wire.WriteUnauthorizedAsync(context)
-            : Wire.WriteODataErrorAsync(context, rule.StatusCode, $"Fault injected by the emulator: HTTP {rule.StatusCode}.");
-    }
-
-    private async Task RouteAsync(HttpContext context, string path)
-    {
-        var method = context.Request.Method;
-        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        if (Blobs.IsStorageRequest(context))
-        {
-            await Blobs.HandleAsync(context);
-            return;
-        }
-
-        if (IsUnder(path, "/api") || IsUnder(path, "/data"))
-        {
-            if (!IsAuthorized(context))
-            {
-                await Wire.WriteUnauthorizedAsync(context);
-                return;
-            }
-            if (segments.Length == 4 && Is(segments[0], "api") && Is(segments[1], "connector"))
-            {
-                var activity = segments[3];
-                switch (segments[2].ToLowerInvariant(), method)
-                {
-                    case ("enqueue", "POST"):
-                        await _connector.EnqueueAsync(context, activity);
-                        return;
-                    case ("dequeue", "GET"):
-                        await _connector.DequeueAsync(context, activity);
-                        return;
-                    case ("download", "GET"):
-                        await _connector.DownloadAsync(context, activity);
-                        return;
-                    case ("ack", "POST"):
-                        await _connector.AckAsync(context, activity);
-                        return;
-                }
-            }
-            if (method == "POST" && path.StartsWith(DataEndpoints.ActionPrefix, StringComparison.OrdinalIgnoreCase)
-                && (await Packages.TryServeAsync(context, path[DataEndpoints.ActionPrefix.Length..])
-                    || await _data.TryServeAsync(context, path[DataEndpoints.ActionPrefix.Length..])))
-                return;
-            await Wire.WriteODataErrorAsync(context, 404, $"No HTTP resource was found that matches the request URI '{path}'.");
-            return;
-        }
-
-        if (method == "GET" && Is(path, "/msi/token"))
-        {
-            await _identity.ManagedIdentityAsync(context);
-            return;
-        }
-        if (method == "POST" && segments.Length == 4 && Is(segments[1], "oauth2") && Is(segments[2], "v2.0") && Is(segments[3], "token"))
-        {
-            await _identity.TokenAsync(context, segments[0]);
-            return;
-        }
-        if (method == "GET" && segments.Length >= 3 && path.EndsWith("/.well-known/openid-configuration", StringComparison.OrdinalIgnoreCase))
-        {
-            await _identity.OpenIdConfigurationAsync(context, segments[0]);
-            return;
-        }
-        context.Response.StatusCode = StatusCodes.Status404NotFound;
-    }
-
-    /// <summary>D365 accepts a token whose aud is exactly the environment URL it was called at, in lower
-    /// case with no trailing slash (docs/protocol.md, "Tokens and the audience").</summary>
-    private bool IsAuthorized(HttpContext context)
-    {
-        var header = context.Request.Headers.Authorization.ToString();
-        const string scheme = "Bearer ";
-        return header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
-            && _tokens.Validate(header[scheme.Length..].Trim(), IdentityEndpoints.Origin(context));
-    }
-
-    private static bool IsUnder(string path, string root) =>
-        Is(path, root) || path.StartsWith(root + "/", StringComparison.OrdinalIgnoreCase);
+    /// <summary>The environment URL as the service advertises it: lower case, no trailing slash, no default port (a token
+    /// for https://host:443 would not match the audience of https://host).</summary>
+    internal static string EnvironmentUrl(bool https, int port) =>
+        (https, port) is (true, 443) or (false, 80)
+            ? $"{(https ? "https" : "http")}://127.0.0.1"
+            : $"{(https ? "https" : "http")}://127.0.0.1:{port}";
 
     private static bool Is(string value, string expected) => string.Equals(value, expected, StringComparison.OrdinalIgnoreCase);
 

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace RecurringIntegrations.Emulator;
 
@@ -11,9 +13,10 @@ namespace RecurringIntegrations.Emulator;
 /// <remarks>
 /// GetExecutionIdByMessageId answers "" during the first half of the Enqueued window and the all-zero GUID during
 /// the second half, so clients meet both documented spellings of "not yet". GetExecutionErrors answers "[]" until
-/// the import ends ProcessedWithErrors, and for execution ids it does not know, as the real query finds no rows.
+/// the import ends ProcessedWithErrors; it answers package executions too, and "Execution details were not found" (400)
+/// for an execution id it does not know.
 /// </remarks>
-internal sealed class DataEndpoints(EmulatorOptions options, EmulatorState state)
+internal sealed class DataEndpoints(EmulatorOptions options, EmulatorState state, PackageEndpoints packages)
 {
     public const string ActionPrefix = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.";
     private const int BodyLimit = 64 * 1024;
@@ -22,42 +25,57 @@ internal sealed class DataEndpoints(EmulatorOptions options, EmulatorState state
     private readonly EmulatorOptions _options = options;
     private readonly EmulatorState _state = state;
 
-    /// <summary>Serves the action, or returns false when there is no such action.</summary>
-    public async Task<bool> TryServeAsync(HttpContext context, string action)
+    public void Map(IEndpointRouteBuilder routes)
     {
-        switch (action)
+        MapAction(routes, "GetMessageStatus", GetMessageStatusAsync);
+        MapAction(routes, "GetExecutionIdByMessageId", GetExecutionIdAsync);
+        MapAction(routes, "GetExecutionErrors", GetExecutionErrorsAsync);
+    }
+
+    /// <summary>Maps POST .../Microsoft.Dynamics.DataEntities.{action}, an OData action of the environment.</summary>
+    internal static void MapAction(IEndpointRouteBuilder routes, string action, RequestDelegate handler) =>
+        routes.MapPost(ActionPrefix + action, handler).WithMetadata(new Operation(action, OperationAccess.Service));
+
+    private async Task GetMessageStatusAsync(HttpContext context)
+    {
+        if (await ReadParameterAsync(context, "messageId") is not { } messageParameter)
+            return;
+        if (!Guid.TryParse(messageParameter, out var messageId) || _state.MessageStatus(messageId) is not { } status)
         {
-            case "GetMessageStatus":
-                if (await ReadParameterAsync(context, "messageId") is not { } messageParameter)
-                    return true;
-                if (!Guid.TryParse(messageParameter, out var messageId) || _state.MessageStatus(messageId) is not { } status)
-                {
-                    await Wire.WriteODataErrorAsync(context, 400, $"Message '{messageParameter}' was not found.");
-                    return true;
-                }
-                await WriteValueAsync(context, status);
-                return true;
-
-            case "GetExecutionIdByMessageId":
-                if (await ReadParameterAsync(context, "_messageId") is not { } importParameter)
-                    return true;
-                if (!Guid.TryParse(importParameter, out var importId) || _state.FindImport(importId) is not { } import)
-                {
-                    await Wire.WriteODataErrorAsync(context, 400, $"Message '{importParameter}' was not found.");
-                    return true;
-                }
-                await WriteValueAsync(context, ExecutionIdOf(import));
-                return true;
-
-            case "GetExecutionErrors":
-                if (await ReadParameterAsync(context, "executionId") is not { } executionId)
-                    return true;
-                await WriteValueAsync(context, ExecutionErrorsJson(executionId));
-                return true;
-
-            default:
-                return false;
+            await Wire.WriteODataErrorAsync(context, 400, $"Message '{messageParameter}' was not found.");
+            return;
         }
+        await WriteValueAsync(context, status);
+    }
+
+    private async Task GetExecutionIdAsync(HttpContext context)
+    {
+        if (await ReadParameterAsync(context, "_messageId") is not { } importParameter)
+            return;
+        if (!Guid.TryParse(importParameter, out var importId) || _state.FindImport(importId) is not { } import)
+        {
+            await Wire.WriteODataErrorAsync(context, 400, $"Message '{importParameter}' was not found.");
+            return;
+        }
+        await WriteValueAsync(context, ExecutionIdOf(import));
+    }
+
+    /// <summary>Errors of a package execution or of a message's execution; an id of neither is the service's "not found".</summary>
+    private async Task GetExecutionErrorsAsync(HttpContext context)
+    {
+        if (await ReadParameterAsync(context, "executionId") is not { } executionId)
+            return;
+        if (packages.ErrorsJson(executionId) is { } packageErrors)
+        {
+            await WriteValueAsync(context, packageErrors);
+            return;
+        }
+        if (_state.FindImportByExecutionId(executionId) is not { } import)
+        {
+            await Wire.WriteODataErrorAsync(context, 400, $"Execution details were not found for execution id '{executionId}'.");
+            return;
+        }
+        await WriteValueAsync(context, ExecutionErrorsJson(import));
     }
 
     private string ExecutionIdOf(ImportMessage import)
@@ -69,14 +87,13 @@ internal sealed class DataEndpoints(EmulatorOptions options, EmulatorState state
     }
 
     /// <summary>The errors as the service returns them: a JSON array serialized into a string.</summary>
-    private string ExecutionErrorsJson(string executionId)
+    private string ExecutionErrorsJson(ImportMessage import)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer, Wire.WriterOptions))
         {
             w.WriteStartArray();
-            var import = _state.FindImportByExecutionId(executionId);
-            if (import is not null && _state.StatusOf(import, DateTimeOffset.UtcNow) == "ProcessedWithErrors")
+            if (_state.StatusOf(import, DateTimeOffset.UtcNow) == "ProcessedWithErrors")
             {
                 for (var i = 0; i < import.Errors.Count; i++)
                 {

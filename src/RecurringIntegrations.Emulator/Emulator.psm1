@@ -20,19 +20,24 @@ function Start-D365Emulator {
         Starts the built emulator on a free loopback port and returns once it is listening.
     .DESCRIPTION
         Runs bin/<Configuration>/net10.0/RecurringIntegrations.Emulator.dll with dotnet (building it first when it is
-        missing) with --port 0 and --ready-file, plus -ArgumentList. The emulator process itself is started (not
+        missing), or with -Command the installed tool (dotnet tool install ... RecurringIntegrations.Emulator), with
+        --port 0 and --ready-file, plus -ArgumentList. The emulator process itself is started (not
         'dotnet run', whose child would outlive a stopped parent), so Stop-D365Emulator really stops it.
         Returns an object with Process, Ready (the ready file's data: environment, authorityHost, tenantId, clientId,
         clientSecret, importActivity, exportActivity, managedIdentityEndpoint, managedIdentityHeader), WorkFolder
         (ready file and logs) and ConnectParameters (a hashtable to splat into Connect-D365).
     .PARAMETER ArgumentList
-        More emulator options, for example '--export-folder', $folder, '--processing-delay-ms', '300'.
+        More emulator options, for example '--export-folder', $folder, '--scenario', './throttled.json'
+        (d365-emulator --help lists them).
+    .PARAMETER Command
+        The installed .NET tool to run instead of the build output: 'd365-emulator' when it is on PATH, or its full path.
     .EXAMPLE
         $emulator = Start-D365Emulator -ArgumentList '--export-folder', './exports'
     #>
     [CmdletBinding()]
     param(
         [string[]] $ArgumentList = @(),
+        [string] $Command,
         [ValidateSet('Debug', 'Release')]
         [string] $Configuration = 'Debug',
         [ValidateRange(1, 3600)]
@@ -40,7 +45,7 @@ function Start-D365Emulator {
     )
     $ErrorActionPreference = 'Stop'
     $assembly = Join-Path $PSScriptRoot "bin/$Configuration/net10.0/RecurringIntegrations.Emulator.dll"
-    if (-not (Test-Path -LiteralPath $assembly)) {
+    if (-not $Command -and -not (Test-Path -LiteralPath $assembly)) {
         Write-Verbose "Building the emulator ($Configuration)"
         dotnet build $PSScriptRoot -c $Configuration --nologo -v quiet | Write-Verbose
         if ($LASTEXITCODE -ne 0) { throw "Building the emulator failed (exit code $LASTEXITCODE)." }
@@ -50,11 +55,21 @@ function Start-D365Emulator {
     New-Item -ItemType Directory -Path $work | Out-Null
     $readyFile = Join-Path $work 'ready.json'
     $errorLog = Join-Path $work 'emulator.err'
-    # Stop-D365Emulator kills the process: its blobs go with the work folder.
-    $arguments = @($assembly, '--port', '0', '--ready-file', $readyFile, '--blob-folder', (Join-Path $work 'blobs')) + $ArgumentList |
+    $fileName = 'dotnet'
+    $arguments = @($assembly)
+    if ($Command) {
+        $fileName = (Get-Command $Command -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+        $arguments = @()
+    }
+    $arguments += '--port', '0', '--ready-file', $readyFile
+    # Blobs go with the work folder, unless they are to be kept (--data-folder) or go elsewhere (--blob-folder).
+    if ($ArgumentList -notcontains '--data-folder' -and $ArgumentList -notcontains '--blob-folder') {
+        $arguments += '--blob-folder', (Join-Path $work 'blobs')
+    }
+    $arguments = $arguments + $ArgumentList |
         ForEach-Object { ConvertTo-ProcessArgument $_ }
     # -NoNewWindow: on Windows the emulator shares the console, so Ctrl+C reaches it too.
-    $process = Start-Process -FilePath 'dotnet' -ArgumentList $arguments -PassThru -NoNewWindow `
+    $process = Start-Process -FilePath $fileName -ArgumentList $arguments -PassThru -NoNewWindow `
         -RedirectStandardOutput (Join-Path $work 'emulator.out') -RedirectStandardError $errorLog
     try {
         $deadline = (Get-Date).AddSeconds($TimeoutSeconds)

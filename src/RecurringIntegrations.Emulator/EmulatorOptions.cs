@@ -47,14 +47,25 @@ public sealed class EmulatorOptions
     /// stops cleanly; a standalone emulator that may be killed is given one inside its work folder.</summary>
     public string? BlobFolder { get; set; }
 
+    /// <summary>Folder that keeps queues, messages, package executions, blobs and the server certificate across restarts
+    /// (<see cref="Emulator.DataFolder"/>); null keeps them in memory.</summary>
+    public string? DataFolder { get; set; }
+
     /// <summary>How long the SAS URLs of the blob store stay valid (the service's are about 35 minutes).</summary>
     public TimeSpan SasLifetime { get; set; } = TimeSpan.FromMinutes(35);
 
-    /// <summary>Answer ExportToPackage and GetExportedPackageUrl with value.value, as the docs show, instead of a flat value.</summary>
-    public bool NestedPackageValues { get; set; }
+    /// <summary>Answer ExportToPackage and GetExportedPackageUrl with value.value, as the docs show. The service sends a flat
+    /// value and Microsoft's clients cannot read the nested one, so no client of the standalone emulator gets it: only tests
+    /// that prove a client accepts both shapes turn it on.</summary>
+    internal bool NestedPackageValues { get; set; }
 
     /// <summary>The status of "Execution details were not found" right after a package execution starts: seen as 400 and as 500.</summary>
     public int ExecutionNotFoundStatusCode { get; set; } = 400;
+
+    /// <summary>Which package executions first answer "Execution details were not found" (for half of <see cref="ProcessingDelay"/>),
+    /// as the service does only sometimes: every Nth one (the Nth, the 2Nth, ...). 1 = every execution, 0 = none; default 2,
+    /// so the first execution of a fresh emulator is found at once and the second is not.</summary>
+    public int ExecutionNotFoundEvery { get; set; } = 2;
 
     /// <summary>Data projects the package API knows; an import of a package creates its data project when missing.</summary>
     public List<DefinitionGroup> DefinitionGroups { get; } = new();

@@ -16,6 +16,9 @@ public sealed record EnqueuedRecord(
     DateTimeOffset EnqueuedAt,
     string Status);
 
+/// <summary>An export message as the emulator holds it.</summary>
+public sealed record ExportRecord(Guid CorrelationId, Guid ActivityId, string FileName, int DequeueCount, bool Acknowledged, bool FileMissing);
+
 /// <summary>One HTTP request as the emulator saw it. StatusCode is 0 when a fault aborted the connection.</summary>
 public sealed record RequestRecord(
     DateTimeOffset At,
@@ -45,6 +48,9 @@ public sealed class EmulatorState
 
     internal EmulatorState(EmulatorOptions options) => _options = options;
 
+    /// <summary>Called after every change of the queues (outside the lock): the data folder saves the state then.</summary>
+    internal Action? Changed { get; set; }
+
     /// <summary>Tokens granted by the token endpoint and the managed identity endpoint.</summary>
     public int TokenRequests => Volatile.Read(ref _tokenRequests);
 
@@ -54,6 +60,16 @@ public sealed class EmulatorState
         {
             var now = DateTimeOffset.UtcNow;
             lock (_gate) return _imports.Select(m => m.ToRecord(StatusOf(m, now))).ToArray();
+        }
+    }
+
+    /// <summary>Every export message, acknowledged or not, in the order queued.</summary>
+    public IReadOnlyList<ExportRecord> Exports
+    {
+        get
+        {
+            lock (_gate)
+                return _exportsById.Values.Select(m => new ExportRecord(m.CorrelationId, m.ActivityId, m.FileName, m.DequeueCount, m.Acked, m.FileMissing)).ToArray();
         }
     }
 
@@ -99,6 +115,7 @@ public sealed class EmulatorState
             _imports.Add(message);
             _importsById.Add(message.MessageId, message);
         }
+        Changed?.Invoke();
     }
 
     internal void AddExport(ExportMessage message)
@@ -107,6 +124,60 @@ public sealed class EmulatorState
         {
             _exportsById.Add(message.CorrelationId, message);
             _pendingExports.Add(message);
+        }
+        Changed?.Invoke();
+    }
+
+    /// <summary>Marks an export message's file as gone from storage; false when there is no such message.</summary>
+    internal bool MarkFileMissing(Guid correlationId)
+    {
+        lock (_gate)
+        {
+            if (!_exportsById.TryGetValue(correlationId, out var message))
+                return false;
+            message.FileMissing = true;
+        }
+        Changed?.Invoke();
+        return true;
+    }
+
+    /// <summary>Forgets every message, acknowledgement and recorded request: an environment just made.</summary>
+    internal void Reset()
+    {
+        lock (_gate)
+        {
+            _imports.Clear();
+            _importsById.Clear();
+            _exportsById.Clear();
+            _pendingExports.Clear();
+            _acknowledged.Clear();
+        }
+        lock (_requests) _requests.Clear();
+        Changed?.Invoke();
+    }
+
+    /// <summary>Everything the queues hold, for the data folder.</summary>
+    internal (ImportMessage[] Imports, ExportMessage[] Exports, Guid[] Acknowledged) Snapshot()
+    {
+        lock (_gate) return (_imports.ToArray(), _exportsById.Values.Select(m => m.Copy()).ToArray(), _acknowledged.ToArray());
+    }
+
+    /// <summary>Puts back what <see cref="Snapshot"/> saved, at start.</summary>
+    internal void Restore(IEnumerable<ImportMessage> imports, IEnumerable<ExportMessage> exports, IEnumerable<Guid> acknowledged)
+    {
+        lock (_gate)
+        {
+            foreach (var import in imports)
+            {
+                _imports.Add(import);
+                _importsById.Add(import.MessageId, import);
+            }
+            foreach (var export in exports)
+            {
+                _exportsById.Add(export.CorrelationId, export);
+                if (!export.Acked) _pendingExports.Add(export);
+            }
+            _acknowledged.AddRange(acknowledged);
         }
     }
 
@@ -143,6 +214,13 @@ public sealed class EmulatorState
     /// has passed, giving it a new pop receipt.</summary>
     internal Dequeued? TryDequeue(Guid activityId)
     {
+        var dequeued = TakeNext(activityId);
+        if (dequeued is not null) Changed?.Invoke();
+        return dequeued;
+    }
+
+    private Dequeued? TakeNext(Guid activityId)
+    {
         var now = DateTimeOffset.UtcNow;
         lock (_gate)
         {
@@ -163,6 +241,13 @@ public sealed class EmulatorState
     }
 
     internal AckResult Ack(Guid activityId, Guid correlationId, string? popReceipt)
+    {
+        var result = TryAck(activityId, correlationId, popReceipt);
+        if (result == AckResult.Acked) Changed?.Invoke();
+        return result;
+    }
+
+    private AckResult TryAck(Guid activityId, Guid correlationId, string? popReceipt)
     {
         lock (_gate)
         {
@@ -240,4 +325,10 @@ internal sealed class ExportMessage
     public DateTimeOffset? LastDequeued { get; set; }
     public int DequeueCount { get; set; }
     public bool Acked { get; set; }
+
+    /// <summary>Its file is gone from storage (an admin marked it bad): dequeue says so, download answers BlobNotFound.</summary>
+    public bool FileMissing { get; set; }
+
+    /// <summary>A copy taken under the state's lock, to read its mutable fields outside it.</summary>
+    public ExportMessage Copy() => (ExportMessage)MemberwiseClone();
 }

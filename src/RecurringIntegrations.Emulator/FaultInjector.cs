@@ -1,13 +1,17 @@
 namespace RecurringIntegrations.Emulator;
 
 /// <summary>One kind of misbehaviour, applied to the requests that match it.</summary>
-public sealed class FaultRule
+public sealed record FaultRule
 {
     /// <summary>HTTP method to match; null matches any.</summary>
     public string? Method { get; init; }
 
     /// <summary>Substring of the (decoded) request path, e.g. "/api/connector/enqueue", "GetMessageStatus", "/oauth2/".</summary>
     public string PathContains { get; init; } = "";
+
+    /// <summary>Operation to match (an endpoint's <see cref="Emulator.Operation.Name"/>: Enqueue, Dequeue, Download, Ack, JobStatus,
+    /// Token, an OData action name such as GetMessageStatus, PutBlob, GetBlob); null matches any.</summary>
+    public string? Operation { get; init; }
 
     public FaultKind Kind { get; init; }
 
@@ -17,8 +21,12 @@ public sealed class FaultRule
     /// <summary>Retry-After value (seconds or an HTTP date). A 429 without one gets "1".</summary>
     public string? RetryAfter { get; init; }
 
-    /// <summary>Wait of <see cref="FaultKind.Delay"/>; the request then proceeds normally.</summary>
+    /// <summary>Wait of <see cref="FaultKind.Delay"/> (then the request proceeds normally), or the pause before each KiB of a
+    /// <see cref="FaultKind.SlowBody"/>.</summary>
     public TimeSpan Delay { get; init; }
+
+    /// <summary>A <see cref="FaultKind.Status"/> answer without the service's OData error body (an empty body).</summary>
+    public bool WithoutBody { get; init; }
 
     /// <summary>How many matching requests the rule hits; -1 hits all of them.</summary>
     public int Times { get; init; } = 1;
@@ -54,6 +62,9 @@ public enum FaultKind
 
     /// <summary>200 application/json whose body is cut short.</summary>
     MalformedJson,
+
+    /// <summary>Serve the request, but write the answer 1 KiB at a time with <see cref="FaultRule.Delay"/> before each piece.</summary>
+    SlowBody,
 }
 
 /// <summary>Thread-safe list of fault rules; the first rule that decides to hit a request wins.</summary>
@@ -87,7 +98,7 @@ public sealed class FaultInjector
         lock (_gate) _rules.Clear();
     }
 
-    internal FaultRule? Match(string method, string path)
+    internal FaultRule? Match(string method, string path, string? operation)
     {
         lock (_gate)
         {
@@ -97,6 +108,8 @@ public sealed class FaultInjector
                 if (rule.Method is not null && !string.Equals(rule.Method, method, StringComparison.OrdinalIgnoreCase))
                     continue;
                 if (!path.Contains(rule.PathContains, StringComparison.OrdinalIgnoreCase))
+                    continue;
+                if (rule.Operation is not null && !string.Equals(rule.Operation, operation, StringComparison.OrdinalIgnoreCase))
                     continue;
                 if (rule.Times >= 0 && state.Hits >= rule.Times)
                     continue;

@@ -1,10 +1,13 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace RecurringIntegrations.Emulator;
 
-/// <summary>The Entra ID token endpoint (client credentials with a secret or a certificate assertion), its
-/// discovery document, and the App Service managed identity endpoint.</summary>
+/// <summary>The Entra ID token endpoints (v2.0 with scope=, v1 with resource=; client credentials with a secret or a
+/// certificate assertion), the discovery document, the App Service managed identity endpoint, and the environment's root,
+/// which sends a caller without a session to sign in.</summary>
 internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService tokens, EmulatorState state)
 {
     private const string AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -14,7 +17,40 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
     private readonly TokenService _tokens = tokens;
     private readonly EmulatorState _state = state;
 
-    public async Task TokenAsync(HttpContext context, string tenant)
+    public void Map(IEndpointRouteBuilder routes)
+    {
+        var anonymous = new Operation("Token", OperationAccess.Anonymous);
+        routes.MapPost("/{tenant}/oauth2/v2.0/token", context => TokenAsync(context, Tenant(context), v1: false)).WithMetadata(anonymous);
+        routes.MapPost("/{tenant}/oauth2/token", context => TokenAsync(context, Tenant(context), v1: true)).WithMetadata(anonymous);
+        var discovery = new Operation("OpenIdConfiguration", OperationAccess.Anonymous);
+        routes.MapGet("/{tenant}/v2.0/.well-known/openid-configuration", context => OpenIdConfigurationAsync(context, Tenant(context))).WithMetadata(discovery);
+        routes.MapGet("/{tenant}/.well-known/openid-configuration", context => OpenIdConfigurationAsync(context, Tenant(context))).WithMetadata(discovery);
+        routes.MapGet("/msi/token", ManagedIdentityAsync).WithMetadata(new Operation("ManagedIdentity", OperationAccess.Anonymous));
+        routes.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], RootAsync).WithMetadata(new Operation("Root", OperationAccess.Anonymous));
+        routes.MapGet("/{tenant}/oauth2/authorize", Wire.WriteSignInPageAsync).WithMetadata(new Operation("SignIn", OperationAccess.Anonymous));
+    }
+
+    private static string Tenant(HttpContext context) => (string)context.GetRouteValue("tenant")!;
+
+    /// <summary>
+    /// GET /: clients probe the environment's root (Microsoft's scheduler reads 200 as "the instance is up"). With a valid
+    /// token it is the web client's page; without one the service sends the browser to sign in, a 302 to the authority.
+    /// </summary>
+    private Task RootAsync(HttpContext context)
+    {
+        if (TokenCheckMiddleware.IsAuthorized(context, _tokens))
+            return Wire.WriteBytesAsync(context, StatusCodes.Status200OK, "text/html; charset=utf-8", System.Text.Encoding.UTF8.GetBytes(
+                "<!DOCTYPE html>\r\n<html><head><title>Finance and Operations</title></head><body><div id=\"shell\"></div></body></html>\r\n"));
+        var origin = Origin(context);
+        context.Response.Redirect($"{origin}/{_options.TenantId}/oauth2/authorize?response_type=code&client_id=00000015-0000-0000-c000-000000000000" +
+                                  $"&redirect_uri={Uri.EscapeDataString(origin + "/")}");
+        return Task.CompletedTask;
+    }
+
+    /// <summary>POST /{tenant}/oauth2/v2.0/token (scope=&lt;resource&gt;/.default) or, with <paramref name="v1"/>, the v1
+    /// endpoint /{tenant}/oauth2/token (resource=&lt;resource&gt;), which older clients and many scripts still call. Both put
+    /// the resource into aud as sent.</summary>
+    public async Task TokenAsync(HttpContext context, string tenant, bool v1)
     {
         if (!string.Equals(tenant, _options.TenantId, StringComparison.OrdinalIgnoreCase))
         {
@@ -30,7 +66,7 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
         string? Field(string name) => form.TryGetValue(name, out var value) ? value.ToString() : null;
 
-        foreach (var required in new[] { "grant_type", "client_id", "scope" })
+        foreach (var required in new[] { "grant_type", "client_id", v1 ? "resource" : "scope" })
         {
             if (string.IsNullOrEmpty(Field(required)))
             {
@@ -50,8 +86,8 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
                 $"Application with identifier '{clientId}' was not found in the directory '{_options.TenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.");
             return;
         }
-        var scope = Field("scope")!;
-        if (!scope.EndsWith(DefaultScopeSuffix, StringComparison.Ordinal) || scope.Contains(' '))
+        var scope = v1 ? Field("resource")! + DefaultScopeSuffix : Field("scope")!;
+        if (!v1 && (!scope.EndsWith(DefaultScopeSuffix, StringComparison.Ordinal) || scope.Contains(' ')))
         {
             await EntraErrorAsync(context, 400, "invalid_scope", 1002012,
                 $"The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).");
@@ -63,7 +99,7 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
         if (assertion is not null)
         {
             var origin = Origin(context);
-            var audiences = new[] { $"{origin}/{tenant}/oauth2/v2.0/token", $"{origin}/{tenant}/v2.0", $"{origin}/{tenant}" };
+            var audiences = new[] { $"{origin}/{tenant}/oauth2/v2.0/token", $"{origin}/{tenant}/oauth2/token", $"{origin}/{tenant}/v2.0", $"{origin}/{tenant}" };
             var problem = Field("client_assertion_type") != AssertionType
                 ? $"The client_assertion_type must be '{AssertionType}'."
                 : _tokens.ValidateAssertion(assertion, clientId, audiences);
@@ -85,6 +121,24 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
         var token = _tokens.Issue(audience, clientId, _options.TokenLifetime);
         _state.CountTokenGrant();
         var expiresIn = Math.Max(0, (long)Math.Ceiling(_options.TokenLifetime.TotalSeconds) - 1);
+        if (v1)
+        {
+            // v1 answers its numbers as strings and names the resource.
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            await Wire.WriteJsonAsync(context, 200, Wire.JsonContentType, w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("token_type", "Bearer");
+                w.WriteString("expires_in", expiresIn.ToString(CultureInfo.InvariantCulture));
+                w.WriteString("ext_expires_in", expiresIn.ToString(CultureInfo.InvariantCulture));
+                w.WriteString("expires_on", (now + expiresIn).ToString(CultureInfo.InvariantCulture));
+                w.WriteString("not_before", now.ToString(CultureInfo.InvariantCulture));
+                w.WriteString("resource", audience);
+                w.WriteString("access_token", token);
+                w.WriteEndObject();
+            });
+            return;
+        }
         await Wire.WriteJsonAsync(context, 200, Wire.JsonContentType, w =>
         {
             w.WriteStartObject();
@@ -155,8 +209,9 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
         });
     }
 
+    /// <summary>The URL the client called, as a token audience: lower case, without the scheme's default port.</summary>
     internal static string Origin(HttpContext context) =>
-        $"{context.Request.Scheme}://{context.Request.Host.Value}".ToLowerInvariant();
+        $"{context.Request.Scheme}://{context.Request.Host.Host}{Wire.PortSuffix(context)}".ToLowerInvariant();
 
     private static Task ManagedIdentityErrorAsync(HttpContext context, int statusCode, string message) =>
         Wire.WriteJsonAsync(context, statusCode, Wire.JsonContentType, w =>

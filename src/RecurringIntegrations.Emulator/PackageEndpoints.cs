@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace RecurringIntegrations.Emulator;
 
@@ -13,19 +14,19 @@ public sealed record DefinitionGroup(string Name, IReadOnlyList<string> Entities
 /// <summary>One package import or export as the emulator runs it.</summary>
 public sealed record PackageExecutionRecord(
     string ExecutionId, string Kind, string DefinitionGroupId, string LegalEntityId, string? PackageBlob,
-    DateTimeOffset StartedAt, string FinalStatus, IReadOnlyList<PackageEntityError> Errors);
+    DateTimeOffset StartedAt, string FinalStatus, IReadOnlyList<PackageEntityError> Errors, bool NotFoundFirst = false);
 
 /// <summary>An execution error of a package, from an EMULATOR-ERROR: line of one of its data files (or a missing file).</summary>
 public sealed record PackageEntityError(string EntityName, int LineNumber, string Message);
 
 /// <summary>
-/// The Data management package API (docs/protocol.md, "Package API") with its quirks: GetAzureWriteUrl's value is a string holding
-/// JSON; right after Import/Export, GetExecutionSummaryStatus answers "Execution details were not found" (as
-/// <see cref="EmulatorOptions.ExecutionNotFoundStatusCode"/>) for the first half of <see cref="EmulatorOptions.ProcessingDelay"/>;
-/// then Executing; from twice the delay the final status. An import ends Failed when the blob is not a package
-/// ("Could not find file ...PackageHeader.xml"), PartiallySucceeded when a data file has EMULATOR-ERROR: lines, else
-/// Succeeded. ImportFromPackage refuses a second import of a data project while one is executing. With
-/// <see cref="EmulatorOptions.NestedPackageValues"/>, ExportToPackage and GetExportedPackageUrl answer value.value as the docs show.
+/// The Data management package API (d365-api.md section 8) with its quirks: GetAzureWriteUrl's value is a string holding
+/// JSON; an execution is NotRun for the first <see cref="EmulatorOptions.ProcessingDelay"/>, Executing until twice it, then
+/// final, and some executions (<see cref="EmulatorOptions.ExecutionNotFoundEvery"/>) first answer "Execution details were
+/// not found" (as <see cref="EmulatorOptions.ExecutionNotFoundStatusCode"/>) for half the delay, as the service sometimes
+/// does. An import ends Failed when the blob is not a package ("Could not find file ...PackageHeader.xml"),
+/// PartiallySucceeded when a data file has EMULATOR-ERROR: lines, else Succeeded. ImportFromPackage refuses a second
+/// import of a data project while one is executing. Values are flat strings, as the service sends them.
 /// </summary>
 public sealed class PackageEndpoints
 {
@@ -39,6 +40,7 @@ public sealed class PackageEndpoints
     private readonly Dictionary<string, DefinitionGroup> _groups = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, PackageExecutionRecord> _executions = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<(string, string), DateTimeOffset> _keysRequested = new();
+    private int _started;
 
     internal PackageEndpoints(EmulatorOptions options, BlobStore blobs)
     {
@@ -52,86 +54,104 @@ public sealed class PackageEndpoints
         get { lock (_gate) return _executions.Values.OrderBy(e => e.StartedAt).ToArray(); }
     }
 
-    /// <summary>Serves a package action, or returns false (body untouched) when the action is not one of them.</summary>
-    internal async Task<bool> TryServeAsync(HttpContext context, string action)
+    internal void Map(IEndpointRouteBuilder routes)
     {
-        switch (action)
+        DataEndpoints.MapAction(routes, "GetAzureWriteUrl", async context =>
         {
-            case "GetAzureWriteUrl":
-                if (await ReadAsync(context, "uniqueFileName") is not { } write) return true;
-                var blobName = Guid.NewGuid().ToString("N") + "-" + SafeName(write.Text("uniqueFileName"));
-                var blobJson = JsonSerializer.Serialize(new { BlobId = "{" + Guid.NewGuid().ToString().ToUpperInvariant() + "}", BlobUrl = _blobs.SasUrl(context, blobName, "rw") });
-                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", blobJson));
-                return true;
+            if (await ReadAsync(context, "uniqueFileName") is not { } write) return;
+            var blobName = Guid.NewGuid().ToString("N") + "-" + SafeName(write.Text("uniqueFileName"));
+            var blobJson = JsonSerializer.Serialize(new { BlobId = "{" + Guid.NewGuid().ToString().ToUpperInvariant() + "}", BlobUrl = _blobs.SasUrl(context, blobName, "rw") });
+            await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", blobJson));
+        });
 
-            case "ImportFromPackage":
-                if (await ReadAsync(context, "packageUrl", "definitionGroupId", "executionId", "execute", "overwrite", "legalEntityId") is not { } import) return true;
-                await ImportAsync(context, import);
-                return true;
+        DataEndpoints.MapAction(routes, "ImportFromPackage", async context =>
+        {
+            if (await ReadAsync(context, "packageUrl", "definitionGroupId", "executionId", "execute", "overwrite", "legalEntityId") is not { } import) return;
+            await ImportAsync(context, import);
+        });
 
-            case "ExportToPackage":
-                if (await ReadAsync(context, "definitionGroupId", "packageName", "executionId", "reExecute", "legalEntityId") is not { } export) return true;
-                await ExportAsync(context, export);
-                return true;
+        DataEndpoints.MapAction(routes, "ExportToPackage", async context =>
+        {
+            if (await ReadAsync(context, "definitionGroupId", "packageName", "executionId", "reExecute", "legalEntityId") is not { } export) return;
+            await ExportAsync(context, export);
+        });
 
-            case "GetExecutionSummaryStatus":
-                if (await ReadExecutionAsync(context) is not { } execution) return true;
-                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", StatusOf(execution)));
-                return true;
+        DataEndpoints.MapAction(routes, "GetExecutionSummaryStatus", async context =>
+        {
+            if (await ReadExecutionAsync(context) is not { } execution) return;
+            await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", StatusOf(execution)));
+        });
 
-            case "GetExecutionSummaryPageUrl":
-                if (await ReadExecutionAsync(context) is not { } paged) return true;
-                var page = $"{IdentityEndpoints.Origin(context)}/?mi=DMFExecutionSummary&cmp={Uri.EscapeDataString(paged.LegalEntityId)}&executionId={Uri.EscapeDataString(paged.ExecutionId)}";
-                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", page));
-                return true;
+        DataEndpoints.MapAction(routes, "GetExecutionSummaryPageUrl", async context =>
+        {
+            if (await ReadExecutionAsync(context) is not { } paged) return;
+            var page = $"{IdentityEndpoints.Origin(context)}/?mi=DMFExecutionSummary&cmp={Uri.EscapeDataString(paged.LegalEntityId)}&executionId={Uri.EscapeDataString(paged.ExecutionId)}";
+            await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", page));
+        });
 
-            case "GetExportedPackageUrl":
-                if (await ReadExecutionAsync(context) is not { } exported) return true;
-                var url = exported.Kind == "Export" && exported.PackageBlob is { } blob && StatusOf(exported) is "Succeeded" or "PartiallySucceeded"
-                    ? _blobs.SasUrl(context, blob, "r") : "";
-                await WriteMaybeNestedAsync(context, url);
-                return true;
+        DataEndpoints.MapAction(routes, "GetExportedPackageUrl", async context =>
+        {
+            if (await ReadExecutionAsync(context) is not { } exported) return;
+            var url = exported.Kind == "Export" && exported.PackageBlob is { } blob && StatusOf(exported) is "Succeeded" or "PartiallySucceeded"
+                ? _blobs.SasUrl(context, blob, "r") : "";
+            await WriteMaybeNestedAsync(context, url);
+        });
 
-            case "GenerateImportTargetErrorKeysFile":
-                if (await ReadAsync(context, "executionId", "entityName") is not { } generate) return true;
-                if (await FindAsync(context, generate.Text("executionId")) is not { } keysOf) return true;
-                var entity = generate.Text("entityName");
-                var hasErrors = StatusOf(keysOf) is "PartiallySucceeded" or "Failed" &&
-                                keysOf.Errors.Any(e => string.Equals(e.EntityName, entity, StringComparison.OrdinalIgnoreCase));
-                if (hasErrors)
-                    lock (_gate) _keysRequested[(keysOf.ExecutionId.ToUpperInvariant(), entity.ToUpperInvariant())] = DateTimeOffset.UtcNow;
-                await WriteValueAsync(context, "Edm.Boolean", w => w.WriteBoolean("value", hasErrors));
-                return true;
+        DataEndpoints.MapAction(routes, "GenerateImportTargetErrorKeysFile", async context =>
+        {
+            if (await ReadAsync(context, "executionId", "entityName") is not { } generate) return;
+            if (await FindAsync(context, generate.Text("executionId")) is not { } keysOf) return;
+            var entity = generate.Text("entityName");
+            var hasErrors = StatusOf(keysOf) is "PartiallySucceeded" or "Failed" &&
+                            keysOf.Errors.Any(e => string.Equals(e.EntityName, entity, StringComparison.OrdinalIgnoreCase));
+            if (hasErrors)
+                lock (_gate) _keysRequested[(keysOf.ExecutionId.ToUpperInvariant(), entity.ToUpperInvariant())] = DateTimeOffset.UtcNow;
+            await WriteValueAsync(context, "Edm.Boolean", w => w.WriteBoolean("value", hasErrors));
+        });
 
-            case "GetImportTargetErrorKeysFileUrl":
-                if (await ReadAsync(context, "executionId", "entityName") is not { } keys) return true;
-                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", ErrorKeysUrl(context, keys.Text("executionId"), keys.Text("entityName"))));
-                return true;
+        DataEndpoints.MapAction(routes, "GetImportTargetErrorKeysFileUrl", async context =>
+        {
+            if (await ReadAsync(context, "executionId", "entityName") is not { } keys) return;
+            await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", ErrorKeysUrl(context, keys.Text("executionId"), keys.Text("entityName"))));
+        });
+    }
 
-            case "GetExecutionErrors":
-                // Package executions only; message executions are DataEndpoints' (the body is rewound for it).
-                context.Request.EnableBuffering();
-                PackageExecutionRecord? withErrors = null;
-                try
-                {
-                    using var document = await JsonDocument.ParseAsync(new LimitedStream(context.Request.Body, BodyLimit), cancellationToken: context.RequestAborted);
-                    if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("executionId", out var id) &&
-                        id.ValueKind == JsonValueKind.String)
-                        withErrors = Find(id.GetString()!);
-                }
-                catch (JsonException)
-                {
-                    // Not for us: DataEndpoints answers the malformed body.
-                }
-                context.Request.Body.Position = 0;
-                if (withErrors is null) return false;
-                await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", ErrorsJson(withErrors)));
-                return true;
+    /// <summary>Called after an execution starts or a data project is created (outside the lock): the data folder saves then.</summary>
+    internal Action? Changed { get; set; }
 
-            default:
-                return false;
+    /// <summary>The executions, the data projects and how many executions started, for the data folder.</summary>
+    internal (PackageExecutionRecord[] Executions, DefinitionGroup[] Groups, int Started) Snapshot()
+    {
+        lock (_gate) return (_executions.Values.ToArray(), _groups.Values.ToArray(), _started);
+    }
+
+    /// <summary>Puts back what <see cref="Snapshot"/> saved, at start.</summary>
+    internal void Restore(IEnumerable<PackageExecutionRecord> executions, IEnumerable<DefinitionGroup> groups, int started)
+    {
+        lock (_gate)
+        {
+            foreach (var execution in executions) _executions[execution.ExecutionId] = execution;
+            foreach (var group in groups) _groups.TryAdd(group.Name, group);
+            _started = started;
         }
     }
+
+    /// <summary>Forgets every execution and the data projects imports created; the declared ones stay.</summary>
+    internal void Reset()
+    {
+        lock (_gate)
+        {
+            _executions.Clear();
+            _keysRequested.Clear();
+            _groups.Clear();
+            foreach (var group in _options.DefinitionGroups) _groups[group.Name] = group;
+            _started = 0;
+        }
+        Changed?.Invoke();
+    }
+
+    /// <summary>The errors of a package execution as GetExecutionErrors answers them, or null when the id is not a package execution's.</summary>
+    internal string? ErrorsJson(string executionId) => Find(executionId) is { } execution ? ErrorsJson(execution) : null;
 
     private async Task ImportAsync(HttpContext context, Parameters p)
     {
@@ -168,6 +188,7 @@ public sealed class PackageEndpoints
         if (final != "Failed")
             lock (_gate)
                 if (!_groups.ContainsKey(group)) _groups[group] = new DefinitionGroup(group, entities);
+        Changed?.Invoke();
         await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", id));
     }
 
@@ -187,7 +208,9 @@ public sealed class PackageEndpoints
         else
             _blobs.Store(blobName, stream => WritePackage(stream, group));
         var id = await StartAsync(context, p.Text("executionId"), "Export", group.Name, p.Text("legalEntityId"), blobName, "Succeeded", Array.Empty<PackageEntityError>());
-        if (id is not null) await WriteMaybeNestedAsync(context, id);
+        if (id is null) return;
+        Changed?.Invoke();
+        await WriteMaybeNestedAsync(context, id);
     }
 
     private async Task<string?> StartAsync(HttpContext context, string requested, string kind, string group, string legalEntity, string? blob,
@@ -198,7 +221,10 @@ public sealed class PackageEndpoints
         {
             if (!_executions.ContainsKey(id))
             {
-                _executions[id] = new PackageExecutionRecord(id, kind, group, legalEntity, blob, DateTimeOffset.UtcNow, final, errors);
+                _started++;
+                var every = _options.ExecutionNotFoundEvery;
+                _executions[id] = new PackageExecutionRecord(id, kind, group, legalEntity, blob, DateTimeOffset.UtcNow, final, errors,
+                    NotFoundFirst: every > 0 && _started % every == 0);
                 return id;
             }
         }
@@ -329,8 +355,11 @@ public sealed class PackageEndpoints
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private string StatusOf(PackageExecutionRecord execution) =>
-        IsFinal(execution, DateTimeOffset.UtcNow) ? execution.FinalStatus : "Executing";
+    private string StatusOf(PackageExecutionRecord execution)
+    {
+        var elapsed = DateTimeOffset.UtcNow - execution.StartedAt;
+        return elapsed >= 2 * _options.ProcessingDelay ? execution.FinalStatus : elapsed >= _options.ProcessingDelay ? "Executing" : "NotRun";
+    }
 
     private bool IsFinal(PackageExecutionRecord execution, DateTimeOffset now) => now - execution.StartedAt >= 2 * _options.ProcessingDelay;
 
@@ -339,7 +368,8 @@ public sealed class PackageEndpoints
         lock (_gate) return _executions.GetValueOrDefault(executionId);
     }
 
-    /// <summary>The execution of the body's executionId; answers "Execution details were not found" itself for an unknown one or one just started.</summary>
+    /// <summary>The execution of the body's executionId; answers "Execution details were not found" itself for an unknown one or,
+    /// in its first half delay, one picked to be not found first.</summary>
     private async Task<PackageExecutionRecord?> ReadExecutionAsync(HttpContext context)
     {
         if (await ReadAsync(context, "executionId") is not { } p) return null;
@@ -349,7 +379,7 @@ public sealed class PackageEndpoints
     private async Task<PackageExecutionRecord?> FindAsync(HttpContext context, string executionId)
     {
         var execution = Find(executionId);
-        if (execution is null || DateTimeOffset.UtcNow - execution.StartedAt < _options.ProcessingDelay / 2)
+        if (execution is null || (execution.NotFoundFirst && DateTimeOffset.UtcNow - execution.StartedAt < _options.ProcessingDelay / 2))
         {
             await Wire.WriteODataErrorAsync(context, _options.ExecutionNotFoundStatusCode, $"Execution details were not found for execution id '{executionId}'.");
             return null;

@@ -6,35 +6,45 @@ namespace RecurringIntegrations.Emulator;
 /// <summary>Standalone entry point: serves one emulated environment until Ctrl+C.</summary>
 internal static class Program
 {
-    private const string Usage = """
-        RecurringIntegrations.Emulator: a local D365 F&O environment and Entra ID token endpoint.
+    internal const string Usage = """
+        d365-emulator: a local Dynamics 365 F&O environment (recurring integrations, package API, blob storage) and its
+        Entra ID token endpoint, on 127.0.0.1.
 
         Options:
-          --port N                  port on 127.0.0.1 (default: a free one)
+          --port N                  port on 127.0.0.1 (default 0: a free one; the line printed at start names it)
           --http                    serve plain http instead of https with a self-signed certificate
+          --export-certificate PATH write the server certificate (DER .cer) to PATH, for clients to trust it instead of
+                                    skipping certificate checks
+          --data-folder DIR         keep queues, messages, package executions, blobs and the certificate in DIR, so they
+                                    survive a restart (default: in memory, gone at stop)
+          --environment FILE        activities and data projects declared in a JSON file (see the README)
+          --scenario FILE           throttling, faults, the processing delay and not-found-first from a JSON file
           --tenant T                tenant id the token endpoint accepts
           --client-id C             client id the token endpoint accepts
           --client-secret S         client secret the token endpoint accepts
           --client-certificate PATH accept client assertions signed by this certificate (.cer/.pem; repeatable)
           --processing-delay-ms N   an import is Processing after N ms and done after 2N ms (default 1000)
           --http-download-location  answer DownloadLocation as http://host:80/... like production
-          --export-folder DIR       queue every file in DIR as an export message on the export activity
+          --export-folder DIR       queue every file in DIR as an export message on the (first) export activity
           --ready-file PATH         once listening, write the connection details as JSON to PATH
           --blob-folder DIR         keep the package API's blobs in DIR (default: a temp folder removed on a clean stop)
           --definition-group NAME=ENTITY[,ENTITY...]
                                     a data project for the package API (repeatable; default: one named
                                     'Emulator package project' with Customer groups and Vendor groups)
           --export-package NAME=PATH an export of data project NAME serves the package at PATH
-          --nested-package-values   answer ExportToPackage and GetExportedPackageUrl with value.value
           --fault KIND:PATH[:TIMES] inject a fault into requests whose path contains PATH, TIMES times (default 1,
-                                    -1 = always); KIND is 429, 500, 503 (with Retry-After: 1), reset, reset-after-body,
-                                    html, gateway-N (status N, HTML page), malformed-json or delay-N (N ms). Repeatable.
+                                    -1 = always). KIND: 429, 500, 500-no-body, 503, gateway-N, reset, reset-after-body,
+                                    html, malformed-json, delay-N, slow-body-N. Repeatable.
           --throttle-rate N         throttle /api and /data calls per client as the service does: N calls/s over a
                                     sliding window, 429 with Retry-After when a slot frees (longer when called while
                                     told to wait)
           --throttle-window-ms N    length of that window (default 5000)
           --throttle-in-flight N    calls of one client in progress at once (default 52)
           --help                    show this text
+
+        Admin endpoints (no token; not throttled, faulted or recorded): GET /emulator/messages, GET /emulator/stats,
+        POST /emulator/exports/{activity}?name=FILE (body: the file) queues an export message,
+        POST /emulator/exports/{correlationId}/file-missing marks its file bad, POST /emulator/reset forgets everything.
 
         Import content markers: a line containing 'EMULATOR-ERROR: text' gives an execution error 'text'
         (status ProcessedWithErrors); 'EMULATOR-PREPROCESSING-ERROR' anywhere ends in PreProcessingError.
@@ -48,24 +58,30 @@ internal static class Program
         var options = new EmulatorOptions();
         string? exportFolder = null;
         string? readyFile = null;
-        var faults = new System.Collections.Generic.List<FaultRule>();
+        string? certificateFile = null;
+        var faults = new List<FaultRule>();
         try
         {
             for (var i = 0; i < args.Length; i++)
             {
                 string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+                int Number() => int.Parse(Value(), CultureInfo.InvariantCulture);
                 switch (args[i])
                 {
                     case "--help" or "-h" or "-?":
                         Console.WriteLine(Usage);
                         return 0;
-                    case "--port": options.Port = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--port": options.Port = Number(); break;
                     case "--http": options.UseHttps = false; break;
+                    case "--export-certificate": certificateFile = Path.GetFullPath(Value()); break;
+                    case "--data-folder": options.DataFolder = Path.GetFullPath(Value()); break;
+                    case "--environment": ScenarioFiles.ApplyEnvironment(Value(), options); break;
+                    case "--scenario": ScenarioFiles.ApplyScenario(Value(), options, faults); break;
                     case "--tenant": options.TenantId = Value(); break;
                     case "--client-id": options.ClientId = Value(); break;
                     case "--client-secret": options.ClientSecret = Value(); break;
                     case "--client-certificate": options.ClientCertificates.Add(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Value())); break;
-                    case "--processing-delay-ms": options.ProcessingDelay = TimeSpan.FromMilliseconds(int.Parse(Value(), CultureInfo.InvariantCulture)); break;
+                    case "--processing-delay-ms": options.ProcessingDelay = TimeSpan.FromMilliseconds(Number()); break;
                     case "--http-download-location": options.HttpDownloadLocation = true; break;
                     case "--export-folder": exportFolder = Value(); break;
                     case "--ready-file": readyFile = Value(); break;
@@ -79,10 +95,9 @@ internal static class Program
                         var (name, package) = SplitPair(Value());
                         options.DefinitionGroups.Add(new DefinitionGroup(name, Array.Empty<string>(), Path.GetFullPath(package)));
                         break;
-                    case "--nested-package-values": options.NestedPackageValues = true; break;
                     case "--throttle-rate": (options.Throttling ??= new ThrottlingOptions()).CallsPerSecond = double.Parse(Value(), CultureInfo.InvariantCulture); break;
-                    case "--throttle-window-ms": (options.Throttling ??= new ThrottlingOptions()).Window = TimeSpan.FromMilliseconds(int.Parse(Value(), CultureInfo.InvariantCulture)); break;
-                    case "--throttle-in-flight": (options.Throttling ??= new ThrottlingOptions()).MaxInFlight = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--throttle-window-ms": (options.Throttling ??= new ThrottlingOptions()).Window = TimeSpan.FromMilliseconds(Number()); break;
+                    case "--throttle-in-flight": (options.Throttling ??= new ThrottlingOptions()).MaxInFlight = Number(); break;
                     default: throw new ArgumentException($"Unknown option {args[i]}.");
                 }
             }
@@ -90,22 +105,31 @@ internal static class Program
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
             Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine(Usage);
+            Console.Error.WriteLine("Run d365-emulator --help for the options.");
             return 2;
         }
 
         await using var emulator = await D365Emulator.StartAsync(options);
         foreach (var fault in faults) emulator.Faults.Add(fault);
+        var importActivity = options.Activities.FirstOrDefault(a => a.Kind == ActivityKind.Import);
+        var exportActivity = options.Activities.FirstOrDefault(a => a.Kind == ActivityKind.Export);
         if (exportFolder is not null)
         {
+            if (exportActivity is null)
+            {
+                Console.Error.WriteLine("--export-folder needs an export activity; the environment file declares none.");
+                return 2;
+            }
             foreach (var file in Directory.EnumerateFiles(exportFolder))
-                emulator.AddExportFile(WellKnown.ExportActivity, file);
+                emulator.AddExportFile(exportActivity.Id, file);
         }
+        if (certificateFile is not null)
+            emulator.ExportCertificate(certificateFile);
         Console.WriteLine(
             $"Environment {emulator.Environment}  AuthorityHost {emulator.AuthorityHost}  Tenant {options.TenantId}  " +
-            $"ClientId {options.ClientId}  ImportActivity {WellKnown.ImportActivity}  ExportActivity {WellKnown.ExportActivity}");
+            $"ClientId {options.ClientId}  ImportActivity {importActivity?.Id}  ExportActivity {exportActivity?.Id}");
         if (readyFile is not null)
-            await WriteReadyFileAsync(emulator, readyFile);
+            await WriteReadyFileAsync(emulator, readyFile, importActivity, exportActivity);
 
         // The host's console lifetime turns Ctrl+C and SIGTERM into a clean shutdown.
         await emulator.WaitForShutdownAsync();
@@ -126,28 +150,11 @@ internal static class Program
         if (parts.Length is < 2 or > 3 || parts[1].Length == 0)
             throw new ArgumentException($"--fault '{text}' is not KIND:PATH[:TIMES].");
         var times = parts.Length == 3 ? int.Parse(parts[2], CultureInfo.InvariantCulture) : 1;
-        var kind = parts[0].ToLowerInvariant();
-        return kind switch
-        {
-            "429" or "500" or "503" => new FaultRule { Kind = FaultKind.Status, StatusCode = int.Parse(kind, CultureInfo.InvariantCulture), RetryAfter = kind == "500" ? null : "1", PathContains = parts[1], Times = times },
-            "reset" => new FaultRule { Kind = FaultKind.Reset, PathContains = parts[1], Times = times },
-            "reset-after-body" => new FaultRule { Kind = FaultKind.ResetAfterBody, PathContains = parts[1], Times = times },
-            "html" => new FaultRule { Kind = FaultKind.HtmlPage, PathContains = parts[1], Times = times },
-            _ when kind.StartsWith("gateway-", StringComparison.Ordinal) => new FaultRule
-            {
-                Kind = FaultKind.GatewayPage, StatusCode = int.Parse(kind["gateway-".Length..], CultureInfo.InvariantCulture), PathContains = parts[1], Times = times,
-            },
-            "malformed-json" => new FaultRule { Kind = FaultKind.MalformedJson, PathContains = parts[1], Times = times },
-            _ when kind.StartsWith("delay-", StringComparison.Ordinal) => new FaultRule
-            {
-                Kind = FaultKind.Delay, Delay = TimeSpan.FromMilliseconds(int.Parse(kind["delay-".Length..], CultureInfo.InvariantCulture)), PathContains = parts[1], Times = times,
-            },
-            _ => throw new ArgumentException($"--fault kind '{parts[0]}' is not one of 429, 500, 503, reset, reset-after-body, html, gateway-N, malformed-json, delay-N."),
-        };
+        return ScenarioFiles.CreateFault(parts[0], parts[1], times);
     }
 
     /// <summary>Written to a temporary name and moved, so a script polling for the file never reads half of it.</summary>
-    private static async Task WriteReadyFileAsync(D365Emulator emulator, string path)
+    private static async Task WriteReadyFileAsync(D365Emulator emulator, string path, EmulatorActivity? importActivity, EmulatorActivity? exportActivity)
     {
         var details = new
         {
@@ -156,8 +163,9 @@ internal static class Program
             tenantId = emulator.Options.TenantId,
             clientId = emulator.Options.ClientId,
             clientSecret = emulator.Options.ClientSecret,
-            importActivity = WellKnown.ImportActivity,
-            exportActivity = WellKnown.ExportActivity,
+            importActivity = importActivity?.Id,
+            exportActivity = exportActivity?.Id,
+            activities = emulator.Options.Activities.Select(a => new { id = a.Id, kind = a.Kind.ToString(), name = a.Name }),
             managedIdentityEndpoint = emulator.ManagedIdentityEndpoint.ToString(),
             managedIdentityHeader = emulator.Options.ManagedIdentityHeader,
             serverCertificateThumbprint = emulator.ServerCertificate.Thumbprint,

@@ -17,6 +17,10 @@ internal static class Wire
     /// <summary>The services write '&amp;' and quotes in URLs and messages as they are, not as \u escapes.</summary>
     public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>":port" as a URL needs it, or "" for the scheme's default port (clients leave it out of the Host header).</summary>
+    public static string PortSuffix(HttpContext context) =>
+        context.Request.Host.Port is { } port && port != (context.Request.IsHttps ? 443 : 80) ? $":{port}" : "";
+
     public static Task WriteJsonAsync(HttpContext context, int statusCode, string contentType, Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>();

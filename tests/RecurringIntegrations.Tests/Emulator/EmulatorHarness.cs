@@ -29,15 +29,21 @@ internal sealed class EmulatorHarness : IAsyncDisposable
     {
         var options = new EmulatorOptions { ProcessingDelay = TimeSpan.FromMilliseconds(400) };
         configure?.Invoke(options);
-        return new EmulatorHarness(await D365Emulator.StartAsync(options));
+        return await StartAsync(options);
     }
+
+    /// <summary>An emulator with exactly these options.</summary>
+    public static async Task<EmulatorHarness> StartAsync(EmulatorOptions options) =>
+        new(await D365Emulator.StartAsync(options));
 
     /// <summary>A client with the given bearer token, or none.</summary>
     public HttpClient CreateClient(string? token)
     {
         var thumbprint = Emulator.ServerCertificate.Thumbprint;
+        // Redirects are the client's to follow or not (Microsoft's scheduler does not), so tests see them.
         var handler = new SocketsHttpHandler
         {
+            AllowAutoRedirect = false,
             SslOptions = new SslClientAuthenticationOptions
             {
                 RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.GetCertHashString() == thumbprint,

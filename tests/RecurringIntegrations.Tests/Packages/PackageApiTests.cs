@@ -149,8 +149,10 @@ public sealed class PackageApiTests
     {
         var (env, client, jobs, _) = await StartAsync(o =>
         {
-            o.ProcessingDelay = TimeSpan.FromMilliseconds(600);
+            // Half of it is the not-found window: longer than the fast retries of a 500 on a busy machine.
+            o.ProcessingDelay = TimeSpan.FromMilliseconds(2000);
             o.ExecutionNotFoundStatusCode = statusCode;
+            o.ExecutionNotFoundEvery = 1;
         });
         await using var _ = env;
         var started = await jobs.ImportAsync(new PackageImportRequest(Package(env, "g", "A\r\n"), "G", "usmf"), null, CancellationToken.None);
@@ -179,7 +181,11 @@ public sealed class PackageApiTests
     [Fact]
     public async Task A_wait_that_times_out_returns_the_last_status_not_terminal()
     {
-        var (env, client, jobs, _) = await StartAsync(o => o.ProcessingDelay = TimeSpan.FromSeconds(30));
+        var (env, client, jobs, _) = await StartAsync(o =>
+        {
+            o.ProcessingDelay = TimeSpan.FromSeconds(30);
+            o.ExecutionNotFoundEvery = 1;
+        });
         await using var _ = env;
         jobs.Timeout = TimeSpan.FromMilliseconds(300);
         var started = await jobs.ImportAsync(new PackageImportRequest(Package(env, "g", "A\r\n"), "G", "usmf"), null, CancellationToken.None);
