@@ -283,6 +283,8 @@ namespace RecurringIntegrations.Core.Errors
             ModuleFileTexts.Missing, ModuleFileTexts.Advice);
         public static readonly ErrorEntry ModuleFileDamaged = new ErrorEntry(ModuleFileTexts.DamagedId, InvalidData,
             ModuleFileTexts.Damaged, ModuleFileTexts.Advice);
+        public static readonly ErrorEntry ModuleFileBlocked = new ErrorEntry(ModuleFileTexts.BlockedId, SecurityError,
+            ModuleFileTexts.Blocked, ModuleFileTexts.BlockedAdvice);
 
         /// <summary>{0}: what failed and what became of the item; {1}: the exception's type; {2}: its message.</summary>
         public static readonly ErrorEntry UnexpectedError = new ErrorEntry("UnexpectedError", NotSpecified,
