@@ -4,6 +4,8 @@
 #   Windows PowerShell 5.1 needs .NET Framework 4.7.2: the first with netstandard 2.0 built in and an HttpClient not
 #   capped at 2 connections per host. The manifest's DotNetFrameworkVersion only writes a verbose line there.
 #   PowerShell 7 needs 7.2 (.NET 6): the module's loader is a net6.0 assembly.
+# It also names a cmdlet assembly Windows still marks as downloaded (a zip extracted with Explorer): .NET Framework
+# refuses to load it with 0x80131515, which reads as a damaged install.
 # This file must parse and run on Windows PowerShell 5.1.
 
 # .NET Framework's "Release" registry value of each version from 4.5 on, lowest first: the documented way to tell
@@ -17,18 +19,30 @@ $script:powerShellFloor = [version] '7.2'
 
 <#
 .SYNOPSIS
-    The reason this runtime cannot run the module, as an ErrorRecord (ErrorId RuntimeNotSupported), or nothing.
-    Its texts follow ErrorCatalog.RuntimeNotSupported in Core, which cannot load here.
+    The reason this runtime cannot load the module, as an ErrorRecord (ErrorId RuntimeNotSupported or
+    ModuleFileBlocked), or nothing. The texts follow those entries of ErrorCatalog in Core, which cannot load here.
 .PARAMETER FrameworkRelease
     .NET Framework's Release registry value; $null when it is not there (Windows PowerShell only reads it).
+.PARAMETER BlockedFile
+    The cmdlet assembly when it carries the mark of the web (a Zone.Identifier stream), else nothing.
 #>
 function Get-RuntimeProblem {
     param(
         [Parameter(Mandatory)] [string] $Edition,
         [Parameter(Mandatory)] [version] $PSVersion,
-        [Nullable[int]] $FrameworkRelease
+        [Nullable[int]] $FrameworkRelease,
+        [string] $BlockedFile
     )
-    if ($Edition -eq 'Desktop') {
+    $errorId = 'RuntimeNotSupported'
+    $category = [System.Management.Automation.ErrorCategory]::ResourceUnavailable
+    if ($Edition -eq 'Desktop' -and $null -ne $FrameworkRelease -and $FrameworkRelease -ge $frameworkFloor -and $BlockedFile) {
+        $message = "The module file $BlockedFile is blocked: Windows marks it as downloaded from the internet, and .NET Framework does not load such files."
+        $advice = "Unblock the module's files, then import it in a new PowerShell window: Get-ChildItem -LiteralPath '$(Split-Path -Parent $BlockedFile)' -Recurse | Unblock-File"
+        $target = $BlockedFile
+        $errorId = 'ModuleFileBlocked'
+        $category = [System.Management.Automation.ErrorCategory]::SecurityError
+    }
+    elseif ($Edition -eq 'Desktop') {
         if ($null -ne $FrameworkRelease -and $FrameworkRelease -ge $frameworkFloor) { return }
         $found = 'no .NET Framework 4.5 or later'
         if ($null -ne $FrameworkRelease) {
@@ -50,15 +64,18 @@ function Get-RuntimeProblem {
         return
     }
     $record = [System.Management.Automation.ErrorRecord]::new([System.PlatformNotSupportedException]::new("$message $advice"),
-        'RuntimeNotSupported', [System.Management.Automation.ErrorCategory]::ResourceUnavailable, $target)
+        $errorId, $category, $target)
     $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($message)
     $record.ErrorDetails.RecommendedAction = $advice
     $record
 }
 
 $frameworkRelease = $null
+$blockedFile = $null
 if ($PSVersionTable.PSEdition -eq 'Desktop') {
     $frameworkRelease = (Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' -Name Release -ErrorAction SilentlyContinue).Release
+    $cmdletAssembly = Join-Path $PSScriptRoot 'RecurringIntegrations.PowerShell.dll'
+    if (Get-Item -LiteralPath $cmdletAssembly -Stream Zone.Identifier -ErrorAction SilentlyContinue) { $blockedFile = $cmdletAssembly }
 }
-$problem = Get-RuntimeProblem -Edition $PSVersionTable.PSEdition -PSVersion $PSVersionTable.PSVersion -FrameworkRelease $frameworkRelease
+$problem = Get-RuntimeProblem -Edition $PSVersionTable.PSEdition -PSVersion $PSVersionTable.PSVersion -FrameworkRelease $frameworkRelease -BlockedFile $blockedFile
 if ($problem) { throw $problem }

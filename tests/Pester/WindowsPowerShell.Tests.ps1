@@ -10,8 +10,8 @@ BeforeAll {
     $script:runtime = Import-Module (Join-Path $moduleFolder 'RecurringIntegrations.Runtime.psm1') -Force -PassThru
 
     function Get-RuntimeProblem {
-        param([string] $Edition, [version] $PSVersion, [Nullable[int]] $FrameworkRelease)
-        & $runtime { Get-RuntimeProblem @args } -Edition $Edition -PSVersion $PSVersion -FrameworkRelease $FrameworkRelease
+        param([string] $Edition, [version] $PSVersion, [Nullable[int]] $FrameworkRelease, [string] $BlockedFile)
+        & $runtime { Get-RuntimeProblem @args } -Edition $Edition -PSVersion $PSVersion -FrameworkRelease $FrameworkRelease -BlockedFile $BlockedFile
     }
 
     # Every .ps1 and .psm1 a user gets: the built module's (examples, the runtime check), the emulator's, build.ps1.
@@ -157,12 +157,29 @@ Describe 'The runtime floor' {
         Get-RuntimeProblem -Edition Core -PSVersion $_ | Should -BeNullOrEmpty
     }
 
+    It 'names a cmdlet assembly Windows still marks as downloaded, with Unblock-File rather than reinstall' {
+        $folder = Join-Path ([IO.Path]::GetTempPath()) 'Downloads/RecurringIntegrations'
+        $dll = Join-Path $folder 'RecurringIntegrations.PowerShell.dll'
+        $problem = Get-RuntimeProblem -Edition Desktop -PSVersion 5.1 -FrameworkRelease 528040 -BlockedFile $dll
+        $problem.FullyQualifiedErrorId | Should -Be 'ModuleFileBlocked'
+        $problem.CategoryInfo.Category | Should -Be 'SecurityError'
+        $problem.ErrorDetails.Message | Should -BeLike "The module file $dll is blocked:*"
+        $problem.ErrorDetails.RecommendedAction | Should -BeLike "*Get-ChildItem -LiteralPath '$folder' -Recurse | Unblock-File"
+        $problem.Exception.Message | Should -Not -BeLike '*reinstall*'
+        # The floor comes first: an unblocked file on .NET Framework 4.6.2 still could not load.
+        (Get-RuntimeProblem -Edition Desktop -PSVersion 5.1 -FrameworkRelease 394802 -BlockedFile $dll).FullyQualifiedErrorId | Should -Be 'RuntimeNotSupported'
+        Get-RuntimeProblem -Edition Desktop -PSVersion 5.1 -FrameworkRelease 528040 | Should -BeNullOrEmpty
+    }
+
     It 'follows the texts of the error catalogue' {
         $core = Join-Path $moduleFolder 'Dependencies/RecurringIntegrations.Core.dll'
         # In a separate process: Core must not load into this one, where the module loads it into its own context.
-        $entry = & $powershell -NoProfile -Command "Add-Type -LiteralPath '$core'; [RecurringIntegrations.Core.Errors.ErrorCatalog]::RuntimeNotSupported | Select-Object Message, Advice | ConvertTo-Json" | ConvertFrom-Json
+        $entries = & $powershell -NoProfile -Command "Add-Type -LiteralPath '$core'; 'RuntimeNotSupported', 'ModuleFileBlocked' | ForEach-Object { [RecurringIntegrations.Core.Errors.ErrorCatalog]::`$_ } | Select-Object ErrorId, Message, Advice | ConvertTo-Json" | ConvertFrom-Json
         $pattern = { param($format) '^' + ([regex]::Escape($format) -replace '\\\{\d\}', '.+') + '$' }
-        foreach ($problem in (Get-RuntimeProblem -Edition Desktop -PSVersion 5.1 -FrameworkRelease 394802), (Get-RuntimeProblem -Edition Core -PSVersion 7.1.7)) {
+        $problems = (Get-RuntimeProblem -Edition Desktop -PSVersion 5.1 -FrameworkRelease 394802), (Get-RuntimeProblem -Edition Core -PSVersion 7.1.7),
+            (Get-RuntimeProblem -Edition Desktop -PSVersion 5.1 -FrameworkRelease 528040 -BlockedFile 'C:\m\RecurringIntegrations.PowerShell.dll')
+        foreach ($problem in $problems) {
+            $entry = $entries | Where-Object ErrorId -eq $problem.FullyQualifiedErrorId
             $problem.ErrorDetails.Message | Should -Match (& $pattern $entry.Message)
             $problem.ErrorDetails.RecommendedAction | Should -Match (& $pattern $entry.Advice)
         }
