@@ -82,6 +82,8 @@ namespace RecurringIntegrations.PowerShell
         /// Reflection.Emit assembly) and FileLoadException or ArgumentException for a malformed name; such a request, and
         /// one of ours whose file then fails to load, is left to others (our own caller then names the file).
         /// </summary>
+        /// <param name="requestedName">The display name asked for, as the runtime gives it (ResolveEventArgs.Name).</param>
+        /// <param name="requester">The assembly that asks, when the runtime knows it (ResolveEventArgs.RequestingAssembly).</param>
         /// <param name="load">Loads the file the decision names (Assembly.LoadFile, cached).</param>
         public Assembly? ResolveOnDesktop(string requestedName, Assembly? requester, Func<string, Assembly> load)
         {
