@@ -9,6 +9,9 @@
     PowerShellVersion      = '5.1'
     CompatiblePSEditions   = @('Desktop', 'Core')
     DotNetFrameworkVersion = '4.7.2'
+    # Imported before RootModule: fails the import with RuntimeNotSupported, naming the runtime found and the fix, on
+    # .NET Framework below 4.7.2 and PowerShell below 7.2, where the cmdlet assembly would fail with an obscure load error.
+    NestedModules          = @('RecurringIntegrations.Runtime.psm1')
     FormatsToProcess       = @('RecurringIntegrations.Format.ps1xml')
     CmdletsToExport        = @(
         'Connect-D365', 'Get-D365Session', 'Disconnect-D365',

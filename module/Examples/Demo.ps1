@@ -50,9 +50,9 @@ $received | Format-Table
 # 6. Report: the status rows and the error rows as they are (no join), as CSV and as an HTML page.
 New-Item -ItemType Directory -Force -Path $ReportFolder | Out-Null
 $csv = Join-Path $ReportFolder 'import-report.csv'
-$statuses | Export-Csv -Path $csv -NoTypeInformation
+$statuses | Export-Csv -Path $csv -NoTypeInformation -Encoding UTF8
 $errorsCsv = Join-Path $ReportFolder 'import-errors.csv'
-$errors | Select-Object FileName, MessageId, Index, ErrorMessage | Export-Csv -Path $errorsCsv -NoTypeInformation
+$errors | Select-Object FileName, MessageId, Index, ErrorMessage | Export-Csv -Path $errorsCsv -NoTypeInformation -Encoding UTF8
 $summary = $statuses | Group-Object Status | Select-Object @{ n = 'Status'; e = { $_.Name } }, Count | ConvertTo-Html -Fragment
 $files = $statuses | Select-Object FileName, Status, EnqueuedAt, CheckedAt, MessageId, ExecutionId | ConvertTo-Html -Fragment
 $details = $errors | Select-Object FileName, Index, ErrorMessage | ConvertTo-Html -Fragment

@@ -76,7 +76,13 @@ namespace RecurringIntegrations.PowerShell
             catch (Exception ex) when (!(ex is D365Exception) && ModuleInitializer.Dependencies?.BrokenFile(ex) is string path)
             {
                 // A file under Dependencies/ fails when Core first reaches it (MSAL at the first sign-in), long after import.
-                throw (ModuleFileException.For(path, ex).IsMissing ? ErrorCatalog.ModuleFileMissing : ErrorCatalog.ModuleFileDamaged).Wrap(ex, path);
+                var entry = ModuleFileException.For(path, ex).ErrorId switch
+                {
+                    ModuleFileTexts.MissingId => ErrorCatalog.ModuleFileMissing,
+                    ModuleFileTexts.BlockedId => ErrorCatalog.ModuleFileBlocked,
+                    _ => ErrorCatalog.ModuleFileDamaged,
+                };
+                throw entry.Wrap(ex, path, ModuleFileException.ModuleFolder);
             }
         }
 

@@ -76,6 +76,29 @@ namespace RecurringIntegrations.PowerShell
             _byName.TryGetValue(name, out var assembly) ? assembly.Path : throw new ArgumentException(name + " is not in the module's dependency list.", nameof(name));
 
         /// <summary>
+        /// Windows PowerShell's AssemblyResolve handler, which never throws: every assembly request of the process passes
+        /// through it, and an exception there ends the resolve for everyone, so other modules' handlers would never run.
+        /// .NET Framework throws NotSupportedException for the Location of a dynamic requester (a PowerShell class, a
+        /// Reflection.Emit assembly) and FileLoadException or ArgumentException for a malformed name; such a request, and
+        /// one of ours whose file then fails to load, is left to others (our own caller then names the file).
+        /// </summary>
+        /// <param name="requestedName">The display name asked for, as the runtime gives it (ResolveEventArgs.Name).</param>
+        /// <param name="requester">The assembly that asks, when the runtime knows it (ResolveEventArgs.RequestingAssembly).</param>
+        /// <param name="load">Loads the file the decision names (Assembly.LoadFile, cached).</param>
+        public Assembly? ResolveOnDesktop(string requestedName, Assembly? requester, Func<string, Assembly> load)
+        {
+            try
+            {
+                var path = ResolveForDesktop(new AssemblyName(requestedName), requester?.Location);
+                return path is null ? null : load(path);
+            }
+            catch (Exception)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>
         /// Windows PowerShell's AssemblyResolve decision. It answers only for a name in the list at a version the shipped
         /// file satisfies (the binding redirect .NET Framework lacks for modules), and only when the requester is the
         /// cmdlet assembly or a file of the list: another module asking for System.Text.Json or MSAL never gets ours, and
@@ -134,26 +157,53 @@ namespace RecurringIntegrations.PowerShell
         }
     }
 
-    /// <summary>A file of the module's own that is missing or does not load: named, with the advice to reinstall.</summary>
+    /// <summary>
+    /// A file of the module's own that is missing, blocked or does not load: named, with the advice to reinstall, or to
+    /// unblock the module when Windows still marks it as downloaded.
+    /// </summary>
     internal sealed class ModuleFileException : IOException
     {
-        private ModuleFileException(string errorId, string text, string path, Exception? inner)
-            : base(text + " " + ModuleFileTexts.Advice, inner)
+        // COR_E_NOTSUPPORTED: .NET Framework's answer to loading a file that carries the mark of the web (a Zone.Identifier
+        // stream, set on every file of a zip downloaded with a browser and extracted with Explorer), which it treats as
+        // coming from a network location.
+        private const int NotSupportedHResult = unchecked((int)0x80131515);
+
+        private ModuleFileException(string errorId, string text, string advice, string path, Exception? inner)
+            : base(text + " " + advice, inner)
         {
             ErrorId = errorId;
             Text = text;
+            Advice = advice;
             Path = path;
         }
 
         public string ErrorId { get; }
         /// <summary>What is wrong, without the advice.</summary>
         public string Text { get; }
+        public string Advice { get; }
         public string Path { get; }
-        public bool IsMissing => ErrorId == ModuleFileTexts.MissingId;
 
-        /// <summary>Missing when the file is not there; damaged when it is there and still failed (or is a list that does not parse).</summary>
-        public static ModuleFileException For(string path, Exception? failure) => File.Exists(path)
-            ? new ModuleFileException(ModuleFileTexts.DamagedId, string.Format(ModuleFileTexts.Damaged, path), path, failure)
-            : new ModuleFileException(ModuleFileTexts.MissingId, string.Format(ModuleFileTexts.Missing, path), path, failure);
+        /// <summary>The installed module's folder, which holds the cmdlet assembly.</summary>
+        public static string ModuleFolder => System.IO.Path.GetDirectoryName(typeof(ModuleFileException).Assembly.Location) ?? string.Empty;
+
+        /// <summary>
+        /// Missing when the file is not there; blocked when loading it failed as a file from the internet; damaged when
+        /// it is there and still failed (or is a list that does not parse).
+        /// </summary>
+        public static ModuleFileException For(string path, Exception? failure)
+        {
+            if (!File.Exists(path)) return new ModuleFileException(ModuleFileTexts.MissingId, string.Format(ModuleFileTexts.Missing, path), ModuleFileTexts.Advice, path, failure);
+            if (IsBlocked(failure))
+                return new ModuleFileException(ModuleFileTexts.BlockedId, string.Format(ModuleFileTexts.Blocked, path),
+                    string.Format(ModuleFileTexts.BlockedAdvice, path, ModuleFolder), path, failure);
+            return new ModuleFileException(ModuleFileTexts.DamagedId, string.Format(ModuleFileTexts.Damaged, path), ModuleFileTexts.Advice, path, failure);
+        }
+
+        private static bool IsBlocked(Exception? failure)
+        {
+            for (var current = failure; current != null; current = current.InnerException)
+                if (current.HResult == NotSupportedHResult || current is NotSupportedException) return true;
+            return false;
+        }
     }
 }

@@ -13,6 +13,7 @@ namespace RecurringIntegrations.PowerShell
     /// Windows PowerShell 5.1 has no load contexts: an AssemblyResolve handler answers our own requests from the list,
     /// preferring the .NET Framework builds under Dependencies/Desktop, and loads each file with LoadFile so that no
     /// other module's copy of the same name is bound to ours, nor ours to theirs.
+    /// Windows PowerShell 5.1 also gets TLS 1.2 added to the process's protocols (<see cref="DesktopTls"/>).
     /// Both are set up once per process and never undone (there is no IModuleAssemblyCleanup): assemblies cannot be
     /// unloaded, ours go on resolving their dependencies lazily (MSAL at the first sign-in) in every runspace that
     /// imported the module, and Remove-Module in one runspace must not break another.
@@ -41,14 +42,21 @@ namespace RecurringIntegrations.PowerShell
                     var dependencies = ModuleDependencies.Read(CmdletAssemblyPath, IsDesktop);
                     dependencies.ThrowIfAnyMissing();
                     Dependencies = dependencies;
+                    if (IsDesktop) DesktopTls.Apply();
                     LoadCore(dependencies);
                 }
                 catch (ModuleFileException ex)
                 {
                     Dependencies = null;
-                    var record = new ErrorRecord(ex, ex.ErrorId, ex.IsMissing ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidData, ex.Path)
+                    var category = ex.ErrorId switch
                     {
-                        ErrorDetails = new ErrorDetails(ex.Message) { RecommendedAction = ModuleFileTexts.Advice },
+                        ModuleFileTexts.MissingId => ErrorCategory.ObjectNotFound,
+                        ModuleFileTexts.BlockedId => ErrorCategory.SecurityError,
+                        _ => ErrorCategory.InvalidData,
+                    };
+                    var record = new ErrorRecord(ex, ex.ErrorId, category, ex.Path)
+                    {
+                        ErrorDetails = new ErrorDetails(ex.Message) { RecommendedAction = ex.Advice },
                     };
                     throw new RuntimeException(ex.Message, ex, record);
                 }
@@ -78,11 +86,8 @@ namespace RecurringIntegrations.PowerShell
             }
         }
 
-        private static Assembly? ResolveOnDesktop(object? sender, ResolveEventArgs args)
-        {
-            var path = Dependencies?.ResolveForDesktop(new AssemblyName(args.Name), args.RequestingAssembly?.Location);
-            return path is null ? null : LoadFile(path);
-        }
+        private static Assembly? ResolveOnDesktop(object? sender, ResolveEventArgs args) =>
+            Dependencies?.ResolveOnDesktop(args.Name, args.RequestingAssembly, LoadFile);
 
         // LoadFile binds nothing by probing, so every reference of our assemblies comes back through ResolveOnDesktop;
         // the cache keeps one Assembly per file, which LoadFile alone does not promise on .NET Framework.

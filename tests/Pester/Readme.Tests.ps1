@@ -118,13 +118,13 @@ Describe 'README: A quick tour' {
 
     It 'reports' {
         $ids = (Send-D365Enqueue -Path (Join-Path $work 'in/a.xml') -ActivityId $importJob -EntityName 'Customer groups').MessageId
-        Invoke-ReadmeCommand 'Get-D365MessageStatus -MessageId $ids | Export-Csv status.csv -NoTypeInformation'
+        Invoke-ReadmeCommand 'Get-D365MessageStatus -MessageId $ids | Export-Csv status.csv -NoTypeInformation -Encoding UTF8'
         (Import-Csv (Join-Path $work 'status.csv')).MessageId | Should -Be ([string] $ids)
     }
 
     It 'reports one row per file, naming it, with no join' {
         Invoke-ReadmeCommand ("Get-ChildItem .\in\*.xml | Send-D365Enqueue -ActivityId `$importJob -EntityName 'Customer groups' |" +
-            "`n    Get-D365MessageStatus -Wait | Export-Csv status.csv -NoTypeInformation")
+            "`n    Get-D365MessageStatus -Wait | Export-Csv status.csv -NoTypeInformation -Encoding UTF8")
         $rows = @(Import-Csv (Join-Path $work 'status.csv'))
         $rows.FileName | Should -Be @(Get-ChildItem (Join-Path $work 'in') -Filter *.xml | Sort-Object Name).Name
         $rows | ForEach-Object { $_.Status | Should -Not -BeNullOrEmpty; $_.ExecutionId | Should -Not -BeNullOrEmpty; $_.EnqueuedAt | Should -Not -BeNullOrEmpty }

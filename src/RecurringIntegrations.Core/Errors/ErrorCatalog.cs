@@ -305,6 +305,14 @@ namespace RecurringIntegrations.Core.Errors
             ModuleFileTexts.Missing, ModuleFileTexts.Advice);
         public static readonly ErrorEntry ModuleFileDamaged = new ErrorEntry(ModuleFileTexts.DamagedId, InvalidData,
             ModuleFileTexts.Damaged, ModuleFileTexts.Advice);
+        /// <summary>
+        /// Raised by module/RecurringIntegrations.Runtime.psm1 before any assembly loads, so it cannot take its texts from
+        /// here: {0}: what the runtime needs; {1}: what it found; {2}: what to install. Keep the two alike.
+        /// </summary>
+        public static readonly ErrorEntry RuntimeNotSupported = new ErrorEntry("RuntimeNotSupported", ResourceUnavailable,
+            "RecurringIntegrations needs {0} or later; this computer has {1}.", "Install {2}.");
+        public static readonly ErrorEntry ModuleFileBlocked = new ErrorEntry(ModuleFileTexts.BlockedId, SecurityError,
+            ModuleFileTexts.Blocked, ModuleFileTexts.BlockedAdvice);
 
         /// <summary>{0}: what failed and what became of the item; {1}: the exception's type; {2}: its message.</summary>
         public static readonly ErrorEntry UnexpectedError = new ErrorEntry("UnexpectedError", NotSpecified,

@@ -53,7 +53,7 @@ namespace RecurringIntegrations.Tests.Cmdlets
         {
             var paths = new List<string>(Directory.GetFiles(RuntimeEnvironment.GetRuntimeDirectory(), "*.dll"));
             var standard = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages",
-                "powershellstandard.library", "5.1.0-preview-06", "lib", "netstandard2.0", "System.Management.Automation.dll");
+                "powershellstandard.library", "5.1.1", "lib", "netstandard2.0", "System.Management.Automation.dll");
             paths.Add(standard);
             var framework = new HashSet<string>(paths.Select(p => Path.GetFileName(p)!), StringComparer.OrdinalIgnoreCase);
             // The module's own copies of framework assemblies would clash with the runtime's; only the rest is added,

@@ -73,6 +73,67 @@ namespace RecurringIntegrations.Tests.Cmdlets
         }
 
         [Fact]
+        public void Windows_PowerShell_resolves_through_the_handler_for_a_requester_of_ours()
+        {
+            var loaded = typeof(ModuleDependenciesTests).Assembly;
+
+            Assert.Same(loaded, List(desktop: true).ResolveOnDesktop(MsalIdentity, new StubAssembly(() => Core), path => path == DesktopMsal ? loaded : null!));
+        }
+
+        [Fact]
+        public void Windows_PowerShell_handler_leaves_a_dynamic_requester_to_others_without_throwing()
+        {
+            // .NET Framework's answer for the Location of a PowerShell class or a Reflection.Emit assembly.
+            var dynamicRequester = new StubAssembly(() => throw new NotSupportedException("The invoked member is not supported in a dynamic assembly."));
+
+            Assert.Null(List(desktop: true).ResolveOnDesktop(MsalIdentity, dynamicRequester, path => throw new InvalidOperationException("nothing may load")));
+        }
+
+        [Theory]
+        [InlineData("")]
+        [InlineData("Microsoft.Identity.Client, Version=four")]
+        [InlineData("Microsoft.Identity.Client, PublicKeyToken=xyz")]
+        [InlineData(",,,")]
+        public void Windows_PowerShell_handler_leaves_a_malformed_name_to_others_without_throwing(string name)
+        {
+            Assert.Null(List(desktop: true).ResolveOnDesktop(name, new StubAssembly(() => Core), path => throw new InvalidOperationException("nothing may load")));
+        }
+
+        [Fact]
+        public void Windows_PowerShell_handler_does_not_throw_when_our_file_fails_to_load()
+        {
+            Assert.Null(List(desktop: true).ResolveOnDesktop(MsalIdentity, new StubAssembly(() => Core), path => throw new BadImageFormatException("Bad IL format.", path)));
+        }
+
+        [Fact]
+        public void A_file_Windows_still_marks_as_downloaded_is_reported_as_blocked_with_Unblock_File_not_reinstall()
+        {
+            var file = Path.GetTempFileName();
+            try
+            {
+                // What .NET Framework throws for a file with the mark of the web: FileLoadException 0x80131515 around a NotSupportedException.
+                var blocked = new FileLoadException("Could not load file or assembly. Operation is not supported. (Exception from HRESULT: 0x80131515)", file,
+                    new NotSupportedException("An attempt was made to load an assembly from a network location.")) { HResult = unchecked((int)0x80131515) };
+                var byHResultOnly = new FileLoadException("Operation is not supported.", file) { HResult = unchecked((int)0x80131515) };
+
+                foreach (var failure in new Exception[] { blocked, byHResultOnly, new TargetInvocationException(blocked) })
+                {
+                    var error = ModuleFileException.For(file, failure);
+                    Assert.Equal("ModuleFileBlocked", error.ErrorId);
+                    Assert.Contains(file, error.Message);
+                    Assert.Contains("Unblock-File", error.Advice);
+                    Assert.Contains(ModuleFileException.ModuleFolder, error.Advice);
+                    Assert.DoesNotContain("Reinstall", error.Message);
+                }
+                Assert.Equal("ModuleFileDamaged", ModuleFileException.For(file, new BadImageFormatException("Bad IL format.", file)).ErrorId);
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+
+        [Fact]
         public void PowerShell_7_loads_the_netstandard_builds_and_Windows_PowerShell_the_NET_Framework_ones()
         {
             Assert.Equal(Msal, List(desktop: false).PathOf("Microsoft.Identity.Client"));
@@ -125,5 +186,12 @@ namespace RecurringIntegrations.Tests.Cmdlets
                 Directory.Delete(copy, recursive: true);
             }
         }
+    }
+
+    /// <summary>An assembly whose Location is what the test says: a path, or the exception .NET Framework throws for a dynamic one.</summary>
+    internal sealed class StubAssembly(Func<string> location) : Assembly
+    {
+        public override string Location => location();
+        public override string FullName => "Stub, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null";
     }
 }
