@@ -169,11 +169,12 @@ function Invoke-PesterRun {
         if ($PowerShell) {
             $linkFolder = Join-Path ([IO.Path]::GetTempPath()) ('ri-pwsh-' + [guid]::NewGuid().ToString('N'))
             New-Item -ItemType Directory -Path $linkFolder | Out-Null
-            New-Item -ItemType SymbolicLink -Path (Join-Path $linkFolder 'pwsh') -Target $PowerShell | Out-Null
+            $link = Join-Path $linkFolder $(if ([Environment]::OSVersion.Platform -eq 'Win32NT') { 'pwsh.exe' } else { 'pwsh' })
+            New-Item -ItemType SymbolicLink -Path $link -Target $PowerShell | Out-Null
             $env:PATH = $linkFolder + [IO.Path]::PathSeparator + $env:PATH
             $ownModules = Join-Path $PSHOME 'Modules'
             $env:PSModulePath = (($env:PSModulePath -split [IO.Path]::PathSeparator) | Where-Object { $_ -and $_ -ne $ownModules }) -join [IO.Path]::PathSeparator
-            $time = Measure-Command { & (Join-Path $linkFolder 'pwsh') -NoLogo -NoProfile -NonInteractive -File $runner -ResultFile $resultFile | Out-Host }
+            $time = Measure-Command { & $link -NoLogo -NoProfile -NonInteractive -File $runner -ResultFile $resultFile | Out-Host }
         }
         else {
             $time = Measure-Command { & $runner -ResultFile $resultFile | Out-Host }
