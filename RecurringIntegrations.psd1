@@ -1,11 +1,12 @@
 @{
     RootModule             = 'RecurringIntegrations.PowerShell.dll'
+    # The build writes ModuleVersion, Prerelease and ReleaseNotes from Directory.Build.props and CHANGELOG.md.
     ModuleVersion          = '0.0.0'
     GUID                   = '4f0b7a52-8c1e-4d55-9d2e-6a3f1c9b7e21'
-    Author                 = 'RecurringIntegrations'
-    CompanyName            = 'RecurringIntegrations'
-    Copyright              = '(c) RecurringIntegrations. All rights reserved.'
-    Description            = 'Dynamics 365 Finance & Operations recurring integrations: enqueue, dequeue, acknowledge, message status and execution errors, data packages and the package API for large data, with MSAL authentication.'
+    Author                 = 'The RecurringIntegrations maintainers'
+    CompanyName            = 'The RecurringIntegrations maintainers'
+    Copyright              = '(c) 2026 The RecurringIntegrations maintainers. MIT License.'
+    Description            = 'Dynamics 365 Finance and Operations recurring integrations and data packages from PowerShell: enqueue, dequeue and acknowledge files, follow message status and execution errors, crash-safe folder import and export, and the package API for large data. Microsoft Entra ID sign-in (client secret, certificate, managed identity), retries and flow control that never send an upload twice. Windows PowerShell 5.1 and PowerShell 7 on Windows, Linux and macOS, and Azure Automation runbooks.'
     PowerShellVersion      = '5.1'
     CompatiblePSEditions   = @('Desktop', 'Core')
     DotNetFrameworkVersion = '4.7.2'
@@ -26,10 +27,11 @@
     VariablesToExport      = @()
     PrivateData            = @{
         PSData = @{
-            Tags         = @('Dynamics365', 'D365', 'FinanceAndOperations', 'RecurringIntegrations', 'DataManagement', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+            Tags         = @('Dynamics365', 'D365', 'FinanceAndOperations', 'RecurringIntegrations', 'DataManagement', 'DataPackage', 'AzureAutomation', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
             ProjectUri   = 'https://github.com/RecurringIntegrations/RecurringIntegrations'
             LicenseUri   = 'https://github.com/RecurringIntegrations/RecurringIntegrations/blob/main/LICENSE'
-            ReleaseNotes = 'First release: connect with every Entra ID credential kind, enqueue, dequeue, acknowledge, message status and execution errors.'
+            Prerelease   = ''
+            ReleaseNotes = ''
         }
     }
 }

@@ -3,16 +3,26 @@
     Scheduled folder job: imports an inbox folder and/or drains an export queue into a folder, with the crash-safe
     commands Invoke-D365FolderImport and Invoke-D365FolderExport. For Windows Task Scheduler, a systemd timer or cron.
 .DESCRIPTION
-    Signs in with an app credential saved by Export-Clixml (user name = client id, password = client secret), then
-    runs Invoke-D365FolderImport on -ImportPath and Invoke-D365FolderExport on -ExportPath, writes their rows, and
-    throws at the end when any file failed, was left unconfirmed, or any error occurred, so the scheduler records a
-    failed run. A run killed at any moment (a time limit, a reboot, kill -9) is safe to start again from the top:
-    the commands' journals make sure no file is sent twice and no export is saved twice.
-    Save the credential once, as the account the task runs as (on Windows Export-Clixml encrypts it for that account;
-    elsewhere protect the file: chmod 600):
-        Get-Credential -UserName <client id> | Export-Clixml /etc/d365/app.credential.xml
-.PARAMETER CredentialPath
-    The Export-Clixml file of the app credential.
+    Signs in with the app registration's client id and its client secret, read with Get-Secret from a
+    Microsoft.PowerShell.SecretManagement vault, then runs Invoke-D365FolderImport on -ImportPath and
+    Invoke-D365FolderExport on -ExportPath, writes their rows, and throws at the end when any file failed, was left
+    unconfirmed, or any error occurred, so the scheduler records a failed run. A run killed at any moment (a time
+    limit, a reboot, kill -9) is safe to start again from the top: the commands' journals make sure no file is sent
+    twice and no export is saved twice.
+    Keep the secret once, as the account the task runs as, in a vault that encrypts it on every platform: the
+    SecretStore vault (or Azure Key Vault through Az.KeyVault's vault extension, or the Windows Credential Manager):
+        Install-PSResource Microsoft.PowerShell.SecretManagement, Microsoft.PowerShell.SecretStore
+        Register-SecretVault -Name D365 -ModuleName Microsoft.PowerShell.SecretStore -DefaultVault
+        # An unattended job cannot type the store's password: the store's key stays in the account's profile.
+        Set-SecretStoreConfiguration -Scope CurrentUser -Authentication None -Interaction None
+        Set-Secret -Vault D365 -Name 'D365 import app' -Secret (Read-Host -AsSecureString 'Client secret')
+    Do not save it with Export-Clixml: outside Windows that file holds the secret unencrypted.
+.PARAMETER ClientId
+    The app registration's client id.
+.PARAMETER SecretName
+    The name of the secret (the app's client secret) in the SecretManagement vault.
+.PARAMETER Vault
+    The vault holding it; the default vault when left out.
 .PARAMETER ImportPath
     The inbox folder to import (needs -ImportActivityId).
 .PARAMETER ExportPath
@@ -20,9 +30,9 @@
 .PARAMETER SkipCertificateCheck
     For tests against the local emulator only.
 .EXAMPLE
-    # Windows Task Scheduler: every 15 minutes, as the account that saved the credential.
+    # Windows Task Scheduler: every 15 minutes, as the account that keeps the secret.
     $job = 'C:\d365\Invoke-D365FolderJob.ps1 -Environment https://contoso.operations.dynamics.com -TenantId contoso.onmicrosoft.com ' +
-        '-CredentialPath C:\d365\app.credential.xml -ImportPath C:\d365\inbox -ImportActivityId 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01 ' +
+        '-ClientId 11111111-2222-3333-4444-555555555555 -SecretName ''D365 import app'' -ImportPath C:\d365\inbox -ImportActivityId 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01 ' +
         "-EntityName 'Customer groups' -ExportPath C:\d365\exports -ExportActivityId 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a02"
     $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument "-NoProfile -NonInteractive -Command & $job"
     $trigger = New-ScheduledTaskTrigger -Once -At 0:00 -RepetitionInterval (New-TimeSpan -Minutes 15)
@@ -37,7 +47,7 @@
     Type=oneshot
     User=d365
     TimeoutStartSec=3h
-    ExecStart=/usr/bin/pwsh -NoProfile -NonInteractive -File /opt/d365/Invoke-D365FolderJob.ps1 -Environment https://contoso.operations.dynamics.com -TenantId contoso.onmicrosoft.com -CredentialPath /etc/d365/app.credential.xml -ImportPath /srv/d365/inbox -ImportActivityId 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01 -EntityName "Customer groups" -ExportPath /srv/d365/exports -ExportActivityId 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a02
+    ExecStart=/usr/bin/pwsh -NoProfile -NonInteractive -File /opt/d365/Invoke-D365FolderJob.ps1 -Environment https://contoso.operations.dynamics.com -TenantId contoso.onmicrosoft.com -ClientId 11111111-2222-3333-4444-555555555555 -SecretName "D365 import app" -ImportPath /srv/d365/inbox -ImportActivityId 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01 -EntityName "Customer groups" -ExportPath /srv/d365/exports -ExportActivityId 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a02
 
     # /etc/systemd/system/d365-folders.timer, then: systemctl enable --now d365-folders.timer
     [Unit]
@@ -48,14 +58,16 @@
     [Install]
     WantedBy=timers.target
 .EXAMPLE
-    # cron (crontab -e as the account that saved the credential): every 15 minutes; flock skips a run while the last one is busy.
-    */15 * * * * flock -n /tmp/d365-folders.lock pwsh -NoProfile -NonInteractive -File /opt/d365/Invoke-D365FolderJob.ps1 -Environment https://contoso.operations.dynamics.com -TenantId contoso.onmicrosoft.com -CredentialPath /etc/d365/app.credential.xml -ImportPath /srv/d365/inbox -ImportActivityId 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01 -EntityName 'Customer groups' >> /var/log/d365-folders.log 2>&1
+    # cron (crontab -e as the account that keeps the secret): every 15 minutes; flock skips a run while the last one is busy.
+    */15 * * * * flock -n /tmp/d365-folders.lock pwsh -NoProfile -NonInteractive -File /opt/d365/Invoke-D365FolderJob.ps1 -Environment https://contoso.operations.dynamics.com -TenantId contoso.onmicrosoft.com -ClientId 11111111-2222-3333-4444-555555555555 -SecretName 'D365 import app' -ImportPath /srv/d365/inbox -ImportActivityId 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01 -EntityName 'Customer groups' >> /var/log/d365-folders.log 2>&1
 #>
 [CmdletBinding()]
 param(
     [Parameter(Mandatory)] [string] $Environment,
     [Parameter(Mandatory)] [string] $TenantId,
-    [Parameter(Mandatory)] [string] $CredentialPath,
+    [Parameter(Mandatory)] [string] $ClientId,
+    [Parameter(Mandatory)] [string] $SecretName,
+    [string] $Vault,
     [string] $ImportPath,
     [guid] $ImportActivityId,
     [string] $EntityName,
@@ -71,7 +83,12 @@ if (-not $ImportPath -and -not $ExportPath) { throw 'Give -ImportPath with -Impo
 if ($ImportPath -and -not $PSBoundParameters.ContainsKey('ImportActivityId')) { throw '-ImportPath needs -ImportActivityId.' }
 if ($ExportPath -and -not $PSBoundParameters.ContainsKey('ExportActivityId')) { throw '-ExportPath needs -ExportActivityId.' }
 
-Connect-D365 -Environment $Environment -TenantId $TenantId -Credential (Import-Clixml -LiteralPath $CredentialPath) `
+if (-not (Get-Command Get-Secret -ErrorAction SilentlyContinue)) {
+    throw 'Get-Secret was not found: Install-PSResource Microsoft.PowerShell.SecretManagement (and a vault, for example Microsoft.PowerShell.SecretStore), then keep the client secret with Set-Secret, as this script''s help shows.'
+}
+$secret = @{ Name = $SecretName }
+if ($Vault) { $secret.Vault = $Vault }
+Connect-D365 -Environment $Environment -TenantId $TenantId -ClientId $ClientId -ClientSecret (Get-Secret @secret) `
     -AuthorityHost $AuthorityHost -SkipCertificateCheck:$SkipCertificateCheck | Out-Null
 try {
     $problems = @()

@@ -33,6 +33,31 @@ internal sealed class PowerShellRunner
         return names.Select(name => Path.Combine(root, "..", "shared", "tools", name)).FirstOrDefault(File.Exists);
     }
 
+    /// <summary>PowerShell 7.4 LTS (Azure Automation's runtime): pwsh-7.4 on PATH, else ../shared/tools/pwsh-7.4.</summary>
+    public static string? FindLts()
+    {
+        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(folder => Path.Combine(folder, "pwsh-7.4"))
+            .FirstOrDefault(File.Exists);
+        if (onPath is not null || RepositoryRoot() is not { } root) return onPath;
+        var shared = Path.Combine(root, "..", "shared", "tools", "pwsh-7.4");
+        return File.Exists(shared) ? Path.GetFullPath(shared) : null;
+    }
+
+    /// <summary>"PowerShell 7.4.19 (.NET 8.0.31)": the version the figures of this runner are for.</summary>
+    public Task<string> VersionAsync(CancellationToken cancellationToken) => RunScriptAsync(
+        "'PowerShell {0} ({1})' -f $PSVersionTable.PSVersion, [Runtime.InteropServices.RuntimeInformation]::FrameworkDescription", cancellationToken);
+
+    /// <summary>./build.ps1 -Task Demo in this pwsh, as the README's first command; its wall time.</summary>
+    public async Task<TimeSpan> DemoAsync(CancellationToken cancellationToken)
+    {
+        var build = Path.Combine(RepositoryRoot() ?? throw new InvalidOperationException("The repository was not found."), "build.ps1");
+        var watch = Stopwatch.StartNew();
+        await RunAsync(["-NoProfile", "-NonInteractive", "-File", build, "-Task", "Demo"], cancellationToken);
+        return watch.Elapsed;
+    }
+
     private static string? RepositoryRoot()
     {
         for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
@@ -91,8 +116,14 @@ internal sealed class PowerShellRunner
     {
         var path = Path.Combine(_work, "bench-" + Guid.NewGuid().ToString("N") + ".ps1");
         await File.WriteAllTextAsync(path, script, cancellationToken);
+        return await RunAsync(["-NoProfile", "-NonInteractive", "-File", path], cancellationToken);
+    }
+
+    /// <summary>Runs pwsh with these arguments; its last line of output. Throws with its errors when it fails.</summary>
+    private async Task<string> RunAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
+    {
         var start = new ProcessStartInfo(_pwsh) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "-NoProfile", "-NonInteractive", "-File", path }) start.ArgumentList.Add(argument);
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("pwsh did not start.");
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var errors = process.StandardError.ReadToEndAsync(cancellationToken);

@@ -10,8 +10,17 @@ BeforeAll {
     '<Export><Row>1</Row></Export>' | Set-Content -Path (Join-Path $exportFolder 'export1.xml')
     '<Export><Row>2</Row></Export>' | Set-Content -Path (Join-Path $exportFolder 'export2.xml')
 
+    # The app's certificate, as Key Vault would hold it: its public part registered with the emulator.
+    $rsa = [Security.Cryptography.RSA]::Create(2048)
+    $request = [Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=RecurringIntegrations examples test', $rsa,
+        [Security.Cryptography.HashAlgorithmName]::SHA256, [Security.Cryptography.RSASignaturePadding]::Pkcs1)
+    $script:appCertificate = $request.CreateSelfSigned([DateTimeOffset]::UtcNow.AddMinutes(-5), [DateTimeOffset]::UtcNow.AddDays(1))
+    $publicCertificate = Join-Path $work 'app.cer'
+    [IO.File]::WriteAllBytes($publicCertificate, $appCertificate.Export('Cert'))
+
     Import-Module (Join-Path $repositoryRoot 'src/RecurringIntegrations.Emulator/Emulator.psm1') -Force
-    $script:emulator = Start-D365Emulator -ArgumentList '--processing-delay-ms', '200', '--export-folder', $exportFolder
+    $script:emulator = Start-D365Emulator -ArgumentList '--processing-delay-ms', '200', '--export-folder', $exportFolder,
+        '--client-certificate', $publicCertificate
     Import-Module (Join-Path $repositoryRoot 'out/RecurringIntegrations/RecurringIntegrations.psd1') -Force
 
     $ready = $emulator.Ready
@@ -27,14 +36,16 @@ BeforeAll {
     }
     $script:import = $ready.importActivity
     $script:export = $ready.exportActivity
-    $script:credentialPath = Join-Path $work 'app.credential.xml'
-    $credential | Export-Clixml -LiteralPath $credentialPath
-    # What the scheduled job needs to reach the emulator instead of a real environment.
+    # What the scheduled job needs to reach the emulator instead of a real environment; its secret comes from
+    # SecretManagement's Get-Secret, which a stand-in below answers.
     $script:job = @{
         Environment          = $ready.environment
         AuthorityHost        = $ready.authorityHost
         TenantId             = $ready.tenantId
-        CredentialPath       = $credentialPath
+        ClientId             = $ready.clientId
+        SecretName           = 'D365 import app'
+        Vault                = 'D365'
+
         SkipCertificateCheck = $true
         PollIntervalSeconds  = 1
         TimeoutSeconds       = 60
@@ -50,6 +61,13 @@ AfterAll {
 
 Describe 'Invoke-D365FolderJob.ps1' {
     BeforeAll {
+        # Stands in for Microsoft.PowerShell.SecretManagement's Get-Secret: the client secret of that name in that vault.
+        $secretValue = $credential.Password
+        Set-Item Function:global:Get-Secret -Value ({
+                param([string] $Name, [string] $Vault)
+                if ($Name -ne 'D365 import app' -or $Vault -ne 'D365') { throw "No secret named $Name in vault $Vault" }
+                $secretValue
+            }.GetNewClosure())
         $script:inbox = Join-Path $work 'inbox'
         $script:exports = Join-Path $work 'exports-saved'
         New-Item -ItemType Directory -Path $inbox | Out-Null
@@ -100,6 +118,19 @@ Describe 'Invoke-D365FolderJob.ps1' {
             Should -Not -Throw
     }
 
+    It 'says how to install SecretManagement when Get-Secret is missing, and never reads an Export-Clixml file' {
+        Remove-Item Function:Get-Secret
+        try {
+            { & (Join-Path $examples 'Invoke-D365FolderJob.ps1') @job -ImportPath $inbox -ImportActivityId $import } |
+                Should -Throw '*Install-PSResource Microsoft.PowerShell.SecretManagement*'
+        }
+        finally {
+            $secretValue = $credential.Password
+            Set-Item Function:global:Get-Secret -Value ({ param([string] $Name, [string] $Vault) $secretValue }.GetNewClosure())
+        }
+        Get-Content (Join-Path $examples 'Invoke-D365FolderJob.ps1') -Raw | Should -Not -Match 'Import-Clixml|Export-Clixml \S'
+    }
+
     It 'shows how to schedule it with Task Scheduler, a systemd timer and cron in its help' {
         $help = Get-Help (Join-Path $examples 'Invoke-D365FolderJob.ps1') -Full | Out-String -Width 400
         $help | Should -Match 'Register-ScheduledTask'
@@ -109,6 +140,10 @@ Describe 'Invoke-D365FolderJob.ps1' {
 }
 
 Describe 'Invoke-D365FolderImport -WhatIf' {
+    BeforeAll {
+        Remove-Item Function:Get-Secret -ErrorAction SilentlyContinue
+    }
+
     It 'sends nothing and changes nothing in the inbox' {
         $folder = Join-Path $work 'whatif'
         New-Item -ItemType Directory -Path $folder | Out-Null
@@ -171,7 +206,9 @@ Describe 'Invoke-D365FolderRunbook.ps1' {
         finally {
             Remove-Item Env:IDENTITY_ENDPOINT, Env:IDENTITY_HEADER
         }
-        ($output -join "`n") | Should -Match 'a.csv: Processed Processed'
+        # A summary line, no line per file without -Verbose.
+        $output | Should -HaveCount 1
+        $output | Should -Match '1 file\(s\) handled \(1 Processed\), 0 error\(s\)'
         Test-Path (Join-Path $runbookFolder 'processed/a.csv') | Should -BeTrue
     }
 
@@ -188,11 +225,117 @@ Describe 'Invoke-D365FolderRunbook.ps1' {
         try {
             { & (Join-Path $examples 'Invoke-D365FolderRunbook.ps1') @runbook -TenantId $emulator.Ready.tenantId `
                     -AuthorityHost $emulator.Ready.authorityHost -CredentialName 'D365 app' } |
-                Should -Throw '*1 of 1 file(s) failed or are unconfirmed (b.csv)*'
+                Should -Throw '*1 of 1 file(s) failed or are unconfirmed*'
         }
         finally {
             Remove-Item Function:Get-AutomationPSCredential
         }
         Get-Content (Join-Path $runbookFolder 'failed/b.csv.error.txt') -Raw | Should -Match 'bad row'
+    }
+
+    It 'signs in with a client secret from Key Vault, read with the managed identity' {
+        'CUSTOMERGROUPID' + "`n" + 'KV' | Set-Content (Join-Path $runbookFolder 'c.csv')
+        (Get-Item (Join-Path $runbookFolder 'c.csv')).LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(-5)
+        # Stand in for Az.Accounts and Az.KeyVault, which Automation's runtime provides.
+        $calls = [Collections.Generic.List[string]]::new()
+        $secret = $credential.Password
+        Set-Item Function:global:Connect-AzAccount -Value ({ param([switch] $Identity) $calls.Add("Connect-AzAccount Identity=$Identity") }.GetNewClosure())
+        Set-Item Function:global:Get-AzKeyVaultSecret -Value ({
+                param([string] $VaultName, [string] $Name, [switch] $AsPlainText)
+                $calls.Add("Get-AzKeyVaultSecret $VaultName/$Name")
+                [pscustomobject]@{ SecretValue = $secret }
+            }.GetNewClosure())
+        try {
+            $output = & (Join-Path $examples 'Invoke-D365FolderRunbook.ps1') @runbook -TenantId $emulator.Ready.tenantId `
+                -AuthorityHost $emulator.Ready.authorityHost -KeyVaultName 'contoso-d365' -SecretName 'd365-app' -ClientId $emulator.Ready.clientId
+        }
+        finally {
+            Remove-Item Function:Connect-AzAccount, Function:Get-AzKeyVaultSecret
+        }
+        $calls | Should -Be @('Connect-AzAccount Identity=True', 'Get-AzKeyVaultSecret contoso-d365/d365-app')
+        ($output -join "`n") | Should -Match '1 file\(s\) handled \(1 Processed\)'
+        Test-Path (Join-Path $runbookFolder 'processed/c.csv') | Should -BeTrue
+    }
+
+    It 'signs in with the app''s certificate from Key Vault' {
+        'CUSTOMERGROUPID' + "`n" + 'KVCERT' | Set-Content (Join-Path $runbookFolder 'd.csv')
+        (Get-Item (Join-Path $runbookFolder 'd.csv')).LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(-5)
+        # Key Vault hands a certificate's private key out as the secret of the same name: the PFX, base64-encoded.
+        $pfx = [Convert]::ToBase64String($appCertificate.Export('Pfx'))
+        Set-Item Function:global:Connect-AzAccount -Value ({ param([switch] $Identity) }.GetNewClosure())
+        Set-Item Function:global:Get-AzKeyVaultSecret -Value ({
+                param([string] $VaultName, [string] $Name, [switch] $AsPlainText)
+                if ($Name -ne 'd365-app-cert' -or -not $AsPlainText) { throw "Unexpected secret $Name" }
+                $pfx
+            }.GetNewClosure())
+        try {
+            $output = & (Join-Path $examples 'Invoke-D365FolderRunbook.ps1') @runbook -TenantId $emulator.Ready.tenantId `
+                -AuthorityHost $emulator.Ready.authorityHost -KeyVaultName 'contoso-d365' -CertificateName 'd365-app-cert' -ClientId $emulator.Ready.clientId
+        }
+        finally {
+            Remove-Item Function:Connect-AzAccount, Function:Get-AzKeyVaultSecret
+        }
+        ($output -join "`n") | Should -Match '1 file\(s\) handled \(1 Processed\)'
+        Test-Path (Join-Path $runbookFolder 'processed/d.csv') | Should -BeTrue
+    }
+}
+
+Describe 'Invoke-D365FolderRunbook.ps1 on a 10,000-file run' {
+    BeforeAll {
+        # Azure Automation keeps at most 1 MiB per job stream. Stand-ins for the module's commands give the runbook
+        # 10,000 results (9,000 Processed, 400 Failed, 100 Unconfirmed, 500 Pending) and 300 errors, without 10,000 uploads.
+        function script:Invoke-SyntheticRunbook([hashtable] $Extra) {
+            Set-Item Function:global:Connect-D365 -Value { }
+            Set-Item Function:global:Disconnect-D365 -Value { }
+            Set-Item Function:global:Invoke-D365FolderImport -Value {
+                [CmdletBinding()]
+                param([string] $Path, [guid] $ActivityId, [string] $EntityName, [int] $TimeoutSeconds, [int] $PollIntervalSeconds)
+                Write-Verbose 'HTTP line the module would write per call'
+                for ($i = 0; $i -lt 10000; $i++) {
+                    $outcome = if ($i -lt 9000) { 'Processed' } elseif ($i -lt 9400) { 'Failed' } elseif ($i -lt 9500) { 'Unconfirmed' } else { 'Pending' }
+                    [pscustomobject]@{ FileName = "customer-groups-$i.csv"; Outcome = $outcome; Status = $outcome; MessageId = [guid]::NewGuid() }
+                }
+                for ($i = 0; $i -lt 300; $i++) { Write-Error "EnqueueFileLocked: file-$i.csv is held open by another process" }
+            }
+            $parameters = @{ Environment = 'https://contoso.operations.dynamics.com'; ActivityId = [guid]::NewGuid(); Path = '/srv/d365/inbox' } + $Extra
+            $records = [Collections.Generic.List[object]]::new()
+            try {
+                & (Join-Path $examples 'Invoke-D365FolderRunbook.ps1') @parameters *>&1 | ForEach-Object { $records.Add($_) }
+            }
+            catch {
+                $records.Add($_)
+            }
+            finally {
+                Remove-Item Function:Connect-D365, Function:Disconnect-D365, Function:Invoke-D365FolderImport
+            }
+            , $records
+        }
+        function script:Get-StreamBytes($Records, [type] $Type) {
+            $text = (@($Records | Where-Object { $_ -is $Type }) | ForEach-Object { "$_" }) -join "`n"
+            [Text.Encoding]::UTF8.GetByteCount($text)
+        }
+    }
+
+    It 'writes a summary and one line per failure (the first 100), each stream far under 1 MiB, and fails the job' {
+        $records = Invoke-SyntheticRunbook @{}
+        $output = @($records | Where-Object { $_ -is [string] })
+        $output[0] | Should -Match '10000 file\(s\) handled \(400 Failed, 500 Pending, 9000 Processed, 100 Unconfirmed\), 300 error\(s\)'
+        @($output | Where-Object { $_ -like 'Failed: *' -or $_ -like 'Unconfirmed: *' }).Count | Should -Be 100
+        @($output | Where-Object { $_ -like 'Error: *' }).Count | Should -Be 100
+        $output[-1] | Should -Be "... and 600 more: see the 'failed' and 'unconfirmed' folders and journal.csv in /srv/d365/inbox."
+        @($records | Where-Object { $_ -is [Management.Automation.VerboseRecord] }) | Should -BeNullOrEmpty
+        $failure = @($records | Where-Object { $_ -is [Management.Automation.ErrorRecord] })
+        $failure.Count | Should -Be 1
+        "$($failure[0])" | Should -Match '500 of 10000 file\(s\) failed or are unconfirmed and 300 error\(s\)'
+        Get-StreamBytes $records ([string]) | Should -BeLessThan 64KB
+        Get-StreamBytes $records ([Management.Automation.ErrorRecord]) | Should -BeLessThan 1KB
+    }
+
+    It 'writes one verbose line per file only with -Verbose, never the module''s line per HTTP call, and stays under 1 MiB' {
+        $records = Invoke-SyntheticRunbook @{ Verbose = $true }
+        $verbose = @($records | Where-Object { $_ -is [Management.Automation.VerboseRecord] })
+        $verbose.Count | Should -Be 10000
+        $verbose.Message | Should -Not -Contain 'HTTP line the module would write per call'
+        Get-StreamBytes $records ([Management.Automation.VerboseRecord]) | Should -BeLessThan 1MB
     }
 }

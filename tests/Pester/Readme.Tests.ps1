@@ -216,6 +216,39 @@ Describe 'README: Connecting' {
     }
 }
 
+Describe 'README: Keeping secrets' {
+    AfterEach { (Get-D365Session).Environment | Should -Be $environment }
+
+    It 'with a client secret from SecretManagement' {
+        # Stands in for Microsoft.PowerShell.SecretManagement's Get-Secret.
+        $value = $secret
+        Set-Item Function:global:Get-Secret -Value ({ param([string] $Name) if ($Name -eq 'D365 app') { $value } }.GetNewClosure())
+        try {
+            Invoke-ReadmeCommand "Connect-D365 -Environment `$environment -TenantId `$tenant -ClientId `$app -ClientSecret (Get-Secret -Name 'D365 app')" |
+                Select-Object -ExpandProperty AuthenticationKind | Should -Be 'ClientSecret'
+        }
+        finally {
+            Remove-Item Function:Get-Secret
+        }
+        $readme | Should -Match 'never in a script or in an `Export-Clixml` file'
+    }
+
+    It 'with a Key Vault certificate' {
+        # Stands in for Az.KeyVault: the certificate's private key as Key Vault hands it out, a base64 PFX.
+        $base64 = [Convert]::ToBase64String($cert.Export('Pfx'))
+        Set-Item Function:global:Get-AzKeyVaultSecret -Value ({ param([string] $VaultName, [string] $Name, [switch] $AsPlainText) $base64 }.GetNewClosure())
+        try {
+            Invoke-ReadmeCommand ("`$pfx = [Convert]::FromBase64String((Get-AzKeyVaultSecret -VaultName contoso-d365 -Name d365-app-cert -AsPlainText))" +
+                "`n`$cert = [Security.Cryptography.X509Certificates.X509Certificate2]::new(`$pfx, [string] `$null, 'EphemeralKeySet')" +
+                "`nConnect-D365 -Environment `$environment -TenantId `$tenant -ClientId `$app -Certificate `$cert") |
+                Select-Object -ExpandProperty AuthenticationKind | Should -Be 'Certificate'
+        }
+        finally {
+            Remove-Item Function:Get-AzKeyVaultSecret
+        }
+    }
+}
+
 Describe 'README: The emulator' {
     It 'starts, connects and stops the emulator from PowerShell' {
         Push-Location $repositoryRoot

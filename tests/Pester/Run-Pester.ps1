@@ -1,6 +1,7 @@
 <#
 .SYNOPSIS
-    Runs the Pester suite against the built module and writes "<passed> <failed>" to -ResultFile for .ci/run.
+    Runs the Pester suite against the built module and writes "<passed> <failed> <PowerShell version> <.NET version>" to
+    -ResultFile for build.ps1, which runs it once per PowerShell version.
 #>
 param(
     [string] $ResultFile
@@ -27,9 +28,12 @@ if ($LASTEXITCODE -ne 0) { throw 'Building the module failed.' }
 dotnet build (Join-Path $root 'src/RecurringIntegrations.Emulator') --nologo -v quiet
 if ($LASTEXITCODE -ne 0) { throw 'Building the emulator failed.' }
 
+$runtime = [Runtime.InteropServices.RuntimeInformation]::FrameworkDescription -replace '^\.NET (Core |Framework )?', ''
+"Pester on PowerShell $($PSVersionTable.PSVersion) (.NET $runtime)"
+
 $configuration = New-PesterConfiguration
 $configuration.Run.Path = $PSScriptRoot
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Detailed'
 $result = Invoke-Pester -Configuration $configuration
-if ($ResultFile) { Set-Content -Path $ResultFile -Value "$($result.PassedCount) $($result.FailedCount)" }
+if ($ResultFile) { Set-Content -Path $ResultFile -Value "$($result.PassedCount) $($result.FailedCount) $($PSVersionTable.PSVersion) $runtime" }

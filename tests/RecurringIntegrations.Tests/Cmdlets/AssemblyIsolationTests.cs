@@ -45,11 +45,11 @@ namespace RecurringIntegrations.Tests.Cmdlets
         }
 
         [Fact]
-        public void The_built_module_keeps_only_its_manifest_cmdlets_runtime_check_formats_help_and_examples_at_the_top()
+        public void The_built_module_keeps_only_its_manifest_cmdlets_runtime_check_formats_help_examples_and_licence_at_the_top()
         {
             var top = Directory.GetFileSystemEntries(BuiltModule.Folder).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal);
 
-            Assert.Equal(new[] { "Dependencies", "Examples", "RecurringIntegrations.Format.ps1xml", "RecurringIntegrations.PowerShell.dll", "RecurringIntegrations.Runtime.psm1", "RecurringIntegrations.psd1", "en-US" }, top);
+            Assert.Equal(new[] { "Dependencies", "Examples", "LICENSE", "RecurringIntegrations.Format.ps1xml", "RecurringIntegrations.PowerShell.dll", "RecurringIntegrations.Runtime.psm1", "RecurringIntegrations.psd1", "en-US" }, top);
             Assert.True(File.Exists(Path.Combine(BuiltModule.Dependencies, "RecurringIntegrations.Core.dll")));
             Assert.True(File.Exists(Path.Combine(BuiltModule.Dependencies, "RecurringIntegrations.Loader.dll")));
         }
