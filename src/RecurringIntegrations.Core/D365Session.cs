@@ -50,8 +50,11 @@ namespace RecurringIntegrations.Core
                 case ClientCertificateCredential certificate:
                     TenantId = certificate.TenantId; ClientId = certificate.ClientId; CertificateThumbprint = certificate.Certificate.Thumbprint; break;
                 case ManagedIdentityCredential identity: ClientId = identity.UserAssignedClientId; break;
+                case ClientAssertionCredential assertion: TenantId = assertion.TenantId; ClientId = assertion.ClientId; break;
+                case DeviceCodeCredential deviceCode: TenantId = deviceCode.TenantId; ClientId = deviceCode.ClientId; break;
             }
-            AuthorityHost = options.Credential is ClientSecretCredential or ClientCertificateCredential ? options.AuthorityHost.ToString().TrimEnd('/') : null;
+            AuthorityHost = options.Credential is ClientSecretCredential or ClientCertificateCredential or ClientAssertionCredential or DeviceCodeCredential
+                ? options.AuthorityHost.ToString().TrimEnd('/') : null;
             SkipCertificateCheck = options.SkipCertificateCheck;
             TrustedServerCertificate = options.TrustedServerCertificate;
             _http = http;
@@ -118,6 +121,8 @@ namespace RecurringIntegrations.Core
                 {
                     case ClientSecretCredential:
                     case ClientCertificateCredential:
+                    case ClientAssertionCredential:
+                    case DeviceCodeCredential:
                         var authorityHost = CheckAuthorityHost(options.AuthorityHost);
                         if (authorityHost.Scheme == Uri.UriSchemeHttp)
                         {
@@ -125,13 +130,18 @@ namespace RecurringIntegrations.Core
                             msalHttp = new MsalHttpClientFactory(CreateHttpClient(new PlainHttpForLoopback(authorityHost) { InnerHandler = handler }, disposeHandler: false));
                             authorityHost = new UriBuilder(authorityHost) { Scheme = Uri.UriSchemeHttps, Port = authorityHost.Port }.Uri;
                         }
-                        tokens = new ConfidentialClientTokenProvider(options.Credential, audience, authorityHost, msalHttp);
+                        tokens = options.Credential is DeviceCodeCredential deviceCode
+                            ? new DeviceCodeTokenProvider(deviceCode, audience, authorityHost, msalHttp)
+                            : new ConfidentialClientTokenProvider(options.Credential, audience, authorityHost, msalHttp);
                         break;
                     case ManagedIdentityCredential identity:
                         tokens = new ManagedIdentityTokenProvider(identity, audience, msalHttp);
                         break;
                     case AccessTokenCredential token:
                         tokens = new StaticTokenProvider(token);
+                        break;
+                    case TokenProviderCredential provider:
+                        tokens = new CallerTokenProvider(provider);
                         break;
                     default:
                         throw new ArgumentException("Unknown credential kind.", nameof(options));

@@ -19,6 +19,7 @@ public sealed class D365Emulator : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly TokenService _tokens;
     private readonly IdentityEndpoints _identity;
+    private readonly SignInEndpoints _signIn;
     private readonly ConnectorEndpoints _connector;
     private readonly DataEndpoints _data;
     private readonly Throttle? _throttle;
@@ -33,6 +34,7 @@ public sealed class D365Emulator : IAsyncDisposable
         State = new EmulatorState(options);
         _tokens = new TokenService(options);
         _identity = new IdentityEndpoints(options, _tokens, State);
+        _signIn = new SignInEndpoints(options, _tokens, State);
         _connector = new ConnectorEndpoints(options, State);
         _data = new DataEndpoints(options, State);
         Blobs = new BlobStore(options);
@@ -352,6 +354,8 @@ public sealed class D365Emulator : IAsyncDisposable
             return;
         }
 
+        if (await _signIn.TryServeAsync(context, segments))
+            return;
         if (method == "GET" && Is(path, "/msi/token"))
         {
             await _identity.ManagedIdentityAsync(context);

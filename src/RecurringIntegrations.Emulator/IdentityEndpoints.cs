@@ -169,7 +169,7 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
         });
 
     /// <summary>Entra ID's error shape: the AADSTS code leads error_description, which also carries the ids.</summary>
-    private static Task EntraErrorAsync(HttpContext context, int statusCode, string error, int code, string description)
+    internal static Task EntraErrorAsync(HttpContext context, int statusCode, string error, int code, string description)
     {
         var traceId = Guid.NewGuid().ToString();
         var correlationId = Guid.TryParse(context.Request.Headers["client-request-id"], out var sent) ? sent.ToString() : Guid.NewGuid().ToString();
