@@ -61,7 +61,7 @@ namespace RecurringIntegrations.Core.Errors
             "Return a fresh token (for Get-AzAccessToken, the token of a signed-in Az context for the environment's URL).");
         /// <summary>{0}: why the runspace cannot run it.</summary>
         public static readonly ErrorEntry TokenProviderUnavailable = new ErrorEntry("TokenProviderUnavailable", InvalidOperation,
-            "A new token is needed, but the -TokenProvider script cannot run: {0}",
+            "A new token is needed, but the script given to Connect-D365 cannot run: {0}",
             "A script runs only in the runspace where Connect-D365 was run, when that runspace is idle or running a command of this module. Run Connect-D365 -TokenProvider in the runspace (or thread job) that uses the session.");
         /// <summary>{0}: what the script threw.</summary>
         public static readonly ErrorEntry ClientAssertionFailed = new ErrorEntry("ClientAssertionFailed", AuthenticationError,
