@@ -78,6 +78,9 @@ namespace RecurringIntegrations.Core.Authentication
 
         private bool IsFresh(Entry entry) => entry.FreshUntil is not { } until || Clock() < until;
 
+        /// <summary>The token in hand while it has not expired (it may be inside the refresh margin); null otherwise.</summary>
+        protected BearerToken? Unexpired => _current?.Token is { } token && (token.ExpiresOn is not { } expiresOn || Clock() < expiresOn) ? token : null;
+
         /// <summary>One token from the source, and whether the source made it (false: served from MSAL's cache).</summary>
         protected abstract Task<(BearerToken Token, bool FromSource)> AcquireAsync(bool forceRefresh, CancellationToken cancellationToken);
 
@@ -270,6 +273,12 @@ namespace RecurringIntegrations.Core.Authentication
             try
             {
                 provided = await _provider(cancellationToken).ConfigureAwait(false);
+            }
+            catch (D365Exception ex) when (ex.ErrorId == ErrorCatalog.TokenProviderUnavailable.ErrorId && !forceRefresh && Unexpired is { } inHand)
+            {
+                // Renewing early is a courtesy: while the script cannot run (its runspace is busy), the token in hand serves
+                // until it expires, and a later call tries again.
+                return (inHand, false);
             }
             catch (Exception ex) when (!(ex is D365Exception) && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {

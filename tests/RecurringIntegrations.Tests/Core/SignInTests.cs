@@ -115,6 +115,29 @@ public class SignInTests
     }
 
     [Fact]
+    public async Task Token_in_hand_serves_until_it_expires_while_the_provider_cannot_run()
+    {
+        await using var emulator = await D365Emulator.StartAsync();
+        var calls = 0;
+        var credential = new TokenProviderCredential(_ => ++calls == 1
+            ? Task.FromResult<ProvidedToken?>(new ProvidedToken(emulator.IssueToken(emulator.Environment, TimeSpan.FromHours(1)), null))
+            : throw ErrorCatalog.TokenProviderUnavailable.Create("the runspace of Connect-D365 is busy running another command."));
+        using var session = await D365Session.ConnectAsync(Emulated.Options(emulator, credential), None);
+        var tokens = (CachingTokenProvider)session.Tokens;
+        var client = new D365Client(session);
+
+        // Inside the refresh margin, not expired: the renewal fails quietly and the token in hand is used.
+        tokens.Clock = () => DateTimeOffset.UtcNow.AddMinutes(57);
+        Assert.Null(await client.DequeueAsync(WellKnown.ExportActivity, None));
+        Assert.Equal(2, calls);
+
+        // Past its expiry the failure is the caller's to see.
+        tokens.Clock = () => DateTimeOffset.UtcNow.AddMinutes(61);
+        var error = await Assert.ThrowsAsync<D365Exception>(() => client.DequeueAsync(WellKnown.ExportActivity, None));
+        Assert.Equal("TokenProviderUnavailable", error.ErrorId);
+    }
+
+    [Fact]
     public async Task Client_assertion_from_a_federated_token_file_signs_in_and_the_file_is_read_at_each_request()
     {
         using var signer = AuthenticationTests.CreateClientCertificate();
