@@ -219,11 +219,12 @@ Describe 'README: Connecting' {
 Describe 'README: Connecting, tokens and federated credentials from elsewhere' {
     BeforeAll {
         $script:tokenRequest = @{
-            Method               = 'Post'
-            Uri                  = "$($emulator.Ready.authorityHost)/$tenant/oauth2/v2.0/token"
-            Body                 = @{ grant_type = 'client_credentials'; client_id = $app; client_secret = $emulator.Ready.clientSecret; scope = "$environment/.default" }
-            SkipCertificateCheck = $true
+            Method = 'Post'
+            Uri    = "$($emulator.Ready.authorityHost)/$tenant/oauth2/v2.0/token"
+            Body   = @{ grant_type = 'client_credentials'; client_id = $app; client_secret = $emulator.Ready.clientSecret; scope = "$environment/.default" }
         }
+        if ($PSVersionTable.PSVersion.Major -ge 6) { $tokenRequest.SkipCertificateCheck = $true }
+        else { [Net.ServicePointManager]::ServerCertificateValidationCallback = { $true } }
         # A client assertion as a federated issuer hands it over, signed by the app's registered certificate.
         function New-FederatedToken {
             $encode = { param($bytes) [Convert]::ToBase64String($bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_') }

@@ -171,14 +171,15 @@ public class SignInTests
     {
         using var stranger = AuthenticationTests.CreateClientCertificate();
         await using var emulator = await D365Emulator.StartAsync();
-        var credential = new ClientAssertionCredential(emulator.Options.TenantId, emulator.Options.ClientId,
-            _ => Task.FromResult<string?>(SignAssertion(stranger, emulator.Options.ClientId, emulator.TokenEndpoint.ToString())));
+        var assertion = SignAssertion(stranger, emulator.Options.ClientId, emulator.TokenEndpoint.ToString());
+        var credential = new ClientAssertionCredential(emulator.Options.TenantId, emulator.Options.ClientId, _ => Task.FromResult<string?>(assertion));
 
         var refused = await Assert.ThrowsAsync<D365Exception>(() => D365Session.ConnectAsync(Emulated.Options(emulator, credential), None));
         var missing = Assert.Throws<D365Exception>(() => ClientAssertionCredential.FromFile("t", "c", Path.Combine(Path.GetTempPath(), "no-such-token-file")));
 
         Assert.Equal("TokenRequestFailed", refused.ErrorId);
         Assert.Contains("AADSTS700027", refused.Message);
+        Assert.DoesNotContain(assertion.Split('.')[2], refused.ToString());
         Assert.Equal("FederatedTokenFileNotFound", missing.ErrorId);
     }
 
