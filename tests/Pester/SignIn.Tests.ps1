@@ -129,6 +129,37 @@ Describe 'Connect-D365 -TokenProvider' {
             $homeRunspace.Dispose()
         }
     }
+    It 'says TokenProviderUnavailable once the token has expired while the runspace of Connect-D365 is busy' {
+        $homeRunspace = [runspacefactory]::CreateRunspace()
+        $homeRunspace.Open()
+        $busy = [powershell]::Create()
+        try {
+            $connect = [powershell]::Create()
+            $connect.Runspace = $homeRunspace
+            $form = @{ grant_type = 'client_credentials'; client_id = $ready.clientId; client_secret = $ready.clientSecret; scope = "$($ready.environment)/.default" }
+            # The provider says its token lasts two seconds, so the next command needs a new one.
+            $session = $connect.AddScript({
+                param($manifest, $environment, $tokenEndpoint, $form)
+                Import-Module $manifest
+                Connect-D365 -Environment $environment -SkipCertificateCheck -WarningAction SilentlyContinue -TokenProvider {
+                    @{ Token = (Invoke-RestMethod -Method Post -Uri $tokenEndpoint -Body $form -SkipCertificateCheck).access_token; ExpiresOn = [DateTimeOffset]::UtcNow.AddSeconds(2) }
+                }.GetNewClosure()
+            }).AddArgument($manifest).AddArgument($ready.environment).AddArgument("$($ready.authorityHost)/$($ready.tenantId)/oauth2/v2.0/token").AddArgument($form).Invoke()[0]
+            $connect.Dispose()
+            $busy.Runspace = $homeRunspace
+            $running = $busy.AddScript('Start-Sleep -Seconds 30').BeginInvoke()
+            Start-Sleep -Seconds 3
+
+            '<Document/>' | Set-Content -Path (Join-Path $work 'busy.xml')
+            { Send-D365Enqueue -Session $session -Path (Join-Path $work 'busy.xml') -ActivityId $ready.importActivity -ErrorAction Stop } |
+                Should -Throw -ErrorId 'TokenProviderUnavailable*' -ExpectedMessage '*busy*'
+        }
+        finally {
+            $busy.Stop()
+            $busy.Dispose()
+            $homeRunspace.Dispose()
+        }
+    }
 }
 
 Describe 'Connect-D365 -FederatedTokenFile and -ClientAssertion' {
