@@ -20,6 +20,7 @@ public sealed class D365Emulator : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly TokenService _tokens;
     private readonly IdentityEndpoints _identity;
+    private readonly SignInEndpoints _signIn;
     private readonly ConnectorEndpoints _connector;
     private readonly DataEndpoints _data;
     private readonly AdminEndpoints _admin;
@@ -34,7 +35,8 @@ public sealed class D365Emulator : IAsyncDisposable
         Faults = new FaultInjector();
         State = new EmulatorState(options);
         _tokens = new TokenService(options);
-        _identity = new IdentityEndpoints(options, _tokens, State);
+        _signIn = new SignInEndpoints(options, _tokens, State);
+        _identity = new IdentityEndpoints(options, _tokens, State, _signIn);
         _connector = new ConnectorEndpoints(options, State);
         Blobs = new BlobStore(options);
         Packages = new PackageEndpoints(options, Blobs);
@@ -254,6 +256,7 @@ public sealed class D365Emulator : IAsyncDisposable
         app.UseMiddleware<TokenCheckMiddleware>(_tokens);
 
         _identity.Map(app);
+        _signIn.Map(app);
         _connector.Map(app);
         _data.Map(app);
         Packages.Map(app);

@@ -25,6 +25,13 @@ public sealed class EmulatorOptions
 
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>A device code sign-in is approved this long after the code was handed out; null waits for
+    /// POST /emulator/devicecode/approve, as for a person who has not entered the code yet.</summary>
+    public TimeSpan? DeviceCodeApprovalDelay { get; set; }
+
+    /// <summary>The app registration's "Allow public client flows": false refuses device code sign-in with AADSTS7000218.</summary>
+    public bool AllowPublicClientFlows { get; set; } = true;
+
     /// <summary>A dequeued message that is not acknowledged becomes dequeueable again after this.</summary>
     public TimeSpan RedeliveryTimeout { get; set; } = TimeSpan.FromMinutes(30);
 

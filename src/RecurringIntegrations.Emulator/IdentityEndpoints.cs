@@ -8,7 +8,7 @@ namespace RecurringIntegrations.Emulator;
 /// <summary>The Entra ID token endpoints (v2.0 with scope=, v1 with resource=; client credentials with a secret or a
 /// certificate assertion), the discovery document, the App Service managed identity endpoint, and the environment's root,
 /// which sends a caller without a session to sign in.</summary>
-internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService tokens, EmulatorState state)
+internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService tokens, EmulatorState state, SignInEndpoints signIn)
 {
     private const string AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     private const string DefaultScopeSuffix = "/.default";
@@ -58,6 +58,8 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
                 $"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.");
             return;
         }
+        if (!v1 && await signIn.TryGrantAsync(context))
+            return;
         if (!context.Request.HasFormContentType)
         {
             await EntraErrorAsync(context, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.");
@@ -224,7 +226,7 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
         });
 
     /// <summary>Entra ID's error shape: the AADSTS code leads error_description, which also carries the ids.</summary>
-    private static Task EntraErrorAsync(HttpContext context, int statusCode, string error, int code, string description)
+    internal static Task EntraErrorAsync(HttpContext context, int statusCode, string error, int code, string description)
     {
         var traceId = Guid.NewGuid().ToString();
         var correlationId = Guid.TryParse(context.Request.Headers["client-request-id"], out var sent) ? sent.ToString() : Guid.NewGuid().ToString();

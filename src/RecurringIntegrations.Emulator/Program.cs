@@ -23,6 +23,10 @@ internal static class Program
           --client-id C             client id the token endpoint accepts
           --client-secret S         client secret the token endpoint accepts
           --client-certificate PATH accept client assertions signed by this certificate (.cer/.pem; repeatable)
+          --token-lifetime-seconds N   tokens live N seconds (default 3600)
+          --device-code-approval-ms N  approve a device code sign-in N ms after the code is handed out (default: only
+                                    when POST /emulator/devicecode/approve is called)
+          --no-public-client-flows  refuse device code sign-in as an app without public client flows does (AADSTS7000218)
           --processing-delay-ms N   an import is Processing after N ms and done after 2N ms (default 1000)
           --http-download-location  answer DownloadLocation as http://host:80/... like production
           --export-folder DIR       queue every file in DIR as an export message on the (first) export activity
@@ -81,6 +85,9 @@ internal static class Program
                     case "--client-id": options.ClientId = Value(); break;
                     case "--client-secret": options.ClientSecret = Value(); break;
                     case "--client-certificate": options.ClientCertificates.Add(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Value())); break;
+                    case "--token-lifetime-seconds": options.TokenLifetime = TimeSpan.FromSeconds(Number()); break;
+                    case "--device-code-approval-ms": options.DeviceCodeApprovalDelay = TimeSpan.FromMilliseconds(Number()); break;
+                    case "--no-public-client-flows": options.AllowPublicClientFlows = false; break;
                     case "--processing-delay-ms": options.ProcessingDelay = TimeSpan.FromMilliseconds(Number()); break;
                     case "--http-download-location": options.HttpDownloadLocation = true; break;
                     case "--export-folder": exportFolder = Value(); break;

@@ -67,7 +67,8 @@ namespace RecurringIntegrations.PowerShell
         {
             try
             {
-                Bridge.Run(work, CancellationToken);
+                using (RunspaceScript.Pumping(Bridge))
+                    Bridge.Run(work, CancellationToken);
             }
             catch (OperationCanceledException) when (CancellationToken.IsCancellationRequested)
             {

@@ -18,17 +18,27 @@ namespace RecurringIntegrations.PowerShell
         public const string CertificateSet = "Certificate";
         public const string ManagedIdentitySet = "ManagedIdentity";
         public const string AccessTokenSet = "AccessToken";
+        public const string TokenProviderSet = "TokenProvider";
+        public const string ClientAssertionSet = "ClientAssertion";
+        public const string FederatedTokenFileSet = "FederatedTokenFile";
+        public const string DeviceCodeSet = "DeviceCode";
 
         /// <summary>The environment URL, for example https://contoso.operations.dynamics.com.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
         public string Environment { get; set; } = string.Empty;
 
-        /// <summary>The Microsoft Entra ID tenant (directory) id or domain of the app registration.</summary>
-        [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet)]
-        [Parameter(Mandatory = true, ParameterSetName = CredentialSet)]
-        [Parameter(Mandatory = true, ParameterSetName = CertificateThumbprintSet)]
-        [Parameter(Mandatory = true, ParameterSetName = CertificateSet)]
+        /// <summary>
+        /// The Microsoft Entra ID tenant (directory) id or domain of the app registration. Needed for Entra ID; an AD FS
+        /// authority host (https://adfs.contoso.com/adfs) has no tenant.
+        /// </summary>
+        [Parameter(ParameterSetName = ClientSecretSet)]
+        [Parameter(ParameterSetName = CredentialSet)]
+        [Parameter(ParameterSetName = CertificateThumbprintSet)]
+        [Parameter(ParameterSetName = CertificateSet)]
+        [Parameter(ParameterSetName = ClientAssertionSet)]
+        [Parameter(ParameterSetName = FederatedTokenFileSet)]
+        [Parameter(ParameterSetName = DeviceCodeSet)]
         [ValidateNotNullOrEmpty]
         public string TenantId { get; set; } = string.Empty;
 
@@ -36,6 +46,9 @@ namespace RecurringIntegrations.PowerShell
         [Parameter(Mandatory = true, ParameterSetName = ClientSecretSet)]
         [Parameter(Mandatory = true, ParameterSetName = CertificateThumbprintSet)]
         [Parameter(Mandatory = true, ParameterSetName = CertificateSet)]
+        [Parameter(Mandatory = true, ParameterSetName = ClientAssertionSet)]
+        [Parameter(Mandatory = true, ParameterSetName = FederatedTokenFileSet)]
+        [Parameter(Mandatory = true, ParameterSetName = DeviceCodeSet)]
         [Parameter(ParameterSetName = ManagedIdentitySet)]
         [ValidateNotNullOrEmpty]
         public string? ClientId { get; set; }
@@ -70,7 +83,43 @@ namespace RecurringIntegrations.PowerShell
         [ValidateNotNull]
         public SecureString? AccessToken { get; set; }
 
-        /// <summary>The sign-in host of the cloud. Default: https://login.microsoftonline.com.</summary>
+        /// <summary>
+        /// A script block called whenever the session needs a token: at connect, before the token expires and after a 401.
+        /// It returns the token (a string or SecureString, whose expiry is read from its exp claim) or an object with Token
+        /// and ExpiresOn, such as Get-AzAccessToken's. It runs in this runspace, one call at a time for all parallel workers.
+        /// </summary>
+        [Parameter(Mandatory = true, ParameterSetName = TokenProviderSet)]
+        [ValidateNotNull]
+        public ScriptBlock? TokenProvider { get; set; }
+
+        /// <summary>
+        /// A client assertion (a signed JWT: a federated token from GitHub Actions, Azure DevOps or another workload
+        /// identity issuer), or a script block that returns a fresh one whenever a token is requested.
+        /// </summary>
+        [Parameter(Mandatory = true, ParameterSetName = ClientAssertionSet)]
+        [ValidateNotNull]
+        public object? ClientAssertion { get; set; }
+
+        /// <summary>
+        /// The file holding a federated token (AKS workload identity and others write and rotate it), read at every token
+        /// request. Empty: the file named by the AZURE_FEDERATED_TOKEN_FILE environment variable.
+        /// </summary>
+        [Parameter(Mandatory = true, ParameterSetName = FederatedTokenFileSet)]
+        [AllowEmptyString]
+        [AllowNull]
+        public string? FederatedTokenFile { get; set; }
+
+        /// <summary>
+        /// Sign in as a person with a device code: the code and the address to enter it at are shown as a warning (so they
+        /// reach a runbook's output too); the session then refreshes silently. The app must allow public client flows.
+        /// </summary>
+        [Parameter(Mandatory = true, ParameterSetName = DeviceCodeSet)]
+        public SwitchParameter DeviceCode { get; set; }
+
+        /// <summary>
+        /// The sign-in host of the cloud (default https://login.microsoftonline.com; for example https://login.microsoftonline.us),
+        /// or an AD FS farm for on-premises environments: https://adfs.contoso.com/adfs.
+        /// </summary>
         [Parameter]
         [ValidateNotNull]
         public Uri? AuthorityHost { get; set; }
@@ -125,6 +174,14 @@ namespace RecurringIntegrations.PowerShell
                     return new ManagedIdentityCredential(ClientId);
                 case AccessTokenSet:
                     return new AccessTokenCredential(AccessToken!);
+                case TokenProviderSet:
+                    return ScriptCredentials.TokenProvider(TokenProvider!);
+                case ClientAssertionSet:
+                    return ScriptCredentials.ClientAssertion(TenantId, ClientId!, ClientAssertion!);
+                case FederatedTokenFileSet:
+                    return ClientAssertionCredential.FromFile(TenantId, ClientId!, FederatedTokenFile);
+                case DeviceCodeSet:
+                    return new DeviceCodeCredential(TenantId, ClientId!, message => Bridge.Post(() => WriteWarning(message)));
                 default:
                     return new ClientSecretCredential(TenantId, ClientId!, ClientSecret!);
             }

@@ -32,7 +32,7 @@ BeforeAll {
     Import-Module (Join-Path $repositoryRoot 'src/RecurringIntegrations.Emulator/Emulator.psm1') -Force
     $script:emulator = Start-D365Emulator -ArgumentList '--processing-delay-ms', '200', '--export-folder', $exportFolder,
         '--tenant', 'contoso.onmicrosoft.com', '--client-id', '11111111-2222-3333-4444-555555555555',
-        '--client-certificate', $publicCertificate
+        '--client-certificate', $publicCertificate, '--device-code-approval-ms', '500'
     Import-Module (Join-Path $repositoryRoot 'out/RecurringIntegrations/RecurringIntegrations.psd1') -Force
     $PSDefaultParameterValues = @{
         'Connect-D365:AuthorityHost'        = $emulator.Ready.authorityHost
@@ -246,6 +246,93 @@ Describe 'README: Keeping secrets' {
         finally {
             Remove-Item Function:Get-AzKeyVaultSecret
         }
+    }
+}
+
+Describe 'README: Connecting, tokens and federated credentials from elsewhere' {
+    BeforeAll {
+        $script:tokenRequest = @{
+            Method = 'Post'
+            Uri    = "$($emulator.Ready.authorityHost)/$tenant/oauth2/v2.0/token"
+            Body   = @{ grant_type = 'client_credentials'; client_id = $app; client_secret = $emulator.Ready.clientSecret; scope = "$environment/.default" }
+        }
+        if ($PSVersionTable.PSVersion.Major -ge 6) { $tokenRequest.SkipCertificateCheck = $true }
+        else { [Net.ServicePointManager]::ServerCertificateValidationCallback = { $true } }
+        # A client assertion as a federated issuer hands it over, signed by the app's registered certificate.
+        function New-FederatedToken {
+            $encode = { param($bytes) [Convert]::ToBase64String($bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_') }
+            $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+            $header = & $encode ([Text.Encoding]::UTF8.GetBytes('{"alg":"RS256","typ":"JWT"}'))
+            $claims = & $encode ([Text.Encoding]::UTF8.GetBytes((@{ aud = $tokenRequest.Uri; iss = $app; sub = $app; nbf = $now; exp = $now + 600 } | ConvertTo-Json -Compress)))
+            $key = [Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($cert)
+            "$header.$claims." + (& $encode $key.SignData([Text.Encoding]::ASCII.GetBytes("$header.$claims"), 'SHA256', [Security.Cryptography.RSASignaturePadding]::Pkcs1))
+        }
+    }
+    AfterEach { (Get-D365Session).Environment | Should -Be $environment }
+
+    It 'with Get-AzAccessToken, in the forms of Az.Accounts 2.x and 5.x' {
+        foreach ($version in 2, 5) {
+            # Stands in for Az.Accounts: Token is a string in 2.x and a SecureString in 5.x.
+            $request = $tokenRequest
+            Set-Item Function:global:Get-AzAccessToken -Value ({
+                param([string] $ResourceUrl)
+                $token = (Invoke-RestMethod @request).access_token
+                if ($version -ge 5) { $token = ConvertTo-SecureString $token -AsPlainText -Force }
+                [pscustomobject]@{ Token = $token; ExpiresOn = [DateTimeOffset]::UtcNow.AddHours(1); Type = 'Bearer' }
+            }.GetNewClosure())
+            try {
+                (Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -TokenProvider { Get-AzAccessToken -ResourceUrl $environment }').AuthenticationKind |
+                    Should -Be 'TokenProvider'
+                Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -TokenProvider { (Get-AzAccessToken -ResourceUrl $environment).Token }' |
+                    Select-Object -ExpandProperty TokenExpiresOn | Should -BeGreaterThan ([DateTimeOffset]::Now)
+                Get-D365MessageStatus -MessageId ([guid]::NewGuid()) -ErrorAction SilentlyContinue -ErrorVariable failure
+                $failure | Where-Object FullyQualifiedErrorId -like 'Unauthorized*' | Should -BeNullOrEmpty
+            }
+            finally {
+                Remove-Item Function:Get-AzAccessToken
+            }
+        }
+    }
+
+    It 'with a token kept in Key Vault' {
+        $request = $tokenRequest
+        Set-Item Function:global:Get-AzKeyVaultSecret -Value ({ param($VaultName, $Name, [switch] $AsPlainText) (Invoke-RestMethod @request).access_token }.GetNewClosure())
+        try {
+            (Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -TokenProvider { Get-AzKeyVaultSecret -VaultName contoso-vault -Name d365-token -AsPlainText }').AuthenticationKind |
+                Should -Be 'TokenProvider'
+        }
+        finally {
+            Remove-Item Function:Get-AzKeyVaultSecret
+        }
+    }
+
+    It 'with a client assertion, from a variable, a federated token file and an Azure DevOps step' {
+        $federatedToken = New-FederatedToken
+        (Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -ClientAssertion $federatedToken').AuthenticationKind |
+            Should -Be 'ClientAssertion'
+        $env:AZURE_FEDERATED_TOKEN_FILE = Join-Path $work 'azure-identity-token'
+        $env:D365_URL = $environment; $env:tenantId = $tenant; $env:servicePrincipalId = $app; $env:idToken = New-FederatedToken
+        try {
+            New-FederatedToken | Set-Content $env:AZURE_FEDERATED_TOKEN_FILE
+            Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -FederatedTokenFile $env:AZURE_FEDERATED_TOKEN_FILE' |
+                Should -Not -BeNullOrEmpty
+            Invoke-ReadmeCommand 'Connect-D365 -Environment $env:D365_URL -TenantId $env:tenantId -ClientId $env:servicePrincipalId -ClientAssertion $env:idToken' |
+                Should -Not -BeNullOrEmpty
+        }
+        finally {
+            Remove-Item Env:AZURE_FEDERATED_TOKEN_FILE, Env:D365_URL, Env:tenantId, Env:servicePrincipalId, Env:idToken
+        }
+    }
+
+    It 'with a device code, approved as a person would' {
+        (Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -DeviceCode').AuthenticationKind | Should -Be 'DeviceCode'
+    }
+
+    It 'with AD FS' {
+        $adfs = 'Connect-D365 -Environment $environment -AuthorityHost https://adfs.contoso.com/adfs -ClientId $app -ClientSecret $secret'
+        $readme.Contains($adfs) | Should -BeTrue
+        & ([scriptblock]::Create($adfs.Replace('https://adfs.contoso.com/adfs', "$environment/adfs"))) |
+            Select-Object -ExpandProperty AuthorityHost | Should -Be "$environment/adfs"
     }
 }
 

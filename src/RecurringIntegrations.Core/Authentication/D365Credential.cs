@@ -9,15 +9,16 @@ namespace RecurringIntegrations.Core.Authentication
     {
         private protected D365Credential() { }
 
-        /// <summary>A short word for the session display: ClientSecret, Certificate, ManagedIdentity, AccessToken.</summary>
+        /// <summary>A short word for the session display: ClientSecret, Certificate, ClientAssertion, DeviceCode, ManagedIdentity, AccessToken, TokenProvider.</summary>
         public abstract string Kind { get; }
     }
 
     public sealed class ClientSecretCredential : D365Credential
     {
-        public ClientSecretCredential(string tenantId, string clientId, SecureString clientSecret)
+        /// <param name="tenantId">The tenant; null with an AD FS authority, which has none.</param>
+        public ClientSecretCredential(string? tenantId, string clientId, SecureString clientSecret)
         {
-            TenantId = RequireText(tenantId, nameof(tenantId));
+            TenantId = OptionalTenant(tenantId);
             ClientId = RequireText(clientId, nameof(clientId));
             if (clientSecret is null || clientSecret.Length == 0)
                 throw ErrorCatalog.ClientSecretMissing.Create();
@@ -25,7 +26,7 @@ namespace RecurringIntegrations.Core.Authentication
             ClientSecret.MakeReadOnly();
         }
 
-        public string TenantId { get; }
+        public string? TenantId { get; }
         public string ClientId { get; }
         internal SecureString ClientSecret { get; }
         public override string Kind => "ClientSecret";
@@ -36,20 +37,25 @@ namespace RecurringIntegrations.Core.Authentication
                 throw ErrorCatalog.CredentialArgumentMissing.Create(name);
             return value.Trim();
         }
+
+        /// <summary>A tenant is checked when the authority is known: Entra ID needs one, AD FS has none.</summary>
+        internal static string? OptionalTenant(string? tenantId) =>
+            string.IsNullOrWhiteSpace(tenantId) ? null : tenantId!.Trim();
     }
 
     public sealed class ClientCertificateCredential : D365Credential
     {
-        public ClientCertificateCredential(string tenantId, string clientId, X509Certificate2 certificate)
+        /// <param name="tenantId">The tenant; null with an AD FS authority, which has none.</param>
+        public ClientCertificateCredential(string? tenantId, string clientId, X509Certificate2 certificate)
         {
-            TenantId = ClientSecretCredential.RequireText(tenantId, nameof(tenantId));
+            TenantId = ClientSecretCredential.OptionalTenant(tenantId);
             ClientId = ClientSecretCredential.RequireText(clientId, nameof(clientId));
             Certificate = certificate ?? throw new ArgumentNullException(nameof(certificate));
             if (!certificate.HasPrivateKey)
                 throw ErrorCatalog.CertificateWithoutPrivateKey.Create(certificate.Thumbprint);
         }
 
-        public string TenantId { get; }
+        public string? TenantId { get; }
         public string ClientId { get; }
         public X509Certificate2 Certificate { get; }
         public override string Kind => "Certificate";

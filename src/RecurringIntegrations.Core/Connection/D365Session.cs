@@ -56,8 +56,11 @@ namespace RecurringIntegrations.Core.Connection
                 case ClientCertificateCredential certificate:
                     TenantId = certificate.TenantId; ClientId = certificate.ClientId; CertificateThumbprint = certificate.Certificate.Thumbprint; break;
                 case ManagedIdentityCredential identity: ClientId = identity.UserAssignedClientId; break;
+                case ClientAssertionCredential assertion: TenantId = assertion.TenantId; ClientId = assertion.ClientId; break;
+                case DeviceCodeCredential deviceCode: TenantId = deviceCode.TenantId; ClientId = deviceCode.ClientId; break;
             }
-            AuthorityHost = options.Credential is ClientSecretCredential or ClientCertificateCredential ? options.AuthorityHost.ToString().TrimEnd('/') : null;
+            AuthorityHost = options.Credential is ClientSecretCredential or ClientCertificateCredential or ClientAssertionCredential or DeviceCodeCredential
+                ? options.AuthorityHost.ToString().TrimEnd('/') : null;
             SkipCertificateCheck = options.SkipCertificateCheck;
             _http = http;
             Tokens = tokens;
@@ -121,6 +124,8 @@ namespace RecurringIntegrations.Core.Connection
                 {
                     case ClientSecretCredential:
                     case ClientCertificateCredential:
+                    case ClientAssertionCredential:
+                    case DeviceCodeCredential:
                         var authorityHost = CheckAuthorityHost(options.AuthorityHost);
                         if (authorityHost.Scheme == Uri.UriSchemeHttp)
                         {
@@ -128,13 +133,18 @@ namespace RecurringIntegrations.Core.Connection
                             msalHttp = new MsalHttpClientFactory(CreateHttpClient(new PlainHttpForLoopback(authorityHost) { InnerHandler = handler }, disposeHandler: false));
                             authorityHost = new UriBuilder(authorityHost) { Scheme = Uri.UriSchemeHttps, Port = authorityHost.Port }.Uri;
                         }
-                        tokens = new ConfidentialClientTokenProvider(options.Credential, audience, authorityHost, msalHttp);
+                        tokens = options.Credential is DeviceCodeCredential deviceCode
+                            ? new DeviceCodeTokenProvider(deviceCode, audience, authorityHost, msalHttp)
+                            : new ConfidentialClientTokenProvider(options.Credential, audience, authorityHost, msalHttp);
                         break;
                     case ManagedIdentityCredential identity:
                         tokens = new ManagedIdentityTokenProvider(identity, audience, msalHttp);
                         break;
                     case AccessTokenCredential token:
                         tokens = new StaticTokenProvider(token);
+                        break;
+                    case TokenProviderCredential provider:
+                        tokens = new CallerTokenProvider(provider);
                         break;
                     default:
                         throw new ArgumentException("Unknown credential kind.", nameof(options));

@@ -46,6 +46,44 @@ namespace RecurringIntegrations.Core.Errors
         public static readonly ErrorEntry AccessTokenExpired = new ErrorEntry("AccessTokenExpired", AuthenticationError,
             "The access token given to Connect-D365 expired at {0:u}; a caller-supplied token cannot be refreshed.",
             "Get a new token and run Connect-D365 -AccessToken again, or connect with a client secret, certificate or managed identity so the module refreshes tokens itself.");
+        public static readonly ErrorEntry TenantIdMissing = new ErrorEntry("TenantIdMissing", InvalidArgument,
+            "No tenant was given.",
+            "Give -TenantId, the directory id or domain of the app registration (for example contoso.onmicrosoft.com); only an AD FS authority host (-AuthorityHost https://adfs.contoso.com/adfs) needs none.");
+        /// <summary>{0}: what the script threw.</summary>
+        public static readonly ErrorEntry TokenProviderFailed = new ErrorEntry("TokenProviderFailed", AuthenticationError,
+            "The -TokenProvider script failed: {0}",
+            "Run the script on its own to see why (for Get-AzAccessToken: is Connect-AzAccount done in this runspace?), then run Connect-D365 -TokenProvider again.");
+        public static readonly ErrorEntry TokenProviderNoToken = new ErrorEntry("TokenProviderNoToken", AuthenticationError,
+            "The -TokenProvider script returned no token.",
+            "Return the token as a string or SecureString, or an object with Token and ExpiresOn properties (as Get-AzAccessToken does).");
+        public static readonly ErrorEntry TokenProviderTokenExpired = new ErrorEntry("TokenProviderTokenExpired", AuthenticationError,
+            "The -TokenProvider script returned a token that expired at {0:u}.",
+            "Return a fresh token (for Get-AzAccessToken, the token of a signed-in Az context for the environment's URL).");
+        /// <summary>{0}: why the runspace cannot run it.</summary>
+        public static readonly ErrorEntry TokenProviderUnavailable = new ErrorEntry("TokenProviderUnavailable", InvalidOperation,
+            "A new token is needed, but the script given to Connect-D365 cannot run: {0}",
+            "A script runs only in the runspace where Connect-D365 was run, when that runspace is idle or running a command of this module. Run Connect-D365 -TokenProvider in the runspace (or thread job) that uses the session.");
+        /// <summary>{0}: what the script threw.</summary>
+        public static readonly ErrorEntry ClientAssertionFailed = new ErrorEntry("ClientAssertionFailed", AuthenticationError,
+            "The -ClientAssertion script failed: {0}",
+            "Run the script on its own to see why, then run Connect-D365 -ClientAssertion again.");
+        public static readonly ErrorEntry ClientAssertionEmpty = new ErrorEntry("ClientAssertionEmpty", InvalidArgument,
+            "The client assertion is empty.",
+            "Give -ClientAssertion a signed JWT (a federated token), or a script block that returns one; with -FederatedTokenFile, check that the file holds the token.");
+        /// <summary>{0}: the environment variable.</summary>
+        public static readonly ErrorEntry FederatedTokenFileMissing = new ErrorEntry("FederatedTokenFileMissing", InvalidArgument,
+            "No federated token file was given and {0} is not set.",
+            "Give -FederatedTokenFile the path of the file holding the federated token, or set {0} (the AKS workload identity webhook sets it).");
+        /// <summary>{0}: the file.</summary>
+        public static readonly ErrorEntry FederatedTokenFileNotFound = new ErrorEntry("FederatedTokenFileNotFound", ObjectNotFound,
+            "The federated token file '{0}' cannot be read.",
+            "Check the path and that this account may read it; on AKS, that the pod uses a service account with workload identity.");
+        public static readonly ErrorEntry PublicClientFlowsDisabled = new ErrorEntry("PublicClientFlowsDisabled", AuthenticationError,
+            "The app registration does not allow public client flows, so it cannot sign in with a device code.",
+            "In the Azure portal, open the app registration > Authentication > Advanced settings and set 'Allow public client flows' to Yes, or sign in with a client secret or certificate instead.");
+        public static readonly ErrorEntry DeviceCodeSignInExpired = new ErrorEntry("DeviceCodeSignInExpired", AuthenticationError,
+            "The device code sign-in can no longer be refreshed silently (the sign-in expired, was revoked, or needs a new consent).",
+            "Run Connect-D365 -DeviceCode again and sign in.");
         /// <summary>{0}: the advice that fits the AADSTS code of the answer.</summary>
         public static readonly ErrorEntry TokenRequestFailed = new ErrorEntry("TokenRequestFailed", AuthenticationError,
             "Microsoft Entra ID did not issue a token.", "{0}");

@@ -28,20 +28,30 @@ namespace RecurringIntegrations.Tests.Cmdlets
         public static readonly TheoryData<string, string, string, bool, bool, bool, string> DesignParameters = new()
         {
             { "Connect-D365", "Environment", All, true, false, false, "System.String" },
-            { "Connect-D365", "TenantId", "ClientSecret", true, false, false, "System.String" },
+            { "Connect-D365", "TenantId", "ClientSecret", false, false, false, "System.String" },
             { "Connect-D365", "ClientId", "ClientSecret", true, false, false, "System.String" },
             { "Connect-D365", "ClientSecret", "ClientSecret", true, false, false, "System.Security.SecureString" },
-            { "Connect-D365", "TenantId", "Credential", true, false, false, "System.String" },
+            { "Connect-D365", "TenantId", "Credential", false, false, false, "System.String" },
             { "Connect-D365", "Credential", "Credential", true, false, false, "System.Management.Automation.PSCredential" },
-            { "Connect-D365", "TenantId", "CertificateThumbprint", true, false, false, "System.String" },
+            { "Connect-D365", "TenantId", "CertificateThumbprint", false, false, false, "System.String" },
             { "Connect-D365", "ClientId", "CertificateThumbprint", true, false, false, "System.String" },
             { "Connect-D365", "CertificateThumbprint", "CertificateThumbprint", true, false, false, "System.String" },
-            { "Connect-D365", "TenantId", "Certificate", true, false, false, "System.String" },
+            { "Connect-D365", "TenantId", "Certificate", false, false, false, "System.String" },
             { "Connect-D365", "ClientId", "Certificate", true, false, false, "System.String" },
             { "Connect-D365", "Certificate", "Certificate", true, false, false, "System.Security.Cryptography.X509Certificates.X509Certificate2" },
             { "Connect-D365", "ManagedIdentity", "ManagedIdentity", true, false, false, "System.Management.Automation.SwitchParameter" },
             { "Connect-D365", "ClientId", "ManagedIdentity", false, false, false, "System.String" },
             { "Connect-D365", "AccessToken", "AccessToken", true, false, false, "System.Security.SecureString" },
+            { "Connect-D365", "TokenProvider", "TokenProvider", true, false, false, "System.Management.Automation.ScriptBlock" },
+            { "Connect-D365", "TenantId", "ClientAssertion", false, false, false, "System.String" },
+            { "Connect-D365", "ClientId", "ClientAssertion", true, false, false, "System.String" },
+            { "Connect-D365", "ClientAssertion", "ClientAssertion", true, false, false, "System.Object" },
+            { "Connect-D365", "TenantId", "FederatedTokenFile", false, false, false, "System.String" },
+            { "Connect-D365", "ClientId", "FederatedTokenFile", true, false, false, "System.String" },
+            { "Connect-D365", "FederatedTokenFile", "FederatedTokenFile", true, false, false, "System.String" },
+            { "Connect-D365", "TenantId", "DeviceCode", false, false, false, "System.String" },
+            { "Connect-D365", "ClientId", "DeviceCode", true, false, false, "System.String" },
+            { "Connect-D365", "DeviceCode", "DeviceCode", true, false, false, "System.Management.Automation.SwitchParameter" },
             { "Connect-D365", "AuthorityHost", All, false, false, false, "System.Uri" },
             { "Connect-D365", "SkipCertificateCheck", All, false, false, false, "System.Management.Automation.SwitchParameter" },
             { "Send-D365Enqueue", "ActivityId", All, true, false, false, "System.Guid" },
@@ -156,10 +166,10 @@ namespace RecurringIntegrations.Tests.Cmdlets
             type.IsGenericType && type.GetGenericTypeDefinition().FullName == "System.Nullable`1" ? type.GetGenericArguments()[0].FullName + "?" : type.FullName;
 
         [Fact]
-        public void Connect_has_the_six_credential_parameter_sets_and_no_others()
+        public void Connect_has_the_ten_credential_parameter_sets_and_no_others()
         {
-            var sets = BuiltModule.Parameters(BuiltModule.Cmdlet("Connect-D365")).Select(p => p.ParameterSet).Where(s => s != All).Distinct().OrderBy(s => s);
-            Assert.Equal(new[] { "AccessToken", "Certificate", "CertificateThumbprint", "ClientSecret", "Credential", "ManagedIdentity" }, sets);
+            var sets = BuiltModule.Parameters(BuiltModule.Cmdlet("Connect-D365")).Select(p => p.ParameterSet).Where(s => s != All).Distinct().OrderBy(s => s, StringComparer.Ordinal);
+            Assert.Equal(new[] { "AccessToken", "Certificate", "CertificateThumbprint", "ClientAssertion", "ClientSecret", "Credential", "DeviceCode", "FederatedTokenFile", "ManagedIdentity", "TokenProvider" }, sets);
         }
 
         [Fact]

@@ -182,7 +182,7 @@ public class AuthorityHostTests
     [InlineData("https://127.0.0.1:8443", false)]
     [InlineData("https://login.contoso-standin.test", false)]
     public void Only_Microsoft_sign_in_hosts_are_validated_through_instance_discovery(string host, bool validated) =>
-        Assert.Equal(validated, ConfidentialClientTokenProvider.IsMicrosoftCloud(new Uri(host)));
+        Assert.Equal(validated, Authorities.IsMicrosoftCloud(new Uri(host)));
 }
 
 public class PlainHttpEmulatorTests

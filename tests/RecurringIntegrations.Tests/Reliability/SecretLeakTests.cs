@@ -91,7 +91,8 @@ public class SecretLeakTests
     [Fact]
     public void Session_and_credentials_hold_no_secret_in_a_public_string()
     {
-        var secretTypes = new[] { typeof(D365Session), typeof(ClientSecretCredential), typeof(AccessTokenCredential), typeof(ClientCertificateCredential), typeof(ConnectionOptions) };
+        var secretTypes = new[] { typeof(D365Session), typeof(ClientSecretCredential), typeof(AccessTokenCredential), typeof(ClientCertificateCredential), typeof(ConnectionOptions),
+            typeof(TokenProviderCredential), typeof(ProvidedToken), typeof(ClientAssertionCredential), typeof(DeviceCodeCredential) };
         foreach (var type in secretTypes)
             foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
                 Assert.DoesNotMatch("(?i)secret|token$|password", property.PropertyType == typeof(string) ? property.Name : "");
