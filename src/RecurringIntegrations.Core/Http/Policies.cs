@@ -43,7 +43,7 @@ namespace RecurringIntegrations.Core.Http
                     if (failure.IsThrottling && _flow != null)
                     {
                         message.ThrottledTries++;
-                        if (failure.Status != 429 || failure.RetryAfter != TimeSpan.Zero) continue;
+                        if (failure.RetryAfter != TimeSpan.Zero) continue;
                         // "Retry-After: 0" names no pause for the session; this call still must not hammer the service.
                         delay = Backoff(message.ThrottledTries);
                         if (message.ThrottledWait + delay > _flow.Budget)
@@ -56,7 +56,7 @@ namespace RecurringIntegrations.Core.Http
                         if (!classifier.IsTransient(failure)) throw classifier.Error(attempt, failure, null);
                         if (message.Resend.Judge(attempt, failure).Refusal is { } refusal) throw new ResendRefusedException(message, failure, refusal);
                         failedTries++;
-                        delay = failure.RetryAfter ?? Backoff(failedTries);
+                        delay = failure.RetryAfter is { } after && after > TimeSpan.Zero ? after : Backoff(failedTries);
                         if (failedTries >= _options.MaxAttempts)
                             throw classifier.Error(attempt, failure, $"Tried {message.TriesSoFar()}, then gave up.");
                         if (backedOff + delay > _options.MaxTotalWait)

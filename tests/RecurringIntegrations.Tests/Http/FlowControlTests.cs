@@ -56,18 +56,29 @@ public sealed class FlowControlTests
         }
     }
 
-    [Fact]
-    public void A_429_pauses_every_call_until_the_time_it_names_then_paces_them_at_what_the_service_let_through()
+    /// <summary>
+    /// 10 calls got through in 0.3 s of calling (30 ms each), then the service asked for 2 s: at 0.3 s, the session is paused
+    /// until 2.3 s, and the rate it allowed is 10 / (0.3 + 2 - 0.5) = 5.56 calls/s (Retry-After's whole seconds counted as
+    /// the half second less they stand for on average).
+    /// </summary>
+    private FlowControl ThrottledAfterTenCalls()
     {
         var flow = Flow();
-        // 10 calls got through in 0.3 s of calling, then the service asked for 2 s: 10 / (0.3 + 2 - 0.5) = 5.56 calls/s.
         Succeed(flow, 10, 30);
         var throttled = Call();
         Answer(flow, throttled, Mocked.Done(flow.EnterAsync(throttled)), 429, "2");
+        return flow;
+    }
+
+    [Fact]
+    public void A_429_pauses_every_call_until_the_time_it_names_then_paces_them_at_what_the_service_let_through()
+    {
+        var flow = ThrottledAfterTenCalls();
 
         var next = Enumerable.Range(0, 3).Select(_ => flow.EnterAsync(Call())).ToList();
         Advance(1999);
         Assert.All(next, t => Assert.False(t.IsCompleted));
+        // At most 70% of the calls in flight when it came (one), and never fewer than 2.
         Assert.Equal(2, flow.ConcurrencyLimit);
         Advance(1);
         // The pace restarts 10% below that rate, from an empty bucket: the first call goes 1 / 5.0 s after the pause.
@@ -81,10 +92,7 @@ public sealed class FlowControlTests
     [Fact]
     public void The_pace_comes_back_to_the_rate_the_service_allowed_and_then_grows_as_a_cubic()
     {
-        var flow = Flow();
-        Succeed(flow, 10, 30);
-        var throttled = Call();
-        Answer(flow, throttled, Mocked.Done(flow.EnterAsync(throttled)), 429, "2");
+        var flow = ThrottledAfterTenCalls();
         var allowed = 10 / 1.8;
 
         Advance(2000);

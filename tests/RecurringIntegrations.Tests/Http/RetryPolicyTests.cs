@@ -105,10 +105,12 @@ public sealed class RetryPolicyTests
         Assert.Equal(pause, Throttling.PauseOf(response, now)?.TotalMilliseconds);
     }
 
-    [Fact]
-    public void Retry_After_0_on_429_backs_this_call_off_without_pausing_the_session()
+    [Theory]
+    [InlineData(429)]
+    [InlineData(503)]
+    public void Retry_After_0_backs_this_call_off_without_pausing_the_session(int status)
     {
-        using var mocked = Mocked.Connect(Status(429, "", "0"), Json(Processed), Status(429, "", "0"), Status(204));
+        using var mocked = Mocked.Connect(Status(status, "", "0"), Json(Processed), Status(status, "", "0"), Status(204));
 
         var call = mocked.Client.DequeueAsync(Guid.NewGuid(), None);
         mocked.Advance(100);

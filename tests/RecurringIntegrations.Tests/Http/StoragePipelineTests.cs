@@ -61,6 +61,20 @@ public sealed class StoragePipelineTests : IDisposable
     }
 
     [Fact]
+    public void A_storage_answer_of_Retry_After_0_still_waits_the_backoff()
+    {
+        using var mocked = Mocked.Connect(Status(503, "", "0"), Status(201));
+        var storage = new DataPackageClient(mocked.Session).Storage;
+        var path = Package();
+
+        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, null, CancellationToken.None);
+        mocked.Step(1_000, upload);
+
+        Assert.True(upload.IsCompletedSuccessfully);
+        Assert.Equal(new[] { 0.0, 500 }, mocked.Transport.SentAt);
+    }
+
+    [Fact]
     public void A_refused_storage_url_fails_at_once_with_the_storage_error_code()
     {
         using var mocked = Mocked.Connect(Status(403, "<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed</Code><Message>sig=SECRET</Message></Error>"));
