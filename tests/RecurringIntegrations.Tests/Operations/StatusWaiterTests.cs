@@ -39,6 +39,37 @@ namespace RecurringIntegrations.Tests.Operations
         }
 
         [Fact]
+        public async Task Wait_polls_on_the_session_s_clock_and_times_out_at_its_deadline()
+        {
+            await using var env = await Emulated.StartAsync(o => o.ProcessingDelay = TimeSpan.FromHours(1));
+            var id = await env.Client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile("slow.xml", "<slow/>"), "Customer groups", null, null, CancellationToken.None);
+            var clock = new ManualClock(DateTimeOffset.UtcNow);
+            env.Session.Time = clock;
+            var recorder = new Recorder<MessageStatus>();
+            var polls = () => env.Emulator.State.Requests.Count(r => r.PathAndQuery.Contains("GetMessageStatus", StringComparison.Ordinal));
+
+            var run = new StatusWaiter(env.Session, env.Client) { Timeout = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromSeconds(4) }
+                .RunAsync(new[] { id }, recorder.Callbacks(), CancellationToken.None);
+            var waits = new System.Collections.Generic.List<(TimeSpan Wait, int PollsBefore)>();
+            for (var i = 0; i < 3; i++)
+            {
+                var wait = await clock.NextTimerAsync();
+                waits.Add((wait, polls()));
+                clock.Advance(wait);
+            }
+            await run;
+
+            Assert.Equal(new[] { (TimeSpan.FromSeconds(4), 1), (TimeSpan.FromSeconds(4), 2), (TimeSpan.FromSeconds(2), 3) }, waits);
+            Assert.Equal(4, polls());
+            var last = Assert.Single(recorder.Results);
+            Assert.Equal(("Enqueued", false), (last.Status, last.IsTerminal));
+            var (target, error) = Assert.Single(recorder.Errors);
+            Assert.Equal("StatusWaitTimeout", error.ErrorId);
+            Assert.Equal(new[] { id }, (Guid[])target);
+            Assert.Equal(TimeSpan.FromSeconds(10), clock.Elapsed);
+        }
+
+        [Fact]
         public async Task Statuses_carry_what_the_caller_knew_of_each_message_and_the_execution_id_once_terminal()
         {
             await using var env = await Emulated.StartAsync();

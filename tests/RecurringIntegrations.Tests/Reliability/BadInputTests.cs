@@ -321,8 +321,6 @@ public class BadInputTests
             var (_, error) = Assert.Single(recorder.Errors);
             Assert.Equal("DiskFull", error.ErrorId);
             Assert.Equal(D365ErrorCategory.WriteError, error.Category);
-            // A full disk is not a dropped connection: the file is downloaded once, not retried.
-            Assert.Single(env.Emulator.State.Requests, r => r.PathAndQuery.Contains("/download/", StringComparison.Ordinal));
             Assert.Empty(Directory.GetFiles(mountPoint));
             Assert.Empty(env.Emulator.State.Acknowledged);
             Assert.Equal(1, env.Emulator.State.PendingExports(WellKnown.ExportActivity));
