@@ -15,6 +15,8 @@ using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
+using RecurringIntegrations.Core.Api;
+using RecurringIntegrations.Core.Connection;
 
 namespace RecurringIntegrations.Tests.Core;
 

@@ -8,6 +8,8 @@ using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Api;
+using RecurringIntegrations.Core.Connection;
 
 namespace RecurringIntegrations.Tests.Operations
 {
@@ -44,11 +46,13 @@ namespace RecurringIntegrations.Tests.Operations
             await using var env = await Emulated.StartAsync(o => o.ProcessingDelay = TimeSpan.FromHours(1));
             var id = await env.Client.EnqueueAsync(WellKnown.ImportActivity, env.WriteFile("slow.xml", "<slow/>"), "Customer groups", null, null, CancellationToken.None);
             var clock = new ManualClock(DateTimeOffset.UtcNow);
-            env.Session.Time = clock;
+            var options = Emulated.Options(env.Emulator);
+            options.Time = clock;
+            using var session = await D365Session.ConnectAsync(options, CancellationToken.None);
             var recorder = new Recorder<MessageStatus>();
             var polls = () => env.Emulator.State.Requests.Count(r => r.PathAndQuery.Contains("GetMessageStatus", StringComparison.Ordinal));
 
-            var run = new StatusWaiter(env.Session, env.Client) { Timeout = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromSeconds(4) }
+            var run = new StatusWaiter(session, new D365Client(session)) { Timeout = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromSeconds(4) }
                 .RunAsync(new[] { id }, recorder.Callbacks(), CancellationToken.None);
             var waits = new System.Collections.Generic.List<(TimeSpan Wait, int PollsBefore)>();
             for (var i = 0; i < 3; i++)
