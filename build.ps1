@@ -14,7 +14,7 @@
                     the zip Azure Automation imports (top folder RecurringIntegrations, under 100 MB).
     Sign          : Authenticode-signs the built module's scripts, manifest, format file and own assemblies.
     EmulatorTool  : packs the emulator as a .NET tool (command d365-emulator) into out/tool:
-                    dotnet tool install --global --add-source out/tool RecurringIntegrations.Emulator
+                    dotnet tool install --global --prerelease --add-source out/tool RecurringIntegrations.Emulator
     Clean         : removes out/ and every bin/ and obj/ folder.
 .PARAMETER CertificatePath
     Sign, Package, AutomationZip: the code-signing certificate as a PFX file.

@@ -32,12 +32,13 @@ BeforeAll {
         }
     }
 
-    $script:environmentBefore = Get-ChildItem Env: | Where-Object Name -in 'HOME', 'DOTNET_CLI_HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME' |
+    # An empty variable counts as unset: .NET removes a variable set to the empty string, so it cannot be put back as one.
+    $script:environmentBefore = Get-ChildItem Env: | Where-Object { $_.Name -in 'HOME', 'DOTNET_CLI_HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME' -and $_.Value } |
         ForEach-Object { "$($_.Name)=$($_.Value)" }
     $script:build = & $powershell -NoProfile -NonInteractive -File (Join-Path $repositoryRoot 'build.ps1') -Task EmulatorTool 2>&1
     $script:buildExit = $LASTEXITCODE
     $script:install = Invoke-InCleanHome {
-        $output = dotnet tool install --global --add-source (Join-Path $repositoryRoot 'out/tool') RecurringIntegrations.Emulator 2>&1
+        $output = dotnet tool install --global --prerelease --add-source (Join-Path $repositoryRoot 'out/tool') RecurringIntegrations.Emulator 2>&1
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($output -join "`n") }
     }
     $script:tool = Join-Path $cleanHome ('.dotnet/tools/d365-emulator' + $(if ($IsWindows) { '.exe' } else { '' }))
@@ -59,7 +60,7 @@ Describe 'the emulator as a .NET tool' {
     }
 
     It 'leaves the home folders of the session as they were' {
-        $after = Get-ChildItem Env: | Where-Object Name -in 'HOME', 'DOTNET_CLI_HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME' |
+        $after = Get-ChildItem Env: | Where-Object { $_.Name -in 'HOME', 'DOTNET_CLI_HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME' -and $_.Value } |
             ForEach-Object { "$($_.Name)=$($_.Value)" }
         $after | Should -Be $environmentBefore
     }

@@ -30,7 +30,7 @@ BeforeAll {
 
     # What Sign must sign, and a third-party assembly it must leave as it is.
     $script:expected = @('RecurringIntegrations.psd1', 'RecurringIntegrations.Format.ps1xml', 'RecurringIntegrations.PowerShell.dll',
-        'Dependencies/RecurringIntegrations.Core.dll', 'Dependencies/RecurringIntegrations.Loader.dll') +
+        'RecurringIntegrations.Runtime.psm1', 'Dependencies/RecurringIntegrations.Core.dll', 'Dependencies/RecurringIntegrations.Loader.dll') +
         @(Get-ChildItem (Join-Path $module 'Examples') -Filter *.ps1 | ForEach-Object { "Examples/$($_.Name)" })
     $script:thirdParty = Join-Path $module 'Dependencies/Microsoft.Identity.Client.dll'
     $script:thirdPartyHash = (Get-FileHash $thirdParty).Hash
