@@ -32,6 +32,12 @@ internal static class Program
           --export-folder DIR       queue every file in DIR as an export message on the (first) export activity
           --ready-file PATH         once listening, write the connection details as JSON to PATH
           --blob-folder DIR         keep the package API's blobs in DIR (default: a temp folder removed on a clean stop)
+          --blob-host NAME          host name of the package API's blob storage (default localhost)
+          --proxy-port N            also serve an HTTP proxy (CONNECT only) on 127.0.0.1:N (0: a free one) that sends
+                                    every tunnel, whatever host it names, to this emulator: host names that resolve
+                                    nowhere (https://d365.proxied.test) then reach the emulator only through it
+          --proxy-credential USER:PASSWORD
+                                    the proxy asks for Basic authentication with these (implies --proxy-port 0)
           --definition-group NAME=ENTITY[,ENTITY...]
                                     a data project for the package API (repeatable; default: one named
                                     'Emulator package project' with Customer groups and Vendor groups)
@@ -64,6 +70,8 @@ internal static class Program
         string? readyFile = null;
         string? certificateFile = null;
         var faults = new List<FaultRule>();
+        int? proxyPort = null;
+        string? proxyCredential = null;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -93,6 +101,12 @@ internal static class Program
                     case "--export-folder": exportFolder = Value(); break;
                     case "--ready-file": readyFile = Value(); break;
                     case "--blob-folder": options.BlobFolder = Path.GetFullPath(Value()); break;
+                    case "--blob-host": options.BlobHost = Value(); break;
+                    case "--proxy-port": proxyPort = Number(); break;
+                    case "--proxy-credential":
+                        proxyCredential = Value();
+                        if (proxyCredential.IndexOf(':') <= 0) throw new ArgumentException("--proxy-credential is USER:PASSWORD.");
+                        break;
                     case "--fault": faults.Add(ParseFault(Value())); break;
                     case "--definition-group":
                         var (group, entities) = SplitPair(Value());
@@ -132,11 +146,16 @@ internal static class Program
         }
         if (certificateFile is not null)
             emulator.ExportCertificate(certificateFile);
+        await using var proxy = proxyPort is null && proxyCredential is null ? null : new ConnectProxy(
+            (_, _) => new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, emulator.BaseUri.Port),
+            proxyCredential?[..proxyCredential.IndexOf(':')], proxyCredential?[(proxyCredential.IndexOf(':') + 1)..], proxyPort ?? 0);
+        if (proxy is not null)
+            Console.WriteLine($"Proxy {proxy.Address} (every tunnel goes to this emulator)");
         Console.WriteLine(
             $"Environment {emulator.Environment}  AuthorityHost {emulator.AuthorityHost}  Tenant {options.TenantId}  " +
             $"ClientId {options.ClientId}  ImportActivity {importActivity?.Id}  ExportActivity {exportActivity?.Id}");
         if (readyFile is not null)
-            await WriteReadyFileAsync(emulator, readyFile, importActivity, exportActivity);
+            await WriteReadyFileAsync(emulator, readyFile, importActivity, exportActivity, proxy?.Address);
 
         // The host's console lifetime turns Ctrl+C and SIGTERM into a clean shutdown.
         await emulator.WaitForShutdownAsync();
@@ -161,7 +180,7 @@ internal static class Program
     }
 
     /// <summary>Written to a temporary name and moved, so a script polling for the file never reads half of it.</summary>
-    private static async Task WriteReadyFileAsync(D365Emulator emulator, string path, EmulatorActivity? importActivity, EmulatorActivity? exportActivity)
+    private static async Task WriteReadyFileAsync(D365Emulator emulator, string path, EmulatorActivity? importActivity, EmulatorActivity? exportActivity, Uri? proxy)
     {
         var details = new
         {
@@ -176,6 +195,7 @@ internal static class Program
             managedIdentityEndpoint = emulator.ManagedIdentityEndpoint.ToString(),
             managedIdentityHeader = emulator.Options.ManagedIdentityHeader,
             serverCertificateThumbprint = emulator.ServerCertificate.Thumbprint,
+            proxy = proxy?.ToString().TrimEnd('/'),
         };
         var temporary = path + ".tmp";
         await File.WriteAllTextAsync(temporary, JsonSerializer.Serialize(details, new JsonSerializerOptions { WriteIndented = true }));

@@ -6,7 +6,7 @@ namespace RecurringIntegrations.PowerShell
     {
         public const string SkipCertificateCheckWarning =
             "-SkipCertificateCheck: the server's TLS certificate is not checked. Use it only against a local test server, never a real environment.";
-        public const string Connected = "Connected to {0} with {1}; the token expires {2}.";
+        public const string Connected = "Connected to {0} with {1}; the token expires {2}; proxy: {3}.";
         public const string Disconnecting = "Disconnect the default D365 session";
         public const string NoDefaultSession = "There is no default D365 session to disconnect.";
         public const string EnqueueActivity = "Uploading files to activity {0}";

@@ -136,6 +136,25 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public TimeSpan ThrottlingBudget { get; set; } = TimeSpan.FromMinutes(30);
 
+        /// <summary>
+        /// The proxy of every call (sign-in, environment, package storage), an http:// address such as
+        /// http://proxy.contoso.com:8080. Without it: HTTPS_PROXY (or ALL_PROXY) and NO_PROXY from the environment, as
+        /// PowerShell 7 reads them, in both editions; else the system's proxy settings.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNull]
+        public Uri? Proxy { get; set; }
+
+        /// <summary>User name and password for the proxy (the one -Proxy names, or else the one from the environment or the system).</summary>
+        [Parameter]
+        [ValidateNotNull]
+        [Credential]
+        public PSCredential? ProxyCredential { get; set; }
+
+        /// <summary>Sign in to the proxy as the account running the command (Windows integrated authentication).</summary>
+        [Parameter]
+        public SwitchParameter ProxyUseDefaultCredentials { get; set; }
+
         protected override void End()
         {
             if (SkipCertificateCheck) WriteWarning(Messages.SkipCertificateCheckWarning);
@@ -146,12 +165,15 @@ namespace RecurringIntegrations.PowerShell
                     AuthorityHost = AuthorityHost ?? ConnectionOptions.PublicCloudAuthorityHost,
                     SkipCertificateCheck = SkipCertificateCheck,
                     Retry = { ThrottlingBudget = ThrottlingBudget },
+                    Proxy = Proxy,
+                    ProxyCredential = ProxyCredential?.GetNetworkCredential(),
+                    ProxyUseDefaultCredentials = ProxyUseDefaultCredentials,
                 };
                 D365Session? session = null;
                 Run(async token => session = await D365Session.ConnectAsync(options, token).ConfigureAwait(false));
                 // The replaced default is not closed: a script may still hold it for -Session (two environments at once).
                 D365Session.Default = session;
-                WriteVerbose(string.Format(Messages.Connected, session!.Environment, session.AuthenticationKind, session.TokenExpiresOn));
+                WriteVerbose(string.Format(Messages.Connected, session!.Environment, session.AuthenticationKind, session.TokenExpiresOn, session.Proxy));
                 WriteObject(session);
             }
             catch (D365Exception ex)

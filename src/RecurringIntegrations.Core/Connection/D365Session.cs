@@ -24,12 +24,20 @@ namespace RecurringIntegrations.Core.Connection
         /// <summary>Accept any server certificate: for test servers only.</summary>
         public bool SkipCertificateCheck { get; set; }
         public RetryOptions Retry { get; set; } = new RetryOptions();
+        /// <summary>The proxy of every call (token, environment, storage); null: HTTPS_PROXY / HTTP_PROXY / NO_PROXY, else the system's.</summary>
+        public Uri? Proxy { get; set; }
+        /// <summary>User name and password for the proxy (whichever one is used).</summary>
+        public NetworkCredential? ProxyCredential { get; set; }
+        /// <summary>Sign in to the proxy as the account running the command (Windows integrated proxies).</summary>
+        public bool ProxyUseDefaultCredentials { get; set; }
         /// <summary>Connections kept open to the environment; bounds parallel transfers (the service allows 52 calls in flight per user).</summary>
         public int MaxConnections { get; set; } = FlowControl.MaxInFlight;
         /// <summary>Test seam: trust exactly this self-signed server certificate, as a machine that installed it would.</summary>
         internal X509Certificate2? TrustedServerCertificate { get; set; }
         /// <summary>Test seam: the clock of every wait, time limit and timestamp of the session.</summary>
         internal TimeProvider Time { get; set; } = TimeProvider.System;
+        /// <summary>Test seam: reads the environment's proxy variables.</summary>
+        internal Func<string, string?> ReadVariable { get; set; } = System.Environment.GetEnvironmentVariable;
         /// <summary>Test seam: the wire itself, instead of connections to the environment and the storage host.</summary>
         internal HttpMessageHandler? Transport { get; set; }
         /// <summary>Test seam: where the jitter of retry delays comes from.</summary>
@@ -45,8 +53,9 @@ namespace RecurringIntegrations.Core.Connection
         private static D365Session? _default;
         private readonly HttpClient _http;
 
-        private D365Session(ConnectionOptions options, Uri environment, HttpClient http, ITokenProvider tokens)
+        private D365Session(ConnectionOptions options, Uri environment, HttpClient http, ITokenProvider tokens, string? proxy)
         {
+            Proxy = proxy;
             EnvironmentUri = environment;
             Environment = EnvironmentAddress.ToAudience(environment);
             AuthenticationKind = options.Credential.Kind;
@@ -86,6 +95,8 @@ namespace RecurringIntegrations.Core.Connection
         public string? CertificateThumbprint { get; }
         public string? AuthorityHost { get; }
         public bool SkipCertificateCheck { get; }
+        /// <summary>The proxy the calls take and where that came from (-Proxy, a variable, the system's settings); never a credential.</summary>
+        public string? Proxy { get; }
         public DateTimeOffset ConnectedAt { get; }
         /// <summary>How long one call may be held back by throttling in all (Connect-D365 -ThrottlingBudget).</summary>
         public TimeSpan ThrottlingBudget => Flow.Budget;
@@ -114,7 +125,10 @@ namespace RecurringIntegrations.Core.Connection
                 throw ErrorCatalog.ThrottlingBudgetInvalid.Create(options.Retry.ThrottlingBudget);
             var environment = EnvironmentAddress.Normalize(options.Environment);
             var audience = EnvironmentAddress.ToAudience(environment);
-            var handler = options.Transport ?? CreateHandler(options);
+            var route = options.Transport is null
+                ? ProxyDecision.Decide(options.Proxy, options.ProxyCredential, options.ProxyUseDefaultCredentials, options.ReadVariable)
+                : null;
+            var handler = options.Transport ?? CreateHandler(options, route!);
             var http = CreateHttpClient(handler, disposeHandler: options.Transport is null);
             try
             {
@@ -150,7 +164,7 @@ namespace RecurringIntegrations.Core.Connection
                         throw new ArgumentException("Unknown credential kind.", nameof(options));
                 }
                 await tokens.GetTokenAsync(false, cancellationToken).ConfigureAwait(false);
-                return new D365Session(options, environment, http, tokens);
+                return new D365Session(options, environment, http, tokens, route?.Description);
             }
             catch
             {
@@ -168,7 +182,7 @@ namespace RecurringIntegrations.Core.Connection
             return authorityHost;
         }
 
-        private static HttpClientHandler CreateHandler(ConnectionOptions options)
+        private static HttpMessageHandler CreateHandler(ConnectionOptions options, ProxyRoute route)
         {
             var handler = new HttpClientHandler
             {
@@ -185,7 +199,12 @@ namespace RecurringIntegrations.Core.Connection
                 handler.ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
                     errors == System.Net.Security.SslPolicyErrors.None ||
                     (certificate != null && string.Equals(certificate.GetCertHashString(), trusted.GetCertHashString(), StringComparison.OrdinalIgnoreCase));
-            return handler;
+            // The system's proxy is the runtime's default one (left unset); its credentials are the default proxy credentials.
+            if (route.Source == ProxySource.System)
+                handler.DefaultProxyCredentials = route.Credentials;
+            else
+                handler.Proxy = route;
+            return new ProxyErrorHandler(route, route.Credentials != null) { InnerHandler = handler };
         }
 
         private static HttpClient CreateHttpClient(HttpMessageHandler handler, bool disposeHandler)

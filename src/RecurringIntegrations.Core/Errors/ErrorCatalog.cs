@@ -94,6 +94,23 @@ namespace RecurringIntegrations.Core.Errors
         public static readonly ErrorEntry TokenEndpointUnreachable = new ErrorEntry("TokenEndpointUnreachable", ConnectionError,
             "The token endpoint could not be reached: {0}.", "{1}");
 
+        // Proxies
+        /// <summary>{0}: where the address came from (-Proxy or a variable); {1}: the address, never with a user name or password; {2}: why.</summary>
+        public static readonly ErrorEntry ProxyInvalid = new ErrorEntry("ProxyInvalid", InvalidArgument,
+            "{0} holds the proxy address '{1}', which cannot be used: {2}.",
+            "Give an http:// proxy address such as http://proxy.contoso.com:8080 (calls stay https end to end through it); pass a user name and password with -ProxyCredential, or in the variable as http://user:password@host:port.");
+        public static readonly ErrorEntry ProxyCredentialConflict = new ErrorEntry("ProxyCredentialConflict", InvalidArgument,
+            "-ProxyCredential and -ProxyUseDefaultCredentials were both given.",
+            "Give -ProxyCredential for the proxy's user name and password, or -ProxyUseDefaultCredentials to sign in to the proxy as the account running the command, not both.");
+        /// <summary>{0}: the proxy's address (no credential); {1}: the host the call was for; {2}: what was sent to the proxy.</summary>
+        public static readonly ErrorEntry ProxyAuthenticationRequired = new ErrorEntry("ProxyAuthenticationRequired", AuthenticationError,
+            "The proxy {0} refused the call to {1} with 407 Proxy Authentication Required: {2}.",
+            "Pass the proxy's user name and password with -ProxyCredential (or in HTTPS_PROXY as http://user:password@host:port), or -ProxyUseDefaultCredentials to sign in to the proxy as the account running the command; ask the proxy's administrators whether this account may go through to {1}.");
+        /// <summary>{0}: the proxy's address (no credential); {1}: the host the call was for; {2}: what failed; {3}: where the proxy was set.</summary>
+        public static readonly ErrorEntry ProxyUnreachable = new ErrorEntry("ProxyUnreachable", ConnectionError,
+            "The proxy {0} could not be reached for the call to {1}: {2}.",
+            "Check the proxy's address and port in {3}, that the proxy is running and that this machine may connect to it.");
+
         // Files to upload and folders to save in
         public static readonly ErrorEntry EnqueuePathEmpty = new ErrorEntry("EnqueuePathEmpty", InvalidArgument,
             "The file path is empty.", "Give the path of a file to upload with -Path or -LiteralPath.");
