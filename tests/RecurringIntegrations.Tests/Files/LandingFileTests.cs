@@ -140,18 +140,6 @@ public class LandingFileTests
     }
 
     [Fact]
-    public async Task A_read_that_stalls_fails_as_the_connections_fault_and_leaves_nothing()
-    {
-        var folder = NewFolder();
-        using (var landing = Start(folder))
-        {
-            var error = await Assert.ThrowsAsync<IOException>(() => landing.CopyFromAsync(new StallingStream(), TimeSpan.FromMilliseconds(1), CancellationToken.None));
-            Assert.Contains("no data arrived", error.Message);
-        }
-        Assert.Empty(Directory.GetFileSystemEntries(folder));
-    }
-
-    [Fact]
     public async Task A_download_onto_a_folder_of_its_name_fails_once_with_a_local_error_and_is_not_downloaded_again()
     {
         await using var env = await Emulated.StartAsync();
@@ -167,15 +155,5 @@ public class LandingFileTests
         Assert.Single(env.Emulator.State.Requests, r => r.PathAndQuery.Contains("download", StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(correlationId, env.Emulator.State.Acknowledged);
         Assert.Equal(new[] { taken }, Directory.GetFileSystemEntries(output).Select(Path.GetFileName));
-    }
-
-    /// <summary>A stream whose reads never bring anything until they are cancelled: a connection that stalled.</summary>
-    private sealed class StallingStream : MemoryStream
-    {
-        public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken);
-            return 0;
-        }
     }
 }
