@@ -194,8 +194,16 @@ namespace RecurringIntegrations.Core.Http
         {
             var message = attempt.Message;
             var completion = message.StreamResponse ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead;
-            attempt.Answered(await BodyReads.WaitAsync(_http.SendAsync(attempt.Request, completion, attempt.CancellationToken), attempt.CancellationToken,
-                late => late.Dispose()).ConfigureAwait(false));
+            try
+            {
+                attempt.Answered(await BodyReads.WaitAsync(_http.SendAsync(attempt.Request, completion, attempt.CancellationToken), attempt.CancellationToken,
+                    late => late.Dispose()).ConfigureAwait(false));
+            }
+            catch (Exception) when (attempt.Request.Content is FileUploadContent { OpenFailure: { } local })
+            {
+                // The file to send could not be opened (another program holds it): a local error, not the network's.
+                throw local;
+            }
             if (attempt.Succeeded)
             {
                 if (message.StreamResponse) attempt.EndTimeLimit();
