@@ -80,6 +80,13 @@ namespace RecurringIntegrations.Core.Errors
         /// <summary>{0}: what could not be done in which folder; {1}: what became of the message.</summary>
         public static readonly ErrorEntry OutputPathAccessDenied = new ErrorEntry("OutputPathAccessDenied", PermissionDenied,
             "Cannot {0}: access is denied.", "Choose a folder you may write to.{1}");
+        /// <summary>{0}: the path. .NET Framework (Windows PowerShell 5.1) keeps Windows' 260-character limit on a full path.</summary>
+        public static readonly ErrorEntry PathTooLong = new ErrorEntry("PathTooLong", InvalidArgument,
+            "The path '{0}' is too long: Windows allows 260 characters in a full path unless long paths are enabled.",
+            "Use a shorter path, such as C:\\D365\\inbox, or enable long paths with the Windows setting 'Enable Win32 long paths' (Group Policy, or LongPathsEnabled = 1 under HKLM\\SYSTEM\\CurrentControlSet\\Control\\FileSystem) and start a new window. PowerShell 7 has no such limit.");
+        /// <summary>{0}: the path; {1}: what is wrong with it.</summary>
+        public static readonly ErrorEntry PathInvalid = new ErrorEntry("PathInvalid", InvalidArgument,
+            "'{0}' is not a usable path: {1}", "Check the path for characters a file name cannot hold (such as : * ? \" < > |) or a misplaced drive letter.");
         public static readonly ErrorEntry OutputPathUnusable = new ErrorEntry("OutputPathUnusable", WriteError,
             "The folder '{0}' cannot be created: {1}", "Choose another folder.");
         /// <summary>{0}: the file; {1}: what became of the item. Local failures of saving a file: never retried as network failures.</summary>

@@ -60,8 +60,10 @@ namespace RecurringIntegrations.Core.Files
             var partial = Path.Combine(directory, "." + hint + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
             try
             {
-                return new LandingFile(partial, new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize, FileOptions.Asynchronous),
-                    stays, otherFailure);
+                var stream = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize, FileOptions.Asynchronous);
+                // Windows shows dot-files: the attribute hides it from Explorer and from scripts that list the folder without -Force.
+                if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) File.SetAttributes(partial, FileAttributes.Hidden);
+                return new LandingFile(partial, stream, stays, otherFailure);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {

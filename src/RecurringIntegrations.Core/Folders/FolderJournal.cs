@@ -80,7 +80,7 @@ namespace RecurringIntegrations.Core.Folders
 
         /// <summary>The journal's full path: the one given, or journal.csv in the folder.</summary>
         public static string PathFor(string folder, string? journalPath) =>
-            System.IO.Path.GetFullPath(journalPath ?? System.IO.Path.Combine(folder, DefaultFileName));
+            FileChecks.FullPath(journalPath ?? System.IO.Path.Combine(folder, DefaultFileName));
 
         private const string DefaultFileName = "journal.csv";
 

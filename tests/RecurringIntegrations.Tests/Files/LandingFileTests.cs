@@ -36,6 +36,8 @@ public class LandingFileTests
         {
             Write(landing, "<a/>");
             Assert.StartsWith(".", Path.GetFileName(landing.PartialPath));
+            // A dot-name hides it on Unix; on Windows only the attribute set when it is made does.
+            Assert.True(File.GetAttributes(landing.PartialPath).HasFlag(FileAttributes.Hidden));
             Assert.False(File.Exists(Path.Combine(folder, "a.xml")));
             Assert.Equal(Path.Combine(folder, "a.xml"), landing.MoveTo(Path.Combine(folder, "a.xml"), replace: false));
         }
