@@ -204,6 +204,10 @@ namespace RecurringIntegrations.Core.Errors
         public static readonly ErrorEntry FolderBusy = new ErrorEntry("FolderBusy", ResourceUnavailable,
             "Another run holds the lock '{0}': it is working on this folder now.",
             "Let it finish, or stop it, before starting another: two runs at once could send a file twice. A run that was killed releases the lock by itself.");
+        /// <summary>{0}: the journal. Windows: another program opened it without sharing writes.</summary>
+        public static readonly ErrorEntry JournalInUse = new ErrorEntry("JournalInUse", ResourceUnavailable,
+            "The journal '{0}' is open in another program that keeps others from writing it: Excel, for example, locks a CSV file while it shows it.",
+            "Close it there (to look at it during a run, copy it or read it with Import-Csv, which does not lock it), then run again. The run took no step.");
         public static readonly ErrorEntry JournalFolderNotFound = new ErrorEntry("JournalFolderNotFound", ObjectNotFound,
             "The journal's folder '{0}' does not exist.", "Create it, or give -JournalPath in an existing folder.");
         public static readonly ErrorEntry JournalWriteFailed = new ErrorEntry("JournalWriteFailed", WriteError,

@@ -83,7 +83,7 @@ namespace RecurringIntegrations.Core.Folders
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             CheckThrottleLimit();
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
-            using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath));
+            using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath), Session.Time, cancellationToken);
             var run = new ImportRun(this, inbox, journal, callbacks);
             run.Recover();
             await run.SendNewFilesAsync(cancellationToken).ConfigureAwait(false);
