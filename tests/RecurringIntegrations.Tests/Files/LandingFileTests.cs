@@ -158,4 +158,41 @@ public class LandingFileTests
         Assert.DoesNotContain(correlationId, env.Emulator.State.Acknowledged);
         Assert.Equal(new[] { taken }, Directory.GetFileSystemEntries(output).Select(Path.GetFileName));
     }
+
+    [Theory]
+    [InlineData("CON.xml", "_CON.xml")]
+    [InlineData("report.", "report")]
+    [InlineData("nul", "_nul")]
+    public async Task A_reserved_name_or_trailing_dot_from_the_service_lands_under_a_safe_name_after_one_download(string offered, string landed)
+    {
+        using var mocked = Mocked.Connect(_ =>
+        {
+            var answer = new System.Net.Http.HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new System.Net.Http.ByteArrayContent(Encoding.UTF8.GetBytes("<a/>")) };
+            answer.Content.Headers.ContentDisposition = new System.Net.Http.Headers.ContentDispositionHeaderValue("attachment") { FileName = offered };
+            return answer;
+        });
+        var output = NewFolder();
+        var message = new RecurringIntegrations.Core.Model.DequeueResult
+        {
+            CorrelationId = Guid.NewGuid(), DownloadLocation = Mocked.Environment + "/api/connector/download/1", IsDownloadFileExist = true,
+        };
+
+        var saved = await mocked.Client.DownloadAsync(message, output, overwrite: true, CancellationToken.None);
+
+        Assert.Equal(Path.Combine(output, landed), saved.Path);
+        Assert.Single(mocked.Transport.Requests);
+    }
+
+    [Fact]
+    public async Task A_download_whose_target_is_open_in_another_program_fails_once_with_a_local_error()
+    {
+        // Windows' sharing violation when the finished file replaces one Excel holds: injected as the failure of the move.
+        var path = Path.Combine(NewFolder(), "a.xml");
+        var inUse = new IOException("in use", OperatingSystem.IsWindows() ? unchecked((int)0x80070020) : 11);
+        var error = LandingFile.LocalFailure(inUse, path, Stays, ex => ErrorCatalog.DownloadWriteFailed.Wrap(ex, "Saving", ex.Message));
+        Assert.Equal("FileTargetInUse", error.ErrorId);
+        Assert.Contains(path, error.Message);
+        // A D365Exception is no transport failure: the pipeline does not download it again.
+        Assert.False(RecurringIntegrations.Core.Http.Failure.IsTransport(error, CancellationToken.None));
+    }
 }
