@@ -58,6 +58,7 @@ namespace RecurringIntegrations.PowerShell
                 PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds),
                 Settle = TimeSpan.FromSeconds(SettleSeconds),
                 JournalPath = JournalFullPath,
+                Verbose = VerboseLines,
             };
             try
             {
@@ -65,7 +66,7 @@ namespace RecurringIntegrations.PowerShell
                 if (!ShouldProcess(import.InboxPath, Messages.FolderImportAction))
                 {
                     if (WhatIf)
-                        foreach (var file in import.Candidates()) ShouldProcess(file, import.SendActionText);
+                        foreach (var file in import.Candidates(WriteVerbose)) ShouldProcess(file, import.SendActionText);
                     return;
                 }
             }

@@ -81,7 +81,7 @@ namespace RecurringIntegrations.Core.Api
             var directory = FileChecks.PrepareOutputDirectory(outputDirectory);
 
             var download = Pipeline.CreateMessage("Download", () => new HttpRequestMessage(HttpMethod.Get, location),
-                (response, tryToken) => DownloadFiles.SaveAsync(response, message, directory, overwrite, Timeout, tryToken), _verbose);
+                (response, tryToken) => DownloadFiles.SaveAsync(response, message, directory, overwrite, Timeout, _session.Time, tryToken), _verbose);
             download.StreamResponse = true;
             return Pipeline.SendAsync(download, cancellationToken);
         }

@@ -135,6 +135,13 @@ namespace RecurringIntegrations.Core.Errors
         /// <summary>{0}: what could not be done in which folder; {1}: what became of the message.</summary>
         public static readonly ErrorEntry OutputPathAccessDenied = new ErrorEntry("OutputPathAccessDenied", PermissionDenied,
             "Cannot {0}: access is denied.", "Choose a folder you may write to.{1}");
+        /// <summary>{0}: the path. .NET Framework (Windows PowerShell 5.1) keeps Windows' 260-character limit on a full path.</summary>
+        public static readonly ErrorEntry PathTooLong = new ErrorEntry("PathTooLong", InvalidArgument,
+            "The path '{0}' is too long: Windows allows 260 characters in a full path unless long paths are enabled.",
+            "Use a shorter path, such as C:\\D365\\inbox, or enable long paths with the Windows setting 'Enable Win32 long paths' (Group Policy, or LongPathsEnabled = 1 under HKLM\\SYSTEM\\CurrentControlSet\\Control\\FileSystem) and start a new window. PowerShell 7 has no such limit.");
+        /// <summary>{0}: the path; {1}: what is wrong with it.</summary>
+        public static readonly ErrorEntry PathInvalid = new ErrorEntry("PathInvalid", InvalidArgument,
+            "'{0}' is not a usable path: {1}", "Check the path for characters a file name cannot hold (such as : * ? \" < > |) or a misplaced drive letter.");
         public static readonly ErrorEntry OutputPathUnusable = new ErrorEntry("OutputPathUnusable", WriteError,
             "The folder '{0}' cannot be created: {1}", "Choose another folder.");
         /// <summary>{0}: the file; {1}: what became of the item. Local failures of saving a file: never retried as network failures.</summary>
@@ -252,6 +259,10 @@ namespace RecurringIntegrations.Core.Errors
         public static readonly ErrorEntry FolderBusy = new ErrorEntry("FolderBusy", ResourceUnavailable,
             "Another run holds the lock '{0}': it is working on this folder now.",
             "Let it finish, or stop it, before starting another: two runs at once could send a file twice. A run that was killed releases the lock by itself.");
+        /// <summary>{0}: the journal. Windows: another program opened it without sharing writes.</summary>
+        public static readonly ErrorEntry JournalInUse = new ErrorEntry("JournalInUse", ResourceUnavailable,
+            "The journal '{0}' is open in another program that keeps others from writing it: Excel, for example, locks a CSV file while it shows it.",
+            "Close it there (to look at it during a run, copy it or read it with Import-Csv, which does not lock it), then run again. The run took no step.");
         public static readonly ErrorEntry JournalFolderNotFound = new ErrorEntry("JournalFolderNotFound", ObjectNotFound,
             "The journal's folder '{0}' does not exist.", "Create it, or give -JournalPath in an existing folder.");
         public static readonly ErrorEntry JournalWriteFailed = new ErrorEntry("JournalWriteFailed", WriteError,

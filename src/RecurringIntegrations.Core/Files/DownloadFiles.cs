@@ -10,12 +10,12 @@ namespace RecurringIntegrations.Core.Files
         private const string Stays = " The message was not acknowledged and stays on the queue.";
 
         public static async Task<SavedFile> SaveAsync(HttpResponseMessage response, DequeueResult message, string directory,
-            bool overwrite, TimeSpan idleTimeout, CancellationToken cancellationToken)
+            bool overwrite, TimeSpan idleTimeout, TimeProvider time, CancellationToken cancellationToken)
         {
             using var landing = LandingFile.Create(directory, message.CorrelationId.ToString("N"), Stays,
                 ex => ErrorCatalog.DownloadWriteFailed.Wrap(ex, $"Saving into '{directory}'", ex.Message));
             using (var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false))
-                await landing.CopyFromAsync(source, idleTimeout, cancellationToken).ConfigureAwait(false);
+                await landing.CopyFromAsync(source, idleTimeout, time, cancellationToken).ConfigureAwait(false);
             if (response.Content.Headers.ContentLength is { } declared && declared != landing.Length)
                 throw new IOException($"the download ended after {landing.Length} of {declared} bytes");
             var name = ChooseName(response, message, landing.Head);

@@ -31,12 +31,33 @@ namespace RecurringIntegrations.Core.Files
             }
         }
 
+        /// <summary>
+        /// The full path of <paramref name="path"/>, or a clear error: on .NET Framework a path past 260 characters throws
+        /// PathTooLongException and a malformed one ArgumentException or NotSupportedException, which would otherwise surface
+        /// as UnexpectedError. <paramref name="getFullPath"/> stands in for Path.GetFullPath in a test.
+        /// </summary>
+        public static string FullPath(string path, Func<string, string>? getFullPath = null)
+        {
+            try
+            {
+                return (getFullPath ?? Path.GetFullPath)(path);
+            }
+            catch (PathTooLongException ex)
+            {
+                throw ErrorCatalog.PathTooLong.Wrap(ex, path);
+            }
+            catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException)
+            {
+                throw ErrorCatalog.PathInvalid.Wrap(ex, path, ex.Message);
+            }
+        }
+
         /// <summary>The full path of a folder to save into, made if it does not exist yet.</summary>
         public static string PrepareOutputDirectory(string path)
         {
             if (string.IsNullOrWhiteSpace(path))
                 throw ErrorCatalog.OutputPathEmpty.Create();
-            var full = Path.GetFullPath(path);
+            var full = FullPath(path);
             if (File.Exists(full))
                 throw ErrorCatalog.OutputPathIsFile.Create(full);
             try

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Http;
 
 namespace RecurringIntegrations.Core.Files
 {
@@ -59,8 +60,10 @@ namespace RecurringIntegrations.Core.Files
             var partial = Path.Combine(directory, "." + hint + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
             try
             {
-                return new LandingFile(partial, new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize, FileOptions.Asynchronous),
-                    stays, otherFailure);
+                var stream = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize, FileOptions.Asynchronous);
+                // Windows shows dot-files: the attribute hides it from Explorer and from scripts that list the folder without -Force.
+                if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) File.SetAttributes(partial, FileAttributes.Hidden);
+                return new LandingFile(partial, stream, stays, otherFailure);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
@@ -105,27 +108,16 @@ namespace RecurringIntegrations.Core.Files
         }
 
         /// <summary>
-        /// Copies <paramref name="source"/> to the end. A read that brings nothing for <paramref name="idleTimeout"/> fails as
-        /// an IOException (the connection's failure, which a retry may mend); a failed write fails as the local error it is.
+        /// Copies <paramref name="source"/> to the end. A read that brings nothing for <paramref name="idleTimeout"/> on
+        /// <paramref name="time"/> fails as an IOException (the connection's failure, which a retry may mend); a failed write
+        /// fails as the local error it is. A stalled read ends also where the stream ignores the token (.NET Framework).
         /// </summary>
-        public async Task CopyFromAsync(Stream source, TimeSpan idleTimeout, CancellationToken cancellationToken)
+        public async Task CopyFromAsync(Stream source, TimeSpan idleTimeout, TimeProvider time, CancellationToken cancellationToken)
         {
             var buffer = new byte[CopyBufferSize];
             while (true)
             {
-                int read;
-                using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-                {
-                    idle.CancelAfter(idleTimeout);
-                    try
-                    {
-                        read = await source.ReadAsync(buffer, 0, buffer.Length, idle.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                    {
-                        throw new IOException($"no data arrived for {idleTimeout.TotalSeconds:0} s");
-                    }
-                }
+                var read = await BodyReads.ReadAsync(source, buffer, 0, buffer.Length, idleTimeout, time, cancellationToken).ConfigureAwait(false);
                 if (read == 0) return;
                 await WriteAsync(buffer, read, cancellationToken).ConfigureAwait(false);
             }

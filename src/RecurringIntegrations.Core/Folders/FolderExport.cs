@@ -38,7 +38,7 @@ namespace RecurringIntegrations.Core.Folders
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             CheckThrottleLimit();
             var folder = FileChecks.PrepareOutputDirectory(_path);
-            using var journal = FolderJournal.Open(FolderJournal.PathFor(folder, JournalPath));
+            using var journal = FolderJournal.Open(FolderJournal.PathFor(folder, JournalPath), Session.Time, cancellationToken);
             var run = new ExportRun(this, folder, journal, callbacks);
             run.Recover();
             await run.Loop.RunAsync(ThrottleLimit, run.HandleAsync, cancellationToken).ConfigureAwait(false);

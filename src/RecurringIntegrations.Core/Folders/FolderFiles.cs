@@ -1,4 +1,5 @@
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Files;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -10,7 +11,7 @@ namespace RecurringIntegrations.Core.Folders
         {
             if (string.IsNullOrWhiteSpace(path))
                 throw ErrorCatalog.FolderPathEmpty.Create(parameter);
-            var full = Path.GetFullPath(path);
+            var full = FileChecks.FullPath(path);
             if (File.Exists(full))
                 throw ErrorCatalog.FolderPathIsFile.Create(full, parameter);
             if (!Directory.Exists(full))

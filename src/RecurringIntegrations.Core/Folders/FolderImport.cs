@@ -40,6 +40,8 @@ namespace RecurringIntegrations.Core.Folders
         public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
         /// <summary>A file written to within this time, or whose size or time changes over it, is left for a later run.</summary>
         public TimeSpan Settle { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>Where the verbose lines of a run go (a file skipped as not data).</summary>
+        public Action<string>? Verbose { get; set; }
         /// <summary>Default: journal.csv in the inbox.</summary>
         public string? JournalPath { get; set; }
 
@@ -51,15 +53,23 @@ namespace RecurringIntegrations.Core.Folders
         /// The inbox's files that the filter selects, in sending order, without touching anything (what -WhatIf shows). A run
         /// may still leave some of them for later: those being written, or whose name is still in flight.
         /// </summary>
-        public IReadOnlyList<string> Candidates()
+        /// <param name="verbose">Told of each file skipped as not data (<see cref="InboxFilter"/>).</param>
+        public IReadOnlyList<string> Candidates(Action<string>? verbose = null)
         {
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
             var journalPath = FolderJournal.PathFor(inbox, JournalPath);
-            return Directory.GetFiles(inbox, string.IsNullOrWhiteSpace(Filter) ? "*" : Filter, SearchOption.TopDirectoryOnly)
-                .Select(Path.GetFullPath)
-                .Where(f => !IsJournal(f, journalPath))
-                .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal)
-                .ToList();
+            var files = new List<string>();
+            foreach (var file in new DirectoryInfo(inbox).EnumerateFiles("*", SearchOption.TopDirectoryOnly))
+            {
+                if (IsJournal(file.FullName, journalPath) || !InboxFilter.Matches(file.Name, Filter)) continue;
+                if (InboxFilter.SkipReason(file.Name, file.Attributes) is { } why)
+                {
+                    verbose?.Invoke($"'{file.Name}' in the inbox is skipped: {why}, not data.");
+                    continue;
+                }
+                files.Add(file.FullName);
+            }
+            return files.OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList();
         }
 
         private static bool IsJournal(string file, string journalPath) =>
@@ -73,7 +83,7 @@ namespace RecurringIntegrations.Core.Folders
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             CheckThrottleLimit();
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
-            using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath));
+            using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath), Session.Time, cancellationToken);
             var run = new ImportRun(this, inbox, journal, callbacks);
             run.Recover();
             await run.SendNewFilesAsync(cancellationToken).ConfigureAwait(false);
@@ -211,7 +221,7 @@ namespace RecurringIntegrations.Core.Folders
             private List<FileInfo> ListInbox()
             {
                 var files = new List<FileInfo>();
-                foreach (var full in _import.Candidates())
+                foreach (var full in _import.Candidates(_import.Verbose))
                 {
                     var name = Path.GetFileName(full);
                     if (name.IndexOfAny(new[] { '\r', '\n' }) >= 0)

@@ -80,17 +80,28 @@ namespace RecurringIntegrations.Core.Folders
 
         /// <summary>The journal's full path: the one given, or journal.csv in the folder.</summary>
         public static string PathFor(string folder, string? journalPath) =>
-            System.IO.Path.GetFullPath(journalPath ?? System.IO.Path.Combine(folder, DefaultFileName));
+            FileChecks.FullPath(journalPath ?? System.IO.Path.Combine(folder, DefaultFileName));
 
         private const string DefaultFileName = "journal.csv";
 
+        /// <summary>
+        /// How long a file another program holds is waited for, on the session's clock: an antivirus or backup tool holds
+        /// journal.csv.lock or journal.csv for moments, a run of this module for its whole run, Excel as long as it shows the file.
+        /// </summary>
+        internal static readonly TimeSpan[] InUseWaits = { TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2) };
+
         /// <summary>Takes the folder's lock, reads the journal (cutting off a torn last line) and opens it for appending.</summary>
-        public static FolderJournal Open(string path)
+        public static FolderJournal Open(string path, TimeProvider? time = null, CancellationToken cancellationToken = default) =>
+            Open(path, time ?? TimeProvider.System, (file, share) => new FileStream(file, FileMode.OpenOrCreate, FileAccess.ReadWrite, share, 4096, FileOptions.None),
+                cancellationToken);
+
+        /// <param name="open">Opens a file for reading and writing with the given sharing; a test puts Windows' sharing violations here.</param>
+        internal static FolderJournal Open(string path, TimeProvider time, Func<string, FileShare, FileStream> open, CancellationToken cancellationToken)
         {
-            var lockStream = TakeLock(path + ".lock");
+            var lockStream = TakeLock(path + ".lock", time, open, cancellationToken);
             try
             {
-                var stream = OpenForAppend(path);
+                var stream = OpenForAppend(path, time, open, cancellationToken);
                 try
                 {
                     var (entries, legacy) = ReadAndRepair(stream, path);
@@ -98,7 +109,7 @@ namespace RecurringIntegrations.Core.Folders
                     {
                         stream.Dispose();
                         Rewrite(path, entries);
-                        stream = OpenForAppend(path);
+                        stream = OpenForAppend(path, time, open, cancellationToken);
                         stream.Position = stream.Length;
                     }
                     if (stream.Length == 0)
@@ -155,12 +166,12 @@ namespace RecurringIntegrations.Core.Folders
             return Parse(stream, path).Entries;
         }
 
-        private static FileStream TakeLock(string lockPath)
+        private static FileStream TakeLock(string lockPath, TimeProvider time, Func<string, FileShare, FileStream> open, CancellationToken cancellationToken)
         {
             try
             {
                 // FileShare.None is an exclusive lock on every OS (flock on Unix); the OS drops it when the process dies.
-                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                return WhileInUse(() => open(lockPath, FileShare.None), time, cancellationToken);
             }
             catch (UnauthorizedAccessException ex)
             {
@@ -172,6 +183,7 @@ namespace RecurringIntegrations.Core.Folders
             }
             catch (IOException ex) when (LandingFile.IsInUse(ex))
             {
+                // Still held after the waits: another run, not a scan that opened the file for a moment.
                 throw ErrorCatalog.FolderBusy.Wrap(ex, lockPath);
             }
             catch (IOException ex)
@@ -181,19 +193,43 @@ namespace RecurringIntegrations.Core.Folders
             }
         }
 
-        private static FileStream OpenForAppend(string path)
+        /// <summary>
+        /// Opens the journal to append. Readers that share writing (Import-Csv, Get-Content) do not block it; one that does not
+        /// (Excel keeps a CSV it shows locked) is waited for briefly, then named.
+        /// </summary>
+        private static FileStream OpenForAppend(string path, TimeProvider time, Func<string, FileShare, FileStream> open, CancellationToken cancellationToken)
         {
             try
             {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 4096, FileOptions.None);
+                return WhileInUse(() => open(path, FileShare.Read), time, cancellationToken);
             }
             catch (UnauthorizedAccessException ex)
             {
                 throw AccessDenied(path, ex);
             }
+            catch (IOException ex) when (LandingFile.IsInUse(ex))
+            {
+                throw ErrorCatalog.JournalInUse.Wrap(ex, path);
+            }
             catch (IOException ex)
             {
                 throw WriteFailed(path, ex);
+            }
+        }
+
+        /// <summary>Opens with <paramref name="open"/>, trying again after each of <see cref="InUseWaits"/> while another program holds the file.</summary>
+        private static FileStream WhileInUse(Func<FileStream> open, TimeProvider time, CancellationToken cancellationToken)
+        {
+            for (var tries = 0; ; tries++)
+            {
+                try
+                {
+                    return open();
+                }
+                catch (IOException ex) when (LandingFile.IsInUse(ex) && tries < InUseWaits.Length)
+                {
+                    time.Delay(InUseWaits[tries], cancellationToken).GetAwaiter().GetResult();
+                }
             }
         }
 

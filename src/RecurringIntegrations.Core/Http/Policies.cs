@@ -181,7 +181,11 @@ namespace RecurringIntegrations.Core.Http
         private long Milliseconds(long started) => (long)_time.GetElapsedTime(started).TotalMilliseconds;
     }
 
-    /// <summary>The wire: sends the try and reads its answer within it (a successful one through the call's reader).</summary>
+    /// <summary>
+    /// The wire: sends the try and reads its answer within it (a successful one through the call's reader). The send and an
+    /// error body's read end at the try's cancellation also on .NET Framework, whose HttpClient stops observing the token once
+    /// the headers are in (<see cref="BodyReads"/>).
+    /// </summary>
     internal sealed class TransportPolicy(HttpClient http) : HttpPipelinePolicy
     {
         private readonly HttpClient _http = http;
@@ -190,7 +194,16 @@ namespace RecurringIntegrations.Core.Http
         {
             var message = attempt.Message;
             var completion = message.StreamResponse ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead;
-            attempt.Answered(await _http.SendAsync(attempt.Request, completion, attempt.CancellationToken).ConfigureAwait(false));
+            try
+            {
+                attempt.Answered(await BodyReads.WaitAsync(_http.SendAsync(attempt.Request, completion, attempt.CancellationToken), attempt.CancellationToken,
+                    late => late.Dispose()).ConfigureAwait(false));
+            }
+            catch (Exception) when (attempt.Request.Content is FileUploadContent { OpenFailure: { } local })
+            {
+                // The file to send could not be opened (another program holds it): a local error, not the network's.
+                throw local;
+            }
             if (attempt.Succeeded)
             {
                 if (message.StreamResponse) attempt.EndTimeLimit();
@@ -198,19 +211,23 @@ namespace RecurringIntegrations.Core.Http
             }
             else
             {
-                attempt.Failed(await ReadErrorBodyAsync(attempt.Response!).ConfigureAwait(false));
+                attempt.Failed(await ReadErrorBodyAsync(attempt.Response!, attempt.CancellationToken).ConfigureAwait(false));
             }
         }
 
-        private static async Task<string> ReadErrorBodyAsync(HttpResponseMessage response)
+        private static async Task<string> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
         {
             if (response.Content is null) return string.Empty;
             try
             {
-                var text = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-                return text.Length > 65536 ? text.Substring(0, 65536) : text;
+                var reading = response.Content.ReadAsStringAsync();
+                using (cancellationToken.Register(response.Dispose))
+                {
+                    var text = await BodyReads.WaitAsync(reading, cancellationToken).ConfigureAwait(false);
+                    return text.Length > 65536 ? text.Substring(0, 65536) : text;
+                }
             }
-            catch (Exception ex) when (ex is IOException || ex is HttpRequestException)
+            catch (Exception ex) when (ex is IOException || ex is HttpRequestException || ex is ObjectDisposedException)
             {
                 return string.Empty;
             }

@@ -48,7 +48,7 @@ namespace RecurringIntegrations.Core.Http
     /// <summary>
     /// When a call that starts work (an upload, an import) may go again without risking that work twice (docs/protocol.md,
     /// "Throttling and limits"): only when the service cannot have taken it. It cannot when it said so (429, 503, 408, or a
-    /// 500 carrying its own OData error), when the connection was refused, or when no byte of an uploaded file left. After
+    /// 500 carrying its own OData error), when the connection was refused, or when no byte of an uploaded file left (whatever the answer). After
     /// the request was sent, a lost connection, no answer in time, a 502/504 from a gateway or a 500 that is not the
     /// service's own error may hide work that was started.
     /// </summary>
@@ -58,10 +58,11 @@ namespace RecurringIntegrations.Core.Http
 
         public override ResendVerdict Judge(TryContext attempt, Failure failure)
         {
+            // Not one byte of the file left (an answer or a reset before the body, as with "Expect: 100-continue"): nothing to duplicate.
+            if (attempt.Request.Content is FileUploadContent { BodyStarted: false }) return ResendVerdict.Resend;
             if (failure.Status == 408 || failure.Status == 429 || failure.Status == 503) return ResendVerdict.Resend;
             if (failure.Status == 500 && failure.ServiceAnswered) return ResendVerdict.Resend;
             if (failure.ConnectionRefused) return ResendVerdict.Resend;
-            if (failure.Status is null && attempt.Response is null && attempt.Request.Content is FileUploadContent { BodyStarted: false }) return ResendVerdict.Resend;
 
             return ResendVerdict.Refuse(failure.Status switch
             {

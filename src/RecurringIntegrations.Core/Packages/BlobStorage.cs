@@ -120,7 +120,7 @@ namespace RecurringIntegrations.Core.Packages
             try
             {
                 using (var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false))
-                    await landing.CopyFromAsync(source, _timeout, cancellationToken).ConfigureAwait(false);
+                    await landing.CopyFromAsync(source, _timeout, _time, cancellationToken).ConfigureAwait(false);
                 if (response.Content.Headers.ContentLength is { } declared && declared != landing.Length)
                     throw new IOException($"the download ended after {landing.Length} of {declared} bytes");
                 return landing;

@@ -4,6 +4,7 @@ using System.Net.Http;
 using System.Threading;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Packages;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
@@ -31,6 +32,9 @@ public sealed class ResendRuleTests : IDisposable
         "500-from-a-gateway" => AfterBody(Status(500, "<html><title>Internal Server Error</title></html>")),
         "refused" => Refused(),
         "failed-before-the-body" => Fails(),
+        // "Expect: 100-continue" (.NET Framework): the answer comes before the body is asked for.
+        "500-from-a-gateway-before-the-body" => Status(500, "<html><title>Internal Server Error</title></html>"),
+        "502-before-the-body" => Status(502),
         "reset-after-the-body" => AfterBody(Fails()),
         "no-answer-in-time" => AfterBody(Hangs),
         _ => throw new ArgumentOutOfRangeException(nameof(fault)),
@@ -43,6 +47,8 @@ public sealed class ResendRuleTests : IDisposable
     [InlineData("500-from-the-service")]
     [InlineData("refused")]
     [InlineData("failed-before-the-body")]
+    [InlineData("500-from-a-gateway-before-the-body")]
+    [InlineData("502-before-the-body")]
     public void Enqueue_goes_again_when_the_service_cannot_have_taken_the_file(string fault)
     {
         using var mocked = Mocked.Connect(Fault(fault), Json($"\"{MessageId}\""));
@@ -54,6 +60,29 @@ public sealed class ResendRuleTests : IDisposable
 
         Assert.Equal(Guid.Parse(MessageId), Mocked.Done(call));
         Assert.Equal(2, mocked.Transport.Requests.Count);
+    }
+
+    [Fact]
+    public void A_file_another_program_holds_when_the_body_opens_it_is_a_local_error_sent_once_and_not_unconfirmed()
+    {
+        var file = Path.Combine(_folder, "a.xml");
+        File.WriteAllText(file, "<a/>");
+        // Windows' sharing violation (ERROR_SHARING_VIOLATION, 0x80070020) when the try opens the file for its body.
+        using var mocked = Mocked.Connect(AfterBody(Json($"\"{MessageId}\"")) is var send ? request =>
+        {
+            ((FileUploadContent)request.Content!).Open = _ => throw new IOException(
+                "The process cannot access the file because it is being used by another process.", unchecked((int)0x80070020));
+            return send(request);
+        } : null!);
+
+        var call = mocked.Client.EnqueueAsync(Guid.NewGuid(), file, "Customer groups", null, null, None);
+        mocked.Step(10_000, call);
+
+        var error = Assert.IsType<D365Exception>(call.Exception!.InnerException);
+        Assert.Equal("EnqueueFileLocked", error.ErrorId);
+        Assert.Contains(file, error.Message);
+        Assert.Contains("Nothing of it was sent.", error.Message);
+        Assert.Single(mocked.Transport.Requests);
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
@@ -58,6 +59,20 @@ public sealed class MockTransport(TimeProvider time, params Func<HttpRequestMess
     /// <summary>No answer: the request waits until it is cancelled.</summary>
     public static readonly Func<HttpRequestMessage, HttpResponseMessage> Hangs = _ => throw new HangException();
 
+    /// <summary>No answer, and deaf to the token: .NET Framework's HttpClient once it stopped observing it.</summary>
+    public static readonly Func<HttpRequestMessage, HttpResponseMessage> HangsDeaf = _ => throw new DeafHangException();
+
+    /// <summary>
+    /// 200 with a body that never brings a byte and ignores the token on reads, as .NET Framework's response stream does;
+    /// only disposing it ends a read. Each answer's stream is kept in <paramref name="bodies"/>.
+    /// </summary>
+    public static Func<HttpRequestMessage, HttpResponseMessage> StalledBody(List<DeafStream> bodies) => _ =>
+    {
+        var body = new DeafStream();
+        lock (bodies) bodies.Add(body);
+        return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(body) };
+    };
+
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         Func<HttpRequestMessage, HttpResponseMessage> answer;
@@ -69,6 +84,10 @@ public sealed class MockTransport(TimeProvider time, params Func<HttpRequestMess
         try
         {
             return Task.FromResult(answer(request));
+        }
+        catch (DeafHangException)
+        {
+            return new TaskCompletionSource<HttpResponseMessage>().Task;
         }
         catch (HangException)
         {
@@ -84,5 +103,39 @@ public sealed class MockTransport(TimeProvider time, params Func<HttpRequestMess
 
     public sealed record SentRequest(string Method, Uri Uri, string? Authorization, TimeSpan At);
 
-    private sealed class HangException : Exception;
+    private class HangException : Exception;
+
+    private sealed class DeafHangException : HangException;
+
+    /// <summary>A stream whose reads ignore the token and end only when it is disposed (then with ObjectDisposedException).</summary>
+    public sealed class DeafStream : Stream
+    {
+        private readonly TaskCompletionSource<int> _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Disposed => _disposed.Task.IsCompleted;
+        public int Reads { get; private set; }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            Reads++;
+            return _disposed.Task;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            _disposed.TrySetException(new ObjectDisposedException(nameof(DeafStream)));
+            base.Dispose(disposing);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }
