@@ -127,7 +127,8 @@ internal sealed class ConnectorEndpoints
             w.WriteString("PopReceipt", dequeued.PopReceipt);
             if (message.FileMissing)
             {
-                w.WriteNull("DownloadLocation");
+                // As the service does for a file cleaned up: a location all the same, which storage answers 404 BlobNotFound.
+                w.WriteString("DownloadLocation", location);
                 w.WriteBoolean("IsDownLoadFileExist", false);
                 w.WriteString("FileDownLoadErrorMessage", $"The file of message '{message.CorrelationId}' was not found in storage.");
             }

@@ -17,6 +17,10 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Expand { get; set; }
 
+        /// <summary>Acknowledge each message whose file is gone from the service's storage (ExportFileMissing), with a warning and a journal line, so it stops coming back.</summary>
+        [Parameter]
+        public SwitchParameter AcknowledgeMissing { get; set; }
+
         protected override void End()
         {
             var folder = FolderPath;
@@ -26,6 +30,7 @@ namespace RecurringIntegrations.PowerShell
             {
                 ThrottleLimit = ThrottleLimit,
                 Expand = Expand,
+                AcknowledgeMissing = AcknowledgeMissing,
                 JournalPath = JournalFullPath,
             };
             var activity = string.Format(Messages.DequeueActivity, ActivityId);

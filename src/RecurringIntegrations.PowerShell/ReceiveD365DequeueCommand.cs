@@ -34,6 +34,10 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Acknowledge { get; set; }
 
+        /// <summary>Acknowledge each message whose file is gone from the service's storage (ExportFileMissing), with a warning, so it stops coming back.</summary>
+        [Parameter]
+        public SwitchParameter AcknowledgeMissing { get; set; }
+
         protected override void End()
         {
             // Relative to the PowerShell location, not the process's working folder, which PowerShell does not move.
@@ -44,6 +48,7 @@ namespace RecurringIntegrations.PowerShell
                 MaxCount = MyInvocation.BoundParameters.ContainsKey(nameof(MaxCount)) ? MaxCount : (int?)null,
                 Overwrite = Force,
                 Acknowledge = Acknowledge,
+                AcknowledgeMissing = AcknowledgeMissing,
                 ThrottleLimit = ThrottleLimit,
             };
             var activity = string.Format(Messages.DequeueActivity, ActivityId);
@@ -51,7 +56,7 @@ namespace RecurringIntegrations.PowerShell
                 progress => WriteProgressRecord(ProgressBar.Dequeue, activity, progress, progress.Total > 0
                     ? string.Format(Messages.DequeueStatusOf, progress.Completed, progress.Total)
                     : string.Format(Messages.DequeueStatus, progress.Completed)),
-                confirm: Acknowledge);
+                confirm: Acknowledge || AcknowledgeMissing);
             // Only a failing dequeue or an unusable folder ends it: nothing more can be taken off the queue.
             RunWithProgress(token => drain.RunAsync(callbacks, token), ActivityId, ProgressBar.Dequeue, activity);
         }

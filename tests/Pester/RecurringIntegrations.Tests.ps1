@@ -192,6 +192,53 @@ Describe 'Export pipeline' {
     }
 }
 
+Describe 'Export messages whose file is gone' {
+    BeforeAll {
+        Connect-Emulator | Out-Null
+        $script:admin = $ready.environment.TrimEnd('/') + '/emulator'
+        function Add-Export([string] $Name) {
+            (Invoke-RestMethod -Method Post -Uri "$admin/exports/$($export)?name=$Name" -Body ([Text.Encoding]::UTF8.GetBytes("<$Name/>")) -SkipCertificateCheck).correlationId
+        }
+        function Set-FileMissing([guid] $Id) { Invoke-RestMethod -Method Post -Uri "$admin/exports/$Id/file-missing" -SkipCertificateCheck | Out-Null }
+        function Get-Export([guid] $Id) { (Invoke-RestMethod -Uri "$admin/messages" -SkipCertificateCheck).exports | Where-Object correlationId -eq $Id }
+    }
+
+    It 'saves the 3 good files, reports ExportFileMissing once, and the error''s target pipes into Confirm-D365Ack' {
+        $good = 1..3 | ForEach-Object { [guid](Add-Export "good$_.xml") }
+        $gone = [guid](Add-Export 'gone.xml')
+        Set-FileMissing $gone
+        $folder = Join-Path $work 'missing-1'
+
+        $saved = Receive-D365Dequeue -ActivityId $export -OutputPath $folder -Acknowledge -ErrorVariable failed -ErrorAction SilentlyContinue
+
+        @($saved.CorrelationId | Sort-Object) | Should -Be @($good | Sort-Object)
+        @(Get-ChildItem $folder -File).Count | Should -Be 3
+        @($failed).Count | Should -Be 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'ExportFileMissing*'
+        $failed[0].Exception.Message | Should -BeLike "*$gone*$export*"
+        $failed[0].TargetObject.CorrelationId | Should -Be $gone
+        (Get-Export $gone).acknowledged | Should -BeFalse
+        $failed[0].TargetObject | Confirm-D365Ack
+        (Get-Export $gone).acknowledged | Should -BeTrue
+    }
+
+    It 'leaves the queue empty with -AcknowledgeMissing, with one warning per message whose file is gone' {
+        $good = 1..3 | ForEach-Object { [guid](Add-Export "more$_.xml") }
+        $gone = [guid](Add-Export 'gone-too.xml')
+        Set-FileMissing $gone
+
+        $saved = Receive-D365Dequeue -ActivityId $export -OutputPath (Join-Path $work 'missing-2') -Acknowledge -AcknowledgeMissing `
+            -ErrorVariable failed -WarningVariable warned -WarningAction SilentlyContinue
+
+        @($saved.CorrelationId | Sort-Object) | Should -Be @($good | Sort-Object)
+        $failed | Should -BeNullOrEmpty
+        @($warned).Count | Should -Be 1
+        "$($warned[0])" | Should -BeLike "*$gone*-AcknowledgeMissing*"
+        foreach ($id in @($good) + $gone) { (Get-Export $id).acknowledged | Should -BeTrue }
+        Receive-D365Dequeue -ActivityId $export -OutputPath (Join-Path $work 'missing-2') | Should -BeNullOrEmpty
+    }
+}
+
 Describe 'Output for reports' {
     It 'exports a session and every message type to CSV without secrets' {
         Connect-Emulator | Out-Null

@@ -70,21 +70,35 @@ namespace RecurringIntegrations.Core.Api
 
         /// <summary>
         /// Downloads a dequeued message's file into <paramref name="outputDirectory"/>: first to a hidden partial file, then,
-        /// only once it is complete and flushed to disk, moved to its final name. A failure leaves no file behind.
+        /// only once it is complete and flushed to disk, moved to its final name. A failure leaves no file behind. A file the
+        /// service says is gone is not asked for; it, and one the storage answers 404 BlobNotFound for, is ExportFileMissing.
         /// </summary>
-        public Task<SavedFile> DownloadAsync(DequeueResult message, string outputDirectory, bool overwrite, CancellationToken cancellationToken)
+        public async Task<SavedFile> DownloadAsync(DequeueResult message, string outputDirectory, bool overwrite, CancellationToken cancellationToken)
         {
             if (message is null) throw new ArgumentNullException(nameof(message));
-            if (!message.IsDownloadFileExist && string.IsNullOrWhiteSpace(message.DownloadLocation))
-                throw ErrorCatalog.DequeuedMessageHasNoFile.FromService(null, message.FileDownloadErrorMessage, null, message.CorrelationId);
+            if (!message.IsDownloadFileExist)
+                throw ExportFileMissing(message, message.FileDownloadErrorMessage, null);
             var location = EnvironmentAddress.ResolveDownloadLocation(_session.EnvironmentUri, message.DownloadLocation);
             var directory = FileChecks.PrepareOutputDirectory(outputDirectory);
 
             var download = Pipeline.CreateMessage("Download", () => new HttpRequestMessage(HttpMethod.Get, location),
                 (response, tryToken) => DownloadFiles.SaveAsync(response, message, directory, overwrite, Timeout, _session.Time, tryToken), _verbose);
             download.StreamResponse = true;
-            return Pipeline.SendAsync(download, cancellationToken);
+            try
+            {
+                return await Pipeline.SendAsync(download, cancellationToken).ConfigureAwait(false);
+            }
+            catch (D365Exception ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound &&
+                                           (ex.ServiceMessage ?? string.Empty).StartsWith("BlobNotFound", StringComparison.Ordinal))
+            {
+                // Storage's own answer that the blob is gone; any other 404 is a failed download like the rest.
+                throw ExportFileMissing(message, ex.ServiceMessage ?? message.FileDownloadErrorMessage, ex);
+            }
         }
+
+        private static D365Exception ExportFileMissing(DequeueResult message, string? serviceText, Exception? inner) =>
+            ErrorCatalog.ExportFileMissing.FromService(inner is D365Exception { StatusCode: { } status } ? status : null,
+                string.IsNullOrWhiteSpace(serviceText) ? null : serviceText, inner, message.CorrelationId, message.ActivityId);
 
         /// <summary>Acknowledges a dequeued message by sending back the dequeue answer unchanged. Retried: an ack is harmless to repeat.</summary>
         public Task AcknowledgeAsync(Guid activityId, string dequeueResponse, CancellationToken cancellationToken)

@@ -211,8 +211,10 @@ namespace RecurringIntegrations.Core.Errors
             "Give one -MessageId with them, or pipe the messages of Send-D365Enqueue (one per file).");
 
         // Dequeue and acknowledge
-        public static readonly ErrorEntry DequeuedMessageHasNoFile = new ErrorEntry("DequeuedMessageHasNoFile", ObjectNotFound,
-            "Message {0} has no file to download.", "It was not acknowledged and stays on the queue; check the export job in the environment.");
+        /// <summary>{0}: the correlation id; {1}: the export job's activity id.</summary>
+        public static readonly ErrorEntry ExportFileMissing = new ErrorEntry("ExportFileMissing", ObjectNotFound,
+            "The file of export message {0} (job {1}) is gone from the service's storage.",
+            "The message was not acknowledged and comes back every 30 minutes. Run the export job again for the data; take the message off the queue with -AcknowledgeMissing, or pipe this error's TargetObject to Confirm-D365Ack.");
         public static readonly ErrorEntry DownloadLocationInvalid = new ErrorEntry("DownloadLocationInvalid", InvalidData,
             "The dequeued message has no usable DownloadLocation ('{0}').",
             "The message stays on the queue and is redelivered; if it keeps happening, check the export job in the environment.");

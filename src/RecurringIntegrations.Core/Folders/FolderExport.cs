@@ -28,6 +28,8 @@ namespace RecurringIntegrations.Core.Folders
 
         /// <summary>Unpack a package zip into a folder per message instead of keeping the zip.</summary>
         public bool Expand { get; set; }
+        /// <summary>Acknowledge a message whose file is gone (ExportFileMissing) instead of leaving it on the queue, with a warning.</summary>
+        public bool AcknowledgeMissing { get; set; }
         /// <summary>Default: journal.csv in the folder.</summary>
         public string? JournalPath { get; set; }
 
@@ -55,6 +57,9 @@ namespace RecurringIntegrations.Core.Folders
                 .Where(entry => entry.Event == JournalEvent.Saved && entry.MessageId is not null)
                 .GroupBy(entry => entry.MessageId!.Value)
                 .ToDictionary(saved => saved.Key, saved => saved.Last());
+            private readonly HashSet<Guid> _missing = new HashSet<Guid>(journal.Entries
+                .Where(entry => entry.Event == JournalEvent.Missing && entry.MessageId is not null)
+                .Select(entry => entry.MessageId!.Value));
             private readonly Dictionary<Guid, Task> _working = new Dictionary<Guid, Task>();
 
             /// <summary>The drain's workers and its stop rule, shared with Receive-D365Dequeue.</summary>
@@ -131,7 +136,14 @@ namespace RecurringIntegrations.Core.Folders
                         Loop.StopBecause($"Message {id} came back a second time in this run after failing; stopping so it is not retried forever. It stays on the queue.");
                         return DrainStep.Stop;
                     }
-                    if (!await SaveAsync(message, cancellationToken).ConfigureAwait(false)) return DrainStep.Failed;
+                    try
+                    {
+                        if (!await SaveAsync(message, cancellationToken).ConfigureAwait(false)) return DrainStep.Failed;
+                    }
+                    catch (D365Exception ex) when (ex.Entry == ErrorCatalog.ExportFileMissing)
+                    {
+                        return await MissingAsync(message, ex, cancellationToken).ConfigureAwait(false);
+                    }
                     lock (_saved) saved = _saved[id];
                     await AcknowledgeAsync(message, saved, alreadySaved: false, cancellationToken).ConfigureAwait(false);
                     return DrainStep.Done;
@@ -140,6 +152,41 @@ namespace RecurringIntegrations.Core.Folders
                 {
                     done.TrySetResult(true);
                 }
+            }
+
+            /// <summary>
+            /// A message whose file is gone: journalled Missing once (the first run reports the error, later runs only warn), and
+            /// acknowledged only when the user asked for it.
+            /// </summary>
+            private async Task<DrainStep> MissingAsync(DequeueResult message, D365Exception missing, CancellationToken cancellationToken)
+            {
+                var id = message.CorrelationId;
+                var target = message.ToDequeuedMessage(_export.Session.Environment, null);
+                bool known;
+                lock (_missing) known = !_missing.Add(id);
+                if (!known)
+                    _journal.Append(new JournalEntry { Event = JournalEvent.Missing, MessageId = id, Detail = missing.ServiceMessage ?? string.Empty });
+                if (_export.AcknowledgeMissing)
+                {
+                    if (!await _callbacks.ConfirmAsync(id.ToString("D"), _export.AckActionText, cancellationToken).ConfigureAwait(false)) return DrainStep.Skipped;
+                    try
+                    {
+                        await _export.Client.AcknowledgeAsync(_export.ActivityId, message.RawJson, cancellationToken).ConfigureAwait(false);
+                        _journal.Append(new JournalEntry { Event = JournalEvent.Acknowledged, MessageId = id, Detail = "its file was gone; acknowledged on purpose (-AcknowledgeMissing)" });
+                        _callbacks.OnWarning(QueueDrain.MissingAcknowledged(id, _export.ActivityId, missing));
+                    }
+                    catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
+                                               !(ex is D365Exception d && d.Entry == ErrorCatalog.JournalWriteFailed))
+                    {
+                        _callbacks.OnError(target, Failures.AsD365(ex,
+                            $"The file of message {id} is gone and acknowledging it failed; it comes back and the next run tries again"));
+                    }
+                }
+                else if (known)
+                    _callbacks.OnWarning($"The file of export message {id} (job {_export.ActivityId}) is still gone; the journal has it as Missing since an earlier run. It stays on the queue: give -AcknowledgeMissing to take it off.");
+                else
+                    _callbacks.OnError(target, missing);
+                return DrainStep.Skipped;
             }
 
             private async Task<bool> SaveAsync(DequeueResult message, CancellationToken cancellationToken)
@@ -169,12 +216,17 @@ namespace RecurringIntegrations.Core.Folders
                     TryDeleteFolder(stage);
                     return true;
                 }
+                catch (D365Exception ex) when (ex.Entry == ErrorCatalog.ExportFileMissing)
+                {
+                    TryDeleteFolder(stage);
+                    throw;
+                }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
                                            !(ex is D365Exception d && d.Entry == ErrorCatalog.JournalWriteFailed))
                 {
                     lock (_saved)
                         if (!_saved.ContainsKey(id)) TryDeleteFolder(stage);
-                    _callbacks.OnError(id, Failures.AsD365(ex,
+                    _callbacks.OnError(message.ToDequeuedMessage(_export.Session.Environment, null), Failures.AsD365(ex,
                         $"Saving message {id} failed; it was not acknowledged and will be redelivered"));
                     lock (_saved) return _saved.ContainsKey(id);
                 }
@@ -205,7 +257,7 @@ namespace RecurringIntegrations.Core.Folders
                     catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) &&
                                                !(ex is D365Exception d && d.Entry == ErrorCatalog.JournalWriteFailed))
                     {
-                        _callbacks.OnError(message.CorrelationId, ErrorCatalog.DequeueAckFailed.Wrap(ex, message.CorrelationId, saved.Path, ex.Message));
+                        _callbacks.OnError(message.ToDequeuedMessage(_export.Session.Environment, new SavedFile(saved.Path, saved.Length ?? 0)), ErrorCatalog.DequeueAckFailed.Wrap(ex, message.CorrelationId, saved.Path, ex.Message));
                     }
                 }
                 _callbacks.OnResult(result);

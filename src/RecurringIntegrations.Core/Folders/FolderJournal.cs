@@ -7,7 +7,8 @@ using RecurringIntegrations.Core.Model;
 namespace RecurringIntegrations.Core.Folders
 {
     /// <summary>What a journal line records. An import's file goes Sending, Sent, then one of the outcomes (or Returned,
-    /// Skipped); an export's message goes Saved, then Acknowledged. Pending, Processed, Failed and Unconfirmed are also the
+    /// Skipped); an export's message goes Saved, then Acknowledged, or, when its file is gone from the service's storage,
+    /// Missing (once), then Acknowledged only with -AcknowledgeMissing. Pending, Processed, Failed and Unconfirmed are also the
     /// state folders and <see cref="FolderImportOutcome"/>.</summary>
     public enum JournalEvent
     {
@@ -21,6 +22,7 @@ namespace RecurringIntegrations.Core.Folders
         Unconfirmed,
         Saved,
         Acknowledged,
+        Missing,
     }
 
     /// <summary>One line of a folder journal. MessageId is the import's message id, or the export's correlation id.</summary>

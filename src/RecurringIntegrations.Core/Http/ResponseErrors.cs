@@ -23,9 +23,10 @@ namespace RecurringIntegrations.Core.Http
             var status = response.StatusCode;
             var code = (int)status;
             var mediaType = response.Content?.Headers.ContentType?.MediaType;
-            if (LooksLikeHtml(mediaType, body))
+            var storageError = StorageErrorMessage(body);
+            if (storageError is null && LooksLikeHtml(mediaType, body))
                 return WebPageInsteadOfJson(operation, body, status);
-            var serviceMessage = ODataErrorMessage(body);
+            var serviceMessage = storageError ?? ODataErrorMessage(body);
             var audience = EnvironmentAddress.ToAudience(environment);
 
             if (code >= 300 && code < 400)
@@ -48,6 +49,18 @@ namespace RecurringIntegrations.Core.Http
             if (code >= 500)
                 return (code == 503 ? ErrorCatalog.ServiceUnavailable : ErrorCatalog.ServiceError).FromService(status, serviceMessage, null, operation, code, response.ReasonPhrase);
             return ErrorCatalog.UnexpectedStatus.FromService(status, serviceMessage, null, operation, code, response.ReasonPhrase);
+        }
+
+        /// <summary>
+        /// Azure storage's own error (an XML body, such as BlobNotFound for a download whose file is gone): "Code: Message", or
+        /// null for any other body. It is an answer of the storage, not a web page put in the way.
+        /// </summary>
+        internal static string? StorageErrorMessage(string body)
+        {
+            var match = Regex.Match(body, @"^\s*(<\?xml[^>]*\?>\s*)?<Error>\s*<Code>([^<]{1,100})</Code>(\s*<Message>([^<]{0,500})</Message>)?");
+            if (!match.Success) return null;
+            var text = match.Groups[4].Value.Trim();
+            return text.Length == 0 ? match.Groups[2].Value : match.Groups[2].Value + ": " + text;
         }
 
         public static bool LooksLikeHtml(string? mediaType, string body) =>

@@ -10,6 +10,9 @@ namespace RecurringIntegrations.Core.Operations
         Done,
         /// <summary>Not saved: it stays on the queue. Counts toward <see cref="DrainLoop.MaxFailuresInARow"/>.</summary>
         Failed,
+        /// <summary>Not saved for a reason of its own (its file is gone): finished, and no sign of a broken folder or link, so it
+        /// neither counts toward <see cref="DrainLoop.MaxFailuresInARow"/> nor ends a run of failures.</summary>
+        Skipped,
         /// <summary>The handler stopped the drain (<see cref="DrainLoop.StopBecause"/>).</summary>
         Stop,
     }
@@ -99,6 +102,9 @@ namespace RecurringIntegrations.Core.Operations
                         var inARow = Interlocked.Increment(ref _failuresInARow);
                         if (inARow >= MaxFailuresInARow)
                             StopBecause($"{inARow} messages failed in a row; stopping. The messages not saved stay on the queue.");
+                        break;
+                    case DrainStep.Skipped:
+                        Interlocked.Increment(ref _finished);
                         break;
                     case DrainStep.Stop:
                         return;

@@ -2,6 +2,7 @@ using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Connection;
 using RecurringIntegrations.Core.Api;
 using RecurringIntegrations.Core.Files;
+using RecurringIntegrations.Core.Errors;
 
 namespace RecurringIntegrations.Core.Operations
 {
@@ -26,6 +27,8 @@ namespace RecurringIntegrations.Core.Operations
         /// <summary>Replace a file of the same name; otherwise a free name "name (2).ext" is chosen.</summary>
         public bool Overwrite { get; set; }
         public bool Acknowledge { get; set; }
+        /// <summary>Acknowledge a message whose file is gone (ExportFileMissing) instead of leaving it on the queue, with a warning.</summary>
+        public bool AcknowledgeMissing { get; set; }
 
         public string AckActionText => "Acknowledge on activity " + ActivityId.ToString("D");
 
@@ -62,19 +65,51 @@ namespace RecurringIntegrations.Core.Operations
             {
                 saved = await Client.DownloadAsync(message, directory, Overwrite, cancellationToken).ConfigureAwait(false);
             }
+            catch (D365Exception ex) when (ex.Entry == ErrorCatalog.ExportFileMissing)
+            {
+                var missing = message.ToDequeuedMessage(Session.Environment, null);
+                if (AcknowledgeMissing)
+                    await AcknowledgeMissingAsync(missing, ex, callbacks, cancellationToken).ConfigureAwait(false);
+                else
+                    callbacks.OnError(missing, ex);
+                return DrainStep.Skipped;
+            }
             catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
-                callbacks.OnError(message.CorrelationId, Failures.AsD365(ex,
+                callbacks.OnError(message.ToDequeuedMessage(Session.Environment, null), Failures.AsD365(ex,
                     $"Downloading message {message.CorrelationId} failed; it was not acknowledged and will be redelivered"));
                 return DrainStep.Failed;
             }
 
-            var result = ToDequeuedMessage(message, saved);
+            var result = message.ToDequeuedMessage(Session.Environment, saved);
             if (Acknowledge) await AcknowledgeAsync(result, callbacks, cancellationToken).ConfigureAwait(false);
             callbacks.OnResult(result);
             callbacks.OnProgress(loop.FinishOne(), loop.Total, message.CorrelationId.ToString("D"));
             return DrainStep.Done;
         }
+
+        /// <summary>A message whose file is gone, taken off the queue because the user asked for it: said once per message.</summary>
+        private async Task AcknowledgeMissingAsync(DequeuedMessage message, D365Exception missing, OperationCallbacks<DequeuedMessage> callbacks,
+            CancellationToken cancellationToken)
+        {
+            if (!await callbacks.ConfirmAsync(message.CorrelationId.ToString("D"), AckActionText, cancellationToken).ConfigureAwait(false)) return;
+            try
+            {
+                await Client.AcknowledgeAsync(ActivityId, message.DequeueResponse, cancellationToken).ConfigureAwait(false);
+                callbacks.OnWarning(MissingAcknowledged(message.CorrelationId, ActivityId, missing));
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                callbacks.OnError(message, Failures.AsD365(ex,
+                    $"The file of message {message.CorrelationId} is gone and acknowledging it failed; it comes back and the next run tries again"));
+            }
+        }
+
+        /// <summary>The warning for a message whose file was gone and that was acknowledged on purpose.</summary>
+        internal static string MissingAcknowledged(Guid correlationId, Guid activityId, D365Exception missing) =>
+            $"The file of export message {correlationId} (job {activityId}) is gone" +
+            (string.IsNullOrWhiteSpace(missing.ServiceMessage) ? "" : $" (the service said: {missing.ServiceMessage!.Trim()})") +
+            "; it was acknowledged on purpose (-AcknowledgeMissing), so the service will not deliver it again.";
 
         private async Task AcknowledgeAsync(DequeuedMessage message, OperationCallbacks<DequeuedMessage> callbacks, CancellationToken cancellationToken)
         {
@@ -91,19 +126,5 @@ namespace RecurringIntegrations.Core.Operations
             }
         }
 
-        private DequeuedMessage ToDequeuedMessage(DequeueResult message, SavedFile saved) => new DequeuedMessage
-        {
-            ActivityId = ActivityId,
-            CorrelationId = message.CorrelationId,
-            PopReceipt = message.PopReceipt,
-            DownloadLocation = message.DownloadLocation ?? string.Empty,
-            FileName = Path.GetFileName(saved.Path),
-            Path = saved.Path,
-            Length = saved.Length,
-            LastDequeueDateTime = message.LastDequeueDateTime,
-            DequeuedAt = message.DequeuedAt,
-            Environment = Session.Environment,
-            DequeueResponse = message.RawJson,
-        };
     }
 }

@@ -231,6 +231,8 @@ public sealed class ProductTests : IDisposable
         using var bad = await admin.PostAsync($"emulator/exports/{correlationId}/file-missing", null);
         using var dequeue = await harness.Http.GetAsync(DequeuePath);
         var dequeued = JsonDocument.Parse(await dequeue.Content.ReadAsStringAsync()).RootElement;
+        using var download = await harness.Http.GetAsync(dequeued.GetProperty("DownloadLocation").GetString());
+        var missingBody = await download.Content.ReadAsStringAsync();
         using var messages = await admin.GetAsync("emulator/messages");
         var listed = JsonDocument.Parse(await messages.Content.ReadAsStringAsync()).RootElement;
         var recorded = harness.Emulator.State.Requests.Count;
@@ -239,12 +241,13 @@ public sealed class ProductTests : IDisposable
 
         Assert.Equal(HttpStatusCode.NoContent, bad.StatusCode);
         Assert.False(dequeued.GetProperty("IsDownLoadFileExist").GetBoolean());
-        Assert.Equal(JsonValueKind.Null, dequeued.GetProperty("DownloadLocation").ValueKind);
+        Assert.Equal(HttpStatusCode.NotFound, download.StatusCode);
+        Assert.Contains("<Code>BlobNotFound</Code>", missingBody);
         Assert.NotEqual("", dequeued.GetProperty("FileDownLoadErrorMessage").GetString());
         var export = Assert.Single(listed.GetProperty("exports").EnumerateArray());
         Assert.Equal((correlationId, "rates.csv", 1, true), (export.GetProperty("correlationId").GetGuid(), export.GetProperty("fileName").GetString(),
             export.GetProperty("dequeueCount").GetInt32(), export.GetProperty("fileMissing").GetBoolean()));
-        Assert.Equal(1, recorded);
+        Assert.Equal(2, recorded);
         Assert.Equal(HttpStatusCode.NoContent, reset.StatusCode);
         Assert.Empty(harness.Emulator.State.Exports);
         Assert.Empty(harness.Emulator.State.Requests);

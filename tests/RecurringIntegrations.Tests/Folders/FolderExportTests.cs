@@ -69,6 +69,52 @@ public sealed class FolderExportTests
     }
 
     [Fact]
+    public async Task A_message_whose_file_is_gone_is_journalled_Missing_once_then_warned_about_and_acknowledged_only_on_request()
+    {
+        EmulatorOptions options = null!;
+        await using var env = await Emulated.StartAsync(o => (options = o).RedeliveryTimeout = TimeSpan.FromHours(1));
+        var good = Enumerable.Range(0, 3).Select(i => env.Emulator.AddExportMessage(WellKnown.ExportActivity, $"g{i}.xml", Encoding.UTF8.GetBytes($"<g n=\"{i}\"/>"))).ToList();
+        var gone = env.Emulator.AddExportMessage(WellKnown.ExportActivity, "gone.xml", "<gone/>"u8.ToArray());
+        env.Emulator.State.MarkFileMissing(gone);
+        var folder = Path.Combine(env.Folder, "out");
+        var journalPath = Path.Combine(folder, "journal.csv");
+
+        var first = new Recorder<FolderExportResult>();
+        await Export(env, folder).RunAsync(first.Callbacks(), None);
+        Assert.Equal(good.OrderBy(i => i), first.Results.Select(r => r.CorrelationId).OrderBy(i => i));
+        var (target, error) = Assert.Single(first.Errors);
+        Assert.Equal("ExportFileMissing", error.ErrorId);
+        Assert.Equal(gone, Assert.IsType<DequeuedMessage>(target).CorrelationId);
+        var missing = Assert.Single(FolderJournal.Read(journalPath), e => e.Event == JournalEvent.Missing);
+        Assert.Equal(gone, missing.MessageId);
+        Assert.Contains("was not found in storage", missing.Detail);
+        Assert.DoesNotContain(gone, env.Emulator.State.Acknowledged);
+
+        // It comes back (here at once): a later run warns instead of failing again, and journals nothing new.
+        options.RedeliveryTimeout = TimeSpan.Zero;
+        var second = new Recorder<FolderExportResult>();
+        await Export(env, folder).RunAsync(second.Callbacks(), None);
+        Assert.Empty(second.Errors);
+        Assert.Empty(second.Results);
+        Assert.Contains(second.Warnings, w => w.Contains(gone.ToString()) && w.Contains("-AcknowledgeMissing"));
+        Assert.Single(FolderJournal.Read(journalPath), e => e.Event == JournalEvent.Missing);
+        Assert.DoesNotContain(gone, env.Emulator.State.Acknowledged);
+
+        var third = new Recorder<FolderExportResult>();
+        var export = Export(env, folder);
+        export.AcknowledgeMissing = true;
+        await export.RunAsync(third.Callbacks(), None);
+        Assert.Empty(third.Errors);
+        Assert.Contains(third.Warnings, w => w.Contains(gone.ToString()) && w.Contains("acknowledged on purpose"));
+        Assert.Contains(gone, env.Emulator.State.Acknowledged);
+        var journal = FolderJournal.Read(journalPath);
+        Assert.Single(journal, e => e.Event == JournalEvent.Missing);
+        Assert.Single(journal, e => e.Event == JournalEvent.Acknowledged && e.MessageId == gone);
+        Assert.Null(await env.Client.DequeueAsync(WellKnown.ExportActivity, None));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(folder, "receiving")));
+    }
+
+    [Fact]
     public async Task Expand_unpacks_a_package_into_a_folder_of_its_own()
     {
         await using var env = await Emulated.StartAsync();

@@ -91,7 +91,7 @@ namespace RecurringIntegrations.Tests.Operations
             await new QueueDrain(env.Session, env.Client, WellKnown.ExportActivity) { OutputPath = env.Folder, Acknowledge = true, ThrottleLimit = 4 }
                 .RunAsync(recorder.Callbacks(), CancellationToken.None);
 
-            var failed = recorder.Errors.Select(e => Assert.IsType<Guid>(e.Target)).ToList();
+            var failed = recorder.Errors.Select(e => Assert.IsType<DequeuedMessage>(e.Target).CorrelationId).ToList();
             Assert.Equal(2, failed.Count);
             Assert.Equal(18, recorder.Results.Count);
             Assert.Equal(ids.Except(failed).OrderBy(i => i), env.Emulator.State.Acknowledged.OrderBy(i => i));
