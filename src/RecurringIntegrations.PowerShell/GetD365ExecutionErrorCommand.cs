@@ -43,8 +43,11 @@ namespace RecurringIntegrations.PowerShell
         public string? EntityName { get; set; }
 
         /// <summary>With -EntityName: Staging saves the rows that failed before they reached the target (the file to open first); Target (the default) the keys of the records that failed in the target.</summary>
+        /// <remarks>A string, not Core's enum: a value-type field of a Core type would load Core when PowerShell first reflects over
+        /// the cmdlets, before the module has set up where Core comes from.</remarks>
         [Parameter(ParameterSetName = ByExecutionIdSet)]
-        public ErrorFileKind ErrorFile { get; set; } = ErrorFileKind.Target;
+        [ValidateSet(nameof(ErrorFileKind.Staging), nameof(ErrorFileKind.Target), IgnoreCase = true)]
+        public string ErrorFile { get; set; } = nameof(ErrorFileKind.Target);
 
         /// <summary>With -EntityName: the folder for the error file. Default: the current folder.</summary>
         [Parameter(ParameterSetName = ByExecutionIdSet)]
@@ -78,13 +81,15 @@ namespace RecurringIntegrations.PowerShell
             ErrorKeysFile? file = null;
             // The keys file is small: the service usually has it within seconds.
             var jobs = new PackageJobs(packages) { PollInterval = TimeSpan.FromSeconds(1) };
-            if (!RunForItem(executionId, async token => file = await jobs.GetErrorFileAsync(ErrorFile, executionId, entityName, folder, token).ConfigureAwait(false)))
+            if (!RunForItem(executionId, async token => file = await jobs.GetErrorFileAsync(Kind, executionId, entityName, folder, token).ConfigureAwait(false)))
                 return;
             if (file is null)
-                WriteVerbose(string.Format(PackageMessages.NoErrorFile, ErrorFile, entityName, executionId));
+                WriteVerbose(string.Format(PackageMessages.NoErrorFile, Kind, entityName, executionId));
             else
                 WriteObject(file);
         }
+
+        private ErrorFileKind Kind => string.Equals(ErrorFile, nameof(ErrorFileKind.Staging), StringComparison.OrdinalIgnoreCase) ? ErrorFileKind.Staging : ErrorFileKind.Target;
 
         private void Emit(IReadOnlyList<ExecutionError> errors)
         {

@@ -110,7 +110,7 @@ namespace RecurringIntegrations.Tests.Cmdlets
             { "Get-D365ExecutionStatus", "Wait", All, false, false, false, "System.Management.Automation.SwitchParameter" },
             { "Get-D365ExecutionStatus", "Session", All, false, false, false, "RecurringIntegrations.Core.Connection.D365Session" },
             { "Get-D365ExecutionError", "Session", All, false, false, false, "RecurringIntegrations.Core.Connection.D365Session" },
-            { "Get-D365ExecutionError", "ErrorFile", "ByExecutionId", false, false, false, "RecurringIntegrations.Core.Model.ErrorFileKind" },
+            { "Get-D365ExecutionError", "ErrorFile", "ByExecutionId", false, false, false, "System.String" },
             { "Initialize-D365DataManagement", "Wait", All, false, false, false, "System.Management.Automation.SwitchParameter" },
             { "Initialize-D365DataManagement", "TimeoutSeconds", All, false, false, false, "System.Int32" },
             { "Initialize-D365DataManagement", "PassThru", All, false, false, false, "System.Management.Automation.SwitchParameter" },
