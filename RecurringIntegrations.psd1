@@ -20,7 +20,8 @@
         'Get-D365MessageStatus', 'Get-D365ExecutionError',
         'Invoke-D365FolderImport', 'Invoke-D365FolderExport'
         # Data packages and the package API
-        'New-D365DataPackage', 'Import-D365DataPackage', 'Export-D365DataPackage', 'Get-D365ExecutionStatus'
+        'New-D365DataPackage', 'Import-D365DataPackage', 'Export-D365DataPackage', 'Get-D365ExecutionStatus',
+        'Initialize-D365DataManagement', 'Get-D365DataEntity'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

@@ -42,6 +42,7 @@ public sealed class D365Emulator : IAsyncDisposable
         Packages = new PackageEndpoints(options, Blobs);
         _data = new DataEndpoints(options, State, Packages);
         _admin = new AdminEndpoints(this);
+        Metadata = new MetadataEndpoints(options);
         _throttle = options.Throttling is { } throttling ? new Throttle(throttling) : null;
         BaseUri = null!;
         Environment = null!;
@@ -112,6 +113,9 @@ public sealed class D365Emulator : IAsyncDisposable
 
     /// <summary>The package API's data projects and executions.</summary>
     public PackageEndpoints Packages { get; }
+
+    /// <summary>The data entities' metadata and the refresh of the entity list.</summary>
+    public MetadataEndpoints Metadata { get; }
 
     /// <summary>The authority MSAL is given: AuthorityHost + "/" + TenantId.</summary>
     public string Authority => $"{Environment}/{Options.TenantId}";
@@ -260,6 +264,7 @@ public sealed class D365Emulator : IAsyncDisposable
         _connector.Map(app);
         _data.Map(app);
         Packages.Map(app);
+        Metadata.Map(app);
         _admin.Map(app);
         foreach (var root in new[] { "/api/{**rest}", "/data/{**rest}" })
             app.Map(root, context => Wire.WriteODataErrorAsync(context, 404, $"No HTTP resource was found that matches the request URI '{context.Request.Path}'."))

@@ -74,6 +74,16 @@ public sealed class EmulatorOptions
     /// so the first execution of a fresh emulator is found at once and the second is not.</summary>
     public int ExecutionNotFoundEvery { get; set; } = 2;
 
+    /// <summary>Serve ImportFromPackageAsync and ExportToPackageAsync. Off, they answer 404 as in an environment that lacks
+    /// them, so clients fall back to the synchronous actions (scenario setting asyncPackageActions, or --sync-package-actions).</summary>
+    public bool AsyncPackageActions { get; set; } = true;
+
+    /// <summary>How many entities GET /Metadata/DataEntities answers per page before its @odata.nextLink.</summary>
+    public int DataEntitiesPageSize { get; set; } = 100;
+
+    /// <summary>The environment's data entities (GET /Metadata/DataEntities). Left empty, <see cref="WellKnown.DataEntities"/>.</summary>
+    public List<EmulatedDataEntity> DataEntities { get; } = new();
+
     /// <summary>Data projects the package API knows; an import of a package creates its data project when missing.</summary>
     public List<DefinitionGroup> DefinitionGroups { get; } = new();
 
@@ -83,6 +93,10 @@ public sealed class EmulatorOptions
     /// <summary>Recurring jobs the environment knows. Left empty, <see cref="WellKnown"/>'s two are registered.</summary>
     public List<EmulatorActivity> Activities { get; } = new();
 }
+
+/// <summary>A data entity as /Metadata/DataEntities lists it; <paramref name="Label"/> is its display name in data projects.</summary>
+public sealed record EmulatedDataEntity(string Name, string PublicEntityName, string PublicCollectionName, string Label, string Category,
+    bool IsReadOnly = false, bool DataManagementEnabled = true);
 
 public sealed record EmulatorActivity(Guid Id, ActivityKind Kind, string Name);
 
@@ -100,4 +114,26 @@ public static class WellKnown
 
     /// <summary>The data project registered when <see cref="EmulatorOptions.DefinitionGroups"/> is left empty.</summary>
     public const string DefinitionGroup = "Emulator package project";
+
+    /// <summary>A realistic slice of an environment's data entities (names as in a Finance and Operations environment).</summary>
+    public static readonly IReadOnlyList<EmulatedDataEntity> DataEntities = new EmulatedDataEntity[]
+    {
+        new("CustCustomerGroupEntity", "CustomerGroup", "CustomerGroups", "Customer groups", "Reference"),
+        new("CustCustomerV3Entity", "CustomerV3", "CustomersV3", "Customers V3", "Master"),
+        new("CustCustomerPostingProfileEntity", "CustomerPostingProfile", "CustomerPostingProfiles", "Customer posting profiles", "Reference"),
+        new("CustCustomerPaymentJournalLineEntity", "CustomerPaymentJournalLine", "CustomerPaymentJournalLines", "Customer payment journal line", "Document"),
+        new("CustInvoiceJourEntity", "CustomerInvoiceJournalHeader", "CustomerInvoiceJournalHeaders", "Customer invoice journal headers", "Document", IsReadOnly: true),
+        new("CustParametersEntity", "AccountsReceivableParameters", "AccountsReceivableParameters", "Accounts receivable parameters", "Parameters"),
+        new("VendVendorGroupEntity", "VendorGroup", "VendorGroups", "Vendor groups", "Reference"),
+        new("VendVendorV2Entity", "VendorV2", "VendorsV2", "Vendors V2", "Master"),
+        new("EcoResReleasedProductV2Entity", "ReleasedProductV2", "ReleasedProductsV2", "Released products V2", "Master"),
+        new("InventWarehouseEntity", "Warehouse", "Warehouses", "Warehouses", "Master"),
+        new("LedgerMainAccountEntity", "MainAccount", "MainAccounts", "Main accounts", "Master"),
+        new("LedgerJournalLineEntity", "GeneralJournalLine", "GeneralJournalLines", "General journal lines", "Document"),
+        new("SalesOrderHeaderV2Entity", "SalesOrderHeaderV2", "SalesOrderHeadersV2", "Sales order headers V2", "Document"),
+        new("SalesOrderLineV2Entity", "SalesOrderLineV2", "SalesOrderLinesV2", "Sales order lines V2", "Document"),
+        new("PurchPurchaseOrderHeaderV2Entity", "PurchaseOrderHeaderV2", "PurchaseOrderHeadersV2", "Purchase order headers V2", "Document"),
+        new("ExchangeRateEntity", "ExchangeRate", "ExchangeRates", "Exchange rates", "Reference"),
+        new("SystemUserEntity", "SystemUser", "SystemUsers", "Users", "Reference", DataManagementEnabled: false),
+    };
 }

@@ -76,6 +76,29 @@ public sealed class PackageEndpoints
             await ExportAsync(context, export);
         });
 
+        // The asynchronous forms take the same bodies and answer the execution id at once. An environment without them
+        // answers 404 (the catch-all route), which is how clients learn to fall back.
+        if (_options.AsyncPackageActions)
+        {
+            DataEndpoints.MapAction(routes, "ImportFromPackageAsync", async context =>
+            {
+                if (await ReadAsync(context, "packageUrl", "definitionGroupId", "executionId", "execute", "overwrite", "legalEntityId") is not { } import) return;
+                await ImportAsync(context, import);
+            });
+            DataEndpoints.MapAction(routes, "ExportToPackageAsync", async context =>
+            {
+                if (await ReadAsync(context, "definitionGroupId", "packageName", "executionId", "reExecute", "legalEntityId") is not { } export) return;
+                await ExportAsync(context, export);
+            });
+        }
+
+        DataEndpoints.MapAction(routes, "GetImportStagingErrorFileUrl", async context =>
+        {
+            if (await ReadAsync(context, "executionId", "entityName") is not { } staging) return;
+            if (await FindAsync(context, staging.Text("executionId")) is not { } of) return;
+            await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", StagingErrorFileUrl(context, of, staging.Text("entityName"))));
+        });
+
         DataEndpoints.MapAction(routes, "GetExecutionSummaryStatus", async context =>
         {
             if (await ReadExecutionAsync(context) is not { } execution) return;
@@ -328,6 +351,27 @@ public sealed class PackageEndpoints
                 writer.Write("LINENUMBER,ERROR\r\n");
                 foreach (var error in execution.Errors.Where(e => string.Equals(e.EntityName, entity, StringComparison.OrdinalIgnoreCase)))
                     writer.Write($"{error.LineNumber},\"{error.Message.Replace("\"", "\"\"")}\"\r\n");
+            });
+        return _blobs.SasUrl(context, blobName, "r");
+    }
+
+    /// <summary>The staging rows of the entity that failed, once the execution is final; "" when it has none (as the service answers).</summary>
+    private string StagingErrorFileUrl(HttpContext context, PackageExecutionRecord execution, string entity)
+    {
+        var failed = execution.Errors.Where(e => string.Equals(e.EntityName, entity, StringComparison.OrdinalIgnoreCase)).ToArray();
+        if (!IsFinal(execution, DateTimeOffset.UtcNow) || failed.Length == 0) return "";
+        var blobName = SafeName(execution.ExecutionId + "-" + entity) + "-stagingerrors.csv";
+        if (!_blobs.Exists(blobName))
+            _blobs.Store(blobName, stream =>
+            {
+                using var writer = new StreamWriter(stream, new UTF8Encoding(false));
+                writer.Write("LINENUMBER,STAGINGRECID,ERROR\r\n");
+                for (var i = 0; i < execution.Errors.Count; i++)
+                {
+                    var error = execution.Errors[i];
+                    if (!string.Equals(error.EntityName, entity, StringComparison.OrdinalIgnoreCase)) continue;
+                    writer.Write($"{error.LineNumber},{FirstStagingRecId + i},\"{error.Message.Replace("\"", "\"\"")}\"\r\n");
+                }
             });
         return _blobs.SasUrl(context, blobName, "r");
     }

@@ -30,6 +30,7 @@ internal static class Program
           --processing-delay-ms N   an import is Processing after N ms and done after 2N ms (default 1000)
           --http-download-location  answer DownloadLocation as http://host:80/... like production
           --export-folder DIR       queue every file in DIR as an export message on the (first) export activity
+          --sync-package-actions    lack ImportFromPackageAsync and ExportToPackageAsync (404), as older environments do
           --ready-file PATH         once listening, write the connection details as JSON to PATH
           --blob-folder DIR         keep the package API's blobs in DIR (default: a temp folder removed on a clean stop)
           --blob-host NAME          host name of the package API's blob storage (default localhost)
@@ -98,6 +99,7 @@ internal static class Program
                     case "--no-public-client-flows": options.AllowPublicClientFlows = false; break;
                     case "--processing-delay-ms": options.ProcessingDelay = TimeSpan.FromMilliseconds(Number()); break;
                     case "--http-download-location": options.HttpDownloadLocation = true; break;
+                    case "--sync-package-actions": options.AsyncPackageActions = false; break;
                     case "--export-folder": exportFolder = Value(); break;
                     case "--ready-file": readyFile = Value(); break;
                     case "--blob-folder": options.BlobFolder = Path.GetFullPath(Value()); break;

@@ -44,6 +44,8 @@ internal static class ScenarioFiles
             };
         if (scenario.NotFoundStatusCode is { } status)
             options.ExecutionNotFoundStatusCode = status is 400 or 500 ? status : throw Bad(path, "notFoundStatusCode must be 400 or 500 (the service has been seen to answer both).");
+        if (scenario.AsyncPackageActions is { } asyncActions)
+            options.AsyncPackageActions = asyncActions;
         if (scenario.Throttling is { } throttling)
         {
             var options2 = options.Throttling ??= new ThrottlingOptions();
@@ -145,7 +147,8 @@ internal static class ScenarioFiles
 
     private static ArgumentException Bad(string path, string problem) => new($"{path}: {problem}");
 
-    private sealed record Scenario(int? ProcessingDelayMs, JsonElement? NotFoundFirst, int? NotFoundStatusCode, ThrottlingSection? Throttling, List<FaultSection>? Faults);
+    private sealed record Scenario(int? ProcessingDelayMs, JsonElement? NotFoundFirst, int? NotFoundStatusCode, ThrottlingSection? Throttling, List<FaultSection>? Faults,
+        bool? AsyncPackageActions = null);
 
     private sealed record ThrottlingSection(double? CallsPerSecond, int? WindowMs, int? MaxInFlight);
 

@@ -20,7 +20,7 @@ namespace RecurringIntegrations.PowerShell
         private static readonly HashSet<string> FixedProperties = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
         {
             nameof(ExecutionError.FileName), nameof(ExecutionError.MessageId), nameof(ExecutionError.ExecutionId), nameof(ExecutionError.Index),
-            nameof(ExecutionError.EntityName), nameof(ExecutionError.ErrorMessage),
+            nameof(ExecutionError.EntityName), nameof(ExecutionError.ErrorMessage), nameof(ExecutionError.ErrorFile),
         };
 
         /// <summary>Message ids from Send-D365Enqueue or Get-D365MessageStatus (binds their MessageId property).</summary>
@@ -36,12 +36,20 @@ namespace RecurringIntegrations.PowerShell
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public string? FileName { get; set; }
 
-        /// <summary>With -ExecutionId of a package import: also have the service write the keys of this entity's records that failed in the target, and save that file in -OutputPath.</summary>
+        /// <summary>With -ExecutionId of a package import: also save this entity's error file (-ErrorFile) in -OutputPath.</summary>
         [Parameter(ParameterSetName = ByExecutionIdSet)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(EntityNameCompleter))]
         public string? EntityName { get; set; }
 
-        /// <summary>With -EntityName: the folder for the error keys file. Default: the current folder.</summary>
+        /// <summary>With -EntityName: Staging saves the rows that failed before they reached the target (the file to open first); Target (the default) the keys of the records that failed in the target.</summary>
+        /// <remarks>A string, not Core's enum: a value-type field of a Core type would load Core when PowerShell first reflects over
+        /// the cmdlets, before the module has set up where Core comes from.</remarks>
+        [Parameter(ParameterSetName = ByExecutionIdSet)]
+        [ValidateSet(nameof(ErrorFileKind.Staging), nameof(ErrorFileKind.Target), IgnoreCase = true)]
+        public string ErrorFile { get; set; } = nameof(ErrorFileKind.Target);
+
+        /// <summary>With -EntityName: the folder for the error file. Default: the current folder.</summary>
         [Parameter(ParameterSetName = ByExecutionIdSet)]
         [ValidateNotNullOrEmpty]
         public string? OutputPath { get; set; }
@@ -73,10 +81,15 @@ namespace RecurringIntegrations.PowerShell
             ErrorKeysFile? file = null;
             // The keys file is small: the service usually has it within seconds.
             var jobs = new PackageJobs(packages) { PollInterval = TimeSpan.FromSeconds(1) };
-            if (RunForItem(executionId, async token => file = await jobs.GetErrorKeysFileAsync(executionId, entityName, folder, token).ConfigureAwait(false)) &&
-                file != null)
+            if (!RunForItem(executionId, async token => file = await jobs.GetErrorFileAsync(Kind, executionId, entityName, folder, token).ConfigureAwait(false)))
+                return;
+            if (file is null)
+                WriteVerbose(string.Format(PackageMessages.NoErrorFile, Kind, entityName, executionId));
+            else
                 WriteObject(file);
         }
+
+        private ErrorFileKind Kind => string.Equals(ErrorFile, nameof(ErrorFileKind.Staging), StringComparison.OrdinalIgnoreCase) ? ErrorFileKind.Staging : ErrorFileKind.Target;
 
         private void Emit(IReadOnlyList<ExecutionError> errors)
         {
@@ -99,6 +112,7 @@ namespace RecurringIntegrations.PowerShell
             result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.Index), error.Index));
             result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.EntityName), error.EntityName));
             result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.ErrorMessage), error.ErrorMessage));
+            result.Properties.Add(new PSNoteProperty(nameof(ExecutionError.ErrorFile), error.ErrorFile));
             foreach (var field in error.Fields)
                 if (!FixedProperties.Contains(field.Key) && result.Properties[field.Key] is null)
                     result.Properties.Add(new PSNoteProperty(field.Key, field.Value));

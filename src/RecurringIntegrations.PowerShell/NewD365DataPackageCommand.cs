@@ -27,6 +27,7 @@ namespace RecurringIntegrations.PowerShell
         /// <summary>The entity display name of each -Path file, in the same order ('Customer groups'). With -TemplatePath it may be left out: files are matched to the template's entities by name.</summary>
         [Parameter(ParameterSetName = PathSet)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(EntityNameCompleter))]
         public string[] EntityName { get; set; } = Array.Empty<string>();
 
         /// <summary>The source data format of the data project, for example CSV-Unicode, XML-Element or EXCEL. With -Entity, the default for hashtables without SourceFormat.</summary>

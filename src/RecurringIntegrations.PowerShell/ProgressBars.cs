@@ -14,5 +14,6 @@ namespace RecurringIntegrations.PowerShell
         PackageUpload = 14,
         PackageWait = 15,
         PackageExport = 16,
+        EntityRefresh = 17,
     }
 }

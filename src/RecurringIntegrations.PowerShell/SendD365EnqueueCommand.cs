@@ -33,6 +33,7 @@ namespace RecurringIntegrations.PowerShell
 
         /// <summary>The entity's display name as in the data project, for example 'Customer groups'. Leave out for data package jobs.</summary>
         [Parameter]
+        [ArgumentCompleter(typeof(EntityNameCompleter))]
         public string? EntityName { get; set; }
 
         /// <summary>The legal entity; honoured only when the job has "Use company from message" on.</summary>

@@ -29,7 +29,8 @@ Describe 'RecurringIntegrations.psd1' {
         $expected = @('Confirm-D365Ack', 'Connect-D365', 'Disconnect-D365', 'Get-D365ExecutionError', 'Get-D365MessageStatus',
             'Get-D365Session', 'Receive-D365Dequeue', 'Send-D365Enqueue', 'Invoke-D365FolderImport', 'Invoke-D365FolderExport'
             # Data packages and the package API
-            'New-D365DataPackage', 'Import-D365DataPackage', 'Export-D365DataPackage', 'Get-D365ExecutionStatus') | Sort-Object
+            'New-D365DataPackage', 'Import-D365DataPackage', 'Export-D365DataPackage', 'Get-D365ExecutionStatus',
+            'Initialize-D365DataManagement', 'Get-D365DataEntity') | Sort-Object
         (Test-ModuleManifest -Path $manifestPath).ExportedCmdlets.Keys | Sort-Object | Should -Be $expected
         $module = Import-Module $manifestPath -Force -PassThru
         try {

@@ -56,15 +56,21 @@ namespace RecurringIntegrations.Core.Api
         {
             var fields = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
             foreach (var property in element.EnumerateObject()) fields[property.Name] = Json.ValueAsText(property.Value);
+            var entity = First(fields, EntityFields);
             return new ExecutionError
             {
                 ExecutionId = executionId,
                 Index = index,
                 ErrorMessage = First(fields, MessageFields),
-                EntityName = First(fields, EntityFields),
+                EntityName = entity,
+                ErrorFile = entity is null ? (ErrorFileKind?)null : NamesStagingRecord(fields) ? ErrorFileKind.Staging : ErrorFileKind.Target,
                 Fields = fields,
             };
         }
+
+        /// <summary>A row that reached the staging table has a staging record id; the staging error file lists those rows.</summary>
+        private static bool NamesStagingRecord(Dictionary<string, string?> fields) =>
+            fields.TryGetValue("StagingRecId", out var recId) && long.TryParse(recId, out var id) && id != 0;
 
         private static string? First(Dictionary<string, string?> fields, string[] names)
         {

@@ -88,6 +88,11 @@ namespace RecurringIntegrations.Core.Model
         public int Index { get; set; }
         public string? EntityName { get; set; }
         public string? ErrorMessage { get; set; }
+        /// <summary>
+        /// Which error file of the entity holds the row (Get-D365ExecutionError -ErrorFile): Staging when the error names a
+        /// staging record (StagingRecId), Target for an entity's error without one, null when the error names no entity.
+        /// </summary>
+        public ErrorFileKind? ErrorFile { get; set; }
         public IReadOnlyDictionary<string, string?> Fields { get; set; } = new Dictionary<string, string?>();
 
         public override string ToString() => ErrorMessage ?? string.Empty;

@@ -32,15 +32,62 @@ namespace RecurringIntegrations.Core.Model
         public override string ToString() => $"{ExecutionId}: {Status}";
     }
 
-    /// <summary>The keys of an entity's records that failed in the target, as the service wrote them, saved at <see cref="Path"/>.</summary>
+    /// <summary>Which of an import's error files holds an entity's failed rows.</summary>
+    public enum ErrorFileKind
+    {
+        /// <summary>The rows that failed before they reached the target (GetImportStagingErrorFileUrl): the file to open first.</summary>
+        Staging,
+        /// <summary>The keys of the records that failed in the target (GenerateImportTargetErrorKeysFile).</summary>
+        Target,
+    }
+
+    /// <summary>An entity's error file of an import (staging rows or target keys), as the service wrote it, saved at <see cref="Path"/>.</summary>
     public sealed class ErrorKeysFile
     {
         public string ExecutionId { get; set; } = string.Empty;
         public string EntityName { get; set; } = string.Empty;
+        public ErrorFileKind ErrorFile { get; set; }
         public string Path { get; set; } = string.Empty;
         public long Length { get; set; }
         public string Environment { get; set; } = string.Empty;
 
         public override string ToString() => Path;
+    }
+}
+
+namespace RecurringIntegrations.Core.Model
+{
+    /// <summary>A data entity of the environment, from its metadata (GET /Metadata/DataEntities).</summary>
+    public sealed class DataEntity
+    {
+        /// <summary>The entity's name in the application (CustCustomerGroupEntity).</summary>
+        public string Name { get; set; } = string.Empty;
+        /// <summary>Its OData name (CustomerGroup).</summary>
+        public string? PublicEntityName { get; set; }
+        /// <summary>Its OData collection, the path under /data (CustomerGroups).</summary>
+        public string? PublicCollectionName { get; set; }
+        /// <summary>The label of its display name ("Customer groups" in data projects), as a label id.</summary>
+        public string? LabelId { get; set; }
+        /// <summary>Master, Reference, Document, Transaction or Parameters.</summary>
+        public string? Category { get; set; }
+        public bool IsReadOnly { get; set; }
+        /// <summary>Usable in data projects, recurring jobs and packages.</summary>
+        public bool DataManagementEnabled { get; set; }
+        public bool DataServiceEnabled { get; set; }
+        public string Environment { get; set; } = string.Empty;
+
+        public override string ToString() => Name;
+    }
+
+    /// <summary>A refresh of data management's entity list (Initialize-D365DataManagement).</summary>
+    public sealed class DataManagementRefresh
+    {
+        public string Environment { get; set; } = string.Empty;
+        public DateTimeOffset StartedAt { get; set; }
+        /// <summary>False when the call's answer did not come in time: the refresh may still be running in the environment.</summary>
+        public bool Completed { get; set; }
+        public DateTimeOffset? CompletedAt { get; set; }
+
+        public override string ToString() => Completed ? "Completed" : "Started";
     }
 }

@@ -15,10 +15,13 @@ namespace RecurringIntegrations.Core.Packages
     {
         private static readonly Encoding Utf8 = new UTF8Encoding(false);
         private readonly D365Client _actions;
+        private readonly Action<string>? _verbose;
+        private volatile bool _lacksAsyncActions;
 
         public DataPackageClient(D365Session session, Action<string>? verbose = null)
         {
             _actions = new D365Client(session, verbose);
+            _verbose = verbose;
             Session = session;
             Storage = new BlobStorage(session, verbose);
         }
@@ -44,13 +47,15 @@ namespace RecurringIntegrations.Core.Packages
         }
 
         /// <summary>
-        /// Starts the import of an uploaded package. Never sent twice once the service may have it: a second call would start a
-        /// second import of the same data.
+        /// Starts the import of an uploaded package with ImportFromPackageAsync, which answers the execution id at once (the
+        /// synchronous action can hold its call for minutes, which proxies cut). Falls back to ImportFromPackage only where the
+        /// environment lacks the asynchronous action (404). Never sent twice once the service may have it: a second call would
+        /// start a second import of the same data.
         /// </summary>
         public async Task<string> ImportFromPackageAsync(Uri packageUrl, string definitionGroupId, string? executionId, bool execute,
             bool overwrite, string legalEntityId, CancellationToken cancellationToken)
         {
-            var value = await PostActionAsync("ImportFromPackage", w =>
+            void Body(Utf8JsonWriter w)
             {
                 w.WriteString("packageUrl", packageUrl.ToString());
                 w.WriteString("definitionGroupId", definitionGroupId);
@@ -58,23 +63,47 @@ namespace RecurringIntegrations.Core.Packages
                 w.WriteBoolean("execute", execute);
                 w.WriteBoolean("overwrite", overwrite);
                 w.WriteString("legalEntityId", legalEntityId);
-            }, UploadResendRule.Instance, cancellationToken).ConfigureAwait(false);
-            return RequireExecutionId("ImportFromPackage", value);
+            }
+            return await StartAsync("ImportFromPackage", Body, cancellationToken).ConfigureAwait(false);
         }
 
-        /// <summary>Starts an export of a data project into a package. Like an import, never repeated once the service may have it.</summary>
+        /// <summary>Starts an export of a data project into a package (ExportToPackageAsync, else ExportToPackage). Like an import, never repeated once the service may have it.</summary>
         public async Task<string> ExportToPackageAsync(string definitionGroupId, string packageName, string? executionId, bool reExecute,
             string legalEntityId, CancellationToken cancellationToken)
         {
-            var value = await PostActionAsync("ExportToPackage", w =>
+            void Body(Utf8JsonWriter w)
             {
                 w.WriteString("definitionGroupId", definitionGroupId);
                 w.WriteString("packageName", packageName);
                 w.WriteString("executionId", executionId ?? string.Empty);
                 w.WriteBoolean("reExecute", reExecute);
                 w.WriteString("legalEntityId", legalEntityId);
-            }, UploadResendRule.Instance, cancellationToken).ConfigureAwait(false);
-            return RequireExecutionId("ExportToPackage", value);
+            }
+            return await StartAsync("ExportToPackage", Body, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// The asynchronous form of a start action, or the synchronous one where the environment answers 404 for it (older
+        /// versions; docs/protocol.md, "Package API"). A 404 is an answer: the service started nothing, so the fallback cannot
+        /// run the work twice. Once seen, the client goes straight to the synchronous form.
+        /// </summary>
+        private async Task<string> StartAsync(string action, Action<Utf8JsonWriter> writeBody, CancellationToken cancellationToken)
+        {
+            if (!_lacksAsyncActions)
+            {
+                try
+                {
+                    var started = await PostActionAsync(action + "Async", writeBody, UploadResendRule.Instance, cancellationToken).ConfigureAwait(false);
+                    return RequireExecutionId(action + "Async", started);
+                }
+                catch (D365Exception ex) when (ex.Entry == ErrorCatalog.NotFound)
+                {
+                    _lacksAsyncActions = true;
+                    _verbose?.Invoke($"{action}Async: this environment does not have it (404); using {action}, which answers when the work is done.");
+                }
+            }
+            var value = await PostActionAsync(action, writeBody, UploadResendRule.Instance, cancellationToken).ConfigureAwait(false);
+            return RequireExecutionId(action, value);
         }
 
         /// <summary>The SAS URL of an exported package, or null while it is not ready.</summary>
@@ -113,6 +142,18 @@ namespace RecurringIntegrations.Core.Packages
             }, ResendRule.Always, cancellationToken).ConfigureAwait(false));
             var text = Json.ValueAsText(value);
             return string.IsNullOrWhiteSpace(text) ? null : SasUrl.Parse(text, "GetImportTargetErrorKeysFileUrl");
+        }
+
+        /// <summary>The SAS URL of an entity's staging error file (the rows that failed before the target), or null when there is none.</summary>
+        public async Task<Uri?> GetImportStagingErrorFileUrlAsync(string executionId, string entityName, CancellationToken cancellationToken)
+        {
+            var value = Unwrap(await PostActionAsync("GetImportStagingErrorFileUrl", w =>
+            {
+                w.WriteString("executionId", executionId);
+                w.WriteString("entityName", entityName);
+            }, ResendRule.Always, cancellationToken).ConfigureAwait(false));
+            var text = Json.ValueAsText(value);
+            return string.IsNullOrWhiteSpace(text) ? null : SasUrl.Parse(text, "GetImportStagingErrorFileUrl");
         }
 
         private async Task<string?> PostTextAsync(string action, string parameter, string argument, CancellationToken cancellationToken) =>

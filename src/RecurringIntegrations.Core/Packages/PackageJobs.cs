@@ -179,27 +179,42 @@ namespace RecurringIntegrations.Core.Packages
         }
 
         /// <summary>
-        /// Has the service write the keys of an entity's records that failed in the target and saves that file in the folder;
-        /// null when the entity has no such errors.
+        /// Saves an entity's error file of an import into the folder: the staging error file (the rows that failed before they
+        /// reached the target; GetImportStagingErrorFileUrl) or the target error keys file (GenerateImportTargetErrorKeysFile,
+        /// then GetImportTargetErrorKeysFileUrl until it is written). Both through the same download to storage. Null when the
+        /// service has no such file.
         /// </summary>
-        public async Task<ErrorKeysFile?> GetErrorKeysFileAsync(string executionId, string entityName, string outputFolder, CancellationToken cancellationToken)
+        public async Task<ErrorKeysFile?> GetErrorFileAsync(ErrorFileKind kind, string executionId, string entityName, string outputFolder,
+            CancellationToken cancellationToken)
         {
             RequireName(entityName, ErrorCatalog.EntityNameMissing);
+            var entity = entityName.Trim();
             var folder = FileChecks.PrepareOutputDirectory(outputFolder);
-            if (!await _client.GenerateImportTargetErrorKeysFileAsync(executionId, entityName.Trim(), cancellationToken).ConfigureAwait(false))
+            var url = kind == ErrorFileKind.Staging
+                ? await _client.GetImportStagingErrorFileUrlAsync(executionId, entity, cancellationToken).ConfigureAwait(false)
+                : await TargetErrorKeysUrlAsync(executionId, entity, cancellationToken).ConfigureAwait(false);
+            if (url is null) return null;
+            var suffix = kind == ErrorFileKind.Staging ? "-stagingerrors" : "-errorkeys";
+            var name = FileNames.Sanitize(executionId + "-" + entity + suffix + KeysExtension(url));
+            var target = System.IO.Path.Combine(folder, name);
+            var length = await _client.Storage.DownloadAsync(url, target, true, cancellationToken).ConfigureAwait(false);
+            return new ErrorKeysFile { ExecutionId = executionId, EntityName = entity, ErrorFile = kind, Path = target, Length = length, Environment = Environment };
+        }
+
+        /// <summary>The target error keys file's URL once the service has written it, or null when the entity has no such errors.</summary>
+        private async Task<Uri?> TargetErrorKeysUrlAsync(string executionId, string entityName, CancellationToken cancellationToken)
+        {
+            if (!await _client.GenerateImportTargetErrorKeysFileAsync(executionId, entityName, cancellationToken).ConfigureAwait(false))
                 return null;
             var deadline = _time.GetUtcNow() + Timeout;
             Uri? url;
-            while ((url = await _client.GetImportTargetErrorKeysFileUrlAsync(executionId, entityName.Trim(), cancellationToken).ConfigureAwait(false)) is null)
+            while ((url = await _client.GetImportTargetErrorKeysFileUrlAsync(executionId, entityName, cancellationToken).ConfigureAwait(false)) is null)
             {
                 if (_time.GetUtcNow() >= deadline)
                     throw ErrorCatalog.ErrorKeysFileTimeout.Create(entityName, executionId, Timeout.TotalSeconds);
                 await _time.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
             }
-            var name = FileNames.Sanitize(executionId + "-" + entityName.Trim() + "-errorkeys" + KeysExtension(url));
-            var target = System.IO.Path.Combine(folder, name);
-            var length = await _client.Storage.DownloadAsync(url, target, true, cancellationToken).ConfigureAwait(false);
-            return new ErrorKeysFile { ExecutionId = executionId, EntityName = entityName.Trim(), Path = target, Length = length, Environment = Environment };
+            return url;
         }
 
         public D365Exception WaitTimedOut(PackageExecution execution) =>

@@ -22,6 +22,7 @@ namespace RecurringIntegrations.Tests.Cmdlets
             "Confirm-D365Ack", "Get-D365MessageStatus", "Get-D365ExecutionError", "Invoke-D365FolderImport", "Invoke-D365FolderExport",
             // Data packages and the package API
             "New-D365DataPackage", "Import-D365DataPackage", "Export-D365DataPackage", "Get-D365ExecutionStatus",
+            "Initialize-D365DataManagement", "Get-D365DataEntity",
         };
 
         // cmdlet, parameter, parameter set, mandatory, by value, by property name, type
@@ -119,6 +120,13 @@ namespace RecurringIntegrations.Tests.Cmdlets
             { "Get-D365ExecutionStatus", "Wait", All, false, false, false, "System.Management.Automation.SwitchParameter" },
             { "Get-D365ExecutionStatus", "Session", All, false, false, false, "RecurringIntegrations.Core.Connection.D365Session" },
             { "Get-D365ExecutionError", "Session", All, false, false, false, "RecurringIntegrations.Core.Connection.D365Session" },
+            { "Get-D365ExecutionError", "ErrorFile", "ByExecutionId", false, false, false, "System.String" },
+            { "Initialize-D365DataManagement", "Wait", All, false, false, false, "System.Management.Automation.SwitchParameter" },
+            { "Initialize-D365DataManagement", "TimeoutSeconds", All, false, false, false, "System.Int32" },
+            { "Initialize-D365DataManagement", "PassThru", All, false, false, false, "System.Management.Automation.SwitchParameter" },
+            { "Initialize-D365DataManagement", "Session", All, false, false, false, "RecurringIntegrations.Core.Connection.D365Session" },
+            { "Get-D365DataEntity", "Name", All, false, false, false, "System.String[]" },
+            { "Get-D365DataEntity", "Session", All, false, false, false, "RecurringIntegrations.Core.Connection.D365Session" },
             { "Invoke-D365FolderImport", "Path", All, true, false, false, "System.String" },
             { "Invoke-D365FolderImport", "ActivityId", All, true, false, false, "System.Guid" },
             { "Invoke-D365FolderImport", "EntityName", All, false, false, false, "System.String" },
@@ -194,6 +202,8 @@ namespace RecurringIntegrations.Tests.Cmdlets
         [InlineData("Import-D365DataPackage", true)]
         [InlineData("Export-D365DataPackage", true)]
         [InlineData("Get-D365ExecutionStatus", false)]
+        [InlineData("Initialize-D365DataManagement", true)]
+        [InlineData("Get-D365DataEntity", false)]
         public void State_changing_cmdlets_support_ShouldProcess(string cmdlet, bool expected)
         {
             var attribute = BuiltModule.Cmdlet(cmdlet).GetCustomAttributesData().Single(a => a.AttributeType.FullName == "System.Management.Automation.CmdletAttribute");

@@ -120,7 +120,7 @@ public sealed class ResendRuleTests : IDisposable
 
         var error = Assert.IsType<D365Exception>(call.Exception!.InnerException);
         Assert.Equal("PackageOutcomeUnknown", error.ErrorId);
-        Assert.Equal("ImportFromPackage: a gateway answered 502 Bad Gateway, and the service behind it may have taken the call. Sent once (0.0 s). " +
+        Assert.Equal("ImportFromPackageAsync: a gateway answered 502 Bad Gateway, and the service behind it may have taken the call. Sent once (0.0 s). " +
                      "It was not sent again, to avoid running it twice. Check the data project's execution history in the environment before you run it again.",
             error.Message);
         Assert.Single(mocked.Transport.Requests);

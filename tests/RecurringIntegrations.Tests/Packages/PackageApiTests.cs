@@ -97,14 +97,16 @@ public sealed class PackageApiTests
 
         var done = await jobs.WaitAsync(await jobs.ImportAsync(new PackageImportRequest(package, "Groups", "usmf"), null, CancellationToken.None), CancellationToken.None);
         var errors = await env.Client.GetExecutionErrorsAsync(done.ExecutionId, CancellationToken.None);
-        var keys = await jobs.GetErrorKeysFileAsync(done.ExecutionId, "Customer groups", Path.Combine(env.Folder, "keys"), CancellationToken.None);
-        var none = await jobs.GetErrorKeysFileAsync(done.ExecutionId, "Vendor groups", Path.Combine(env.Folder, "keys"), CancellationToken.None);
+        var keys = await jobs.GetErrorFileAsync(ErrorFileKind.Target, done.ExecutionId, "Customer groups", Path.Combine(env.Folder, "keys"), CancellationToken.None);
+        var none = await jobs.GetErrorFileAsync(ErrorFileKind.Target, done.ExecutionId, "Vendor groups", Path.Combine(env.Folder, "keys"), CancellationToken.None);
 
         Assert.Equal(("PartiallySucceeded", true, false), (done.Status, done.IsTerminal, done.Succeeded));
         var error = Assert.Single(errors);
         Assert.Equal(("Customer groups", "Group 20 has no terms of payment"), (error.EntityName, error.ErrorMessage));
         Assert.Equal("3", error.Fields["LineNumber"]);
+        Assert.Equal(ErrorFileKind.Staging, error.ErrorFile);
         Assert.NotNull(keys);
+        Assert.Equal(ErrorFileKind.Target, keys!.ErrorFile);
         Assert.Contains("3,\"Group 20 has no terms of payment\"", File.ReadAllText(keys!.Path));
         Assert.Equal(new FileInfo(keys.Path).Length, keys.Length);
         Assert.Null(none);
@@ -248,19 +250,79 @@ public sealed class PackageApiTests
     }
 
     [Fact]
-    public async Task A_lost_ImportFromPackage_answer_is_not_sent_again()
+    public async Task A_lost_ImportFromPackageAsync_answer_is_not_sent_again_in_either_form()
     {
         var (env, client, jobs, _) = await StartAsync();
         await using var _ = env;
-        env.Emulator.Faults.Add(new FaultRule { PathContains = "ImportFromPackage", Kind = FaultKind.ResetAfterBody });
+        env.Emulator.Faults.Add(new FaultRule { PathContains = "ImportFromPackageAsync", Kind = FaultKind.ResetAfterBody });
 
         var error = await Assert.ThrowsAsync<D365Exception>(() => jobs.ImportAsync(new PackageImportRequest(Package(env, "g", "A\r\n"), "G", "usmf"), null, CancellationToken.None));
 
         Assert.Equal("PackageOutcomeUnknown", error.ErrorId);
+        Assert.StartsWith("ImportFromPackageAsync: ", error.Message);
         // The emulator records a request once its handler has ended, which may be just after the client saw the reset.
-        for (var i = 0; i < 100 && !env.Emulator.State.Requests.Any(r => r.PathAndQuery.EndsWith("ImportFromPackage")); i++) await Task.Delay(20);
-        Assert.Single(env.Emulator.State.Requests, r => r.PathAndQuery.EndsWith("ImportFromPackage"));
+        for (var i = 0; i < 100 && !env.Emulator.State.Requests.Any(r => r.PathAndQuery.EndsWith("ImportFromPackageAsync")); i++) await Task.Delay(20);
+        Assert.Single(env.Emulator.State.Requests, r => r.PathAndQuery.EndsWith("ImportFromPackageAsync"));
+        Assert.DoesNotContain(env.Emulator.State.Requests, r => r.PathAndQuery.EndsWith("ImportFromPackage"));
         Assert.Single(env.Emulator.Packages.Executions);
+    }
+
+    [Fact]
+    public async Task Import_and_export_use_the_asynchronous_actions()
+    {
+        var (env, client, jobs, _) = await StartAsync();
+        await using var _ = env;
+
+        var imported = await jobs.WaitAsync(await jobs.ImportAsync(new PackageImportRequest(Package(env, "a", "A\r\n"), "Async", "usmf"), null, CancellationToken.None), CancellationToken.None);
+        var exported = await jobs.ExportAsync(new PackageExportRequest("Async", "usmf", Path.Combine(env.Folder, "out")), CancellationToken.None);
+
+        Assert.Equal(("Succeeded", "Succeeded"), (imported.Status, exported.Status));
+        Assert.True(File.Exists(exported.Path));
+        var paths = env.Emulator.State.Requests.Select(r => r.PathAndQuery).ToList();
+        Assert.Single(paths, p => p.EndsWith("ImportFromPackageAsync"));
+        Assert.Single(paths, p => p.EndsWith("ExportToPackageAsync"));
+        Assert.DoesNotContain(paths, p => p.EndsWith("ImportFromPackage") || p.EndsWith("ExportToPackage"));
+    }
+
+    [Fact]
+    public async Task Where_the_environment_lacks_the_asynchronous_actions_the_synchronous_ones_are_used_after_one_404()
+    {
+        var (env, client, jobs, verbose) = await StartAsync(o => o.AsyncPackageActions = false);
+        await using var _ = env;
+
+        var first = await jobs.WaitAsync(await jobs.ImportAsync(new PackageImportRequest(Package(env, "a", "A\r\n"), "Sync", "usmf"), null, CancellationToken.None), CancellationToken.None);
+        var second = await jobs.ImportAsync(new PackageImportRequest(Package(env, "b", "B\r\n"), "Sync 2", "usmf"), null, CancellationToken.None);
+        var exported = await jobs.ExportAsync(new PackageExportRequest("Sync", "usmf", Path.Combine(env.Folder, "out")), CancellationToken.None);
+
+        Assert.Equal("Succeeded", first.Status);
+        Assert.Equal(3, env.Emulator.Packages.Executions.Count);
+        var paths = env.Emulator.State.Requests.Select(r => r.PathAndQuery).ToList();
+        Assert.Single(paths, p => p.EndsWith("ImportFromPackageAsync"));
+        Assert.Equal(2, paths.Count(p => p.EndsWith("ImportFromPackage")));
+        Assert.DoesNotContain(paths, p => p.EndsWith("ExportToPackageAsync"));
+        Assert.Single(paths, p => p.EndsWith("ExportToPackage"));
+        Assert.True(File.Exists(exported.Path));
+        Assert.Contains(verbose, line => line.StartsWith("ImportFromPackageAsync: this environment does not have it (404)"));
+    }
+
+    [Fact]
+    public async Task The_staging_error_file_is_saved_through_storage_and_none_is_null()
+    {
+        var (env, client, jobs, _) = await StartAsync();
+        await using var _ = env;
+        var package = Package(env, "bad", "CUSTGROUP\r\n10\r\nEMULATOR-ERROR: Group 20 has no terms of payment\r\n");
+        var done = await jobs.WaitAsync(await jobs.ImportAsync(new PackageImportRequest(package, "Groups", "usmf"), null, CancellationToken.None), CancellationToken.None);
+
+        var staging = await jobs.GetErrorFileAsync(ErrorFileKind.Staging, done.ExecutionId, "Customer groups", Path.Combine(env.Folder, "errors"), CancellationToken.None);
+        var none = await jobs.GetErrorFileAsync(ErrorFileKind.Staging, done.ExecutionId, "Vendor groups", Path.Combine(env.Folder, "errors"), CancellationToken.None);
+
+        Assert.NotNull(staging);
+        Assert.Equal((ErrorFileKind.Staging, "Customer groups"), (staging!.ErrorFile, staging.EntityName));
+        Assert.EndsWith("-stagingerrors.csv", staging.Path);
+        Assert.Equal("LINENUMBER,STAGINGRECID,ERROR\r\n3,5637144576,\"Group 20 has no terms of payment\"\r\n", File.ReadAllText(staging.Path));
+        Assert.Null(none);
+        Assert.Single(Directory.GetFiles(Path.Combine(env.Folder, "errors")));
+        Assert.Empty(env.Emulator.Blobs.AuthorizationLeaks);
     }
 
     [Fact]
