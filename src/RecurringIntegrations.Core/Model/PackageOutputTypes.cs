@@ -53,10 +53,7 @@ namespace RecurringIntegrations.Core.Model
 
         public override string ToString() => Path;
     }
-}
 
-namespace RecurringIntegrations.Core.Model
-{
     /// <summary>A data entity of the environment, from its metadata (GET /Metadata/DataEntities).</summary>
     public sealed class DataEntity
     {
