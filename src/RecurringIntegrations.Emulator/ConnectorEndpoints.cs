@@ -8,8 +8,8 @@ using Microsoft.AspNetCore.Routing;
 
 namespace RecurringIntegrations.Emulator;
 
-/// <summary>The recurring-integration connector API: enqueue, dequeue, download, ack (d365-api.md sections 1-4) and the
-/// legacy job status (section 13).</summary>
+/// <summary>The recurring-integration connector API: enqueue, dequeue, download, ack (docs/protocol.md, "Connector: enqueue" to "Connector: acknowledge") and the
+/// legacy job status that older clients poll.</summary>
 /// <remarks>
 /// An import's outcome is steered by markers in its content (looked for only in bodies up to
 /// <see cref="EmulatorState.RetainedContentLimit"/>; the file is read as UTF-8 unless it has a UTF-16 BOM):
@@ -159,7 +159,7 @@ internal sealed class ConnectorEndpoints
         }
         if (message.FileMissing)
         {
-            // What storage answers for a blob that is gone (d365-api.md section 13).
+            // What storage answers for a blob that is gone (docs/protocol.md, "Connector: download").
             context.Response.Headers["x-ms-error-code"] = "BlobNotFound";
             await Wire.WriteBytesAsync(context, 404, "application/xml", Encoding.UTF8.GetBytes(
                 "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>BlobNotFound</Code><Message>The specified blob does not exist.</Message></Error>"));

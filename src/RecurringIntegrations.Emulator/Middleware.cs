@@ -193,7 +193,7 @@ internal sealed class FaultMiddleware(RequestDelegate next, FaultInjector faults
 }
 
 /// <summary>D365 accepts a token whose aud is exactly the environment URL it was called at, in lower case with no
-/// trailing slash and no default port (d365-api.md section 10); anything else is an empty 401.</summary>
+/// trailing slash and no default port (docs/protocol.md, "Tokens and the audience"); anything else is an empty 401.</summary>
 internal sealed class TokenCheckMiddleware(RequestDelegate next, TokenService tokens)
 {
     public async Task InvokeAsync(HttpContext context)

@@ -20,7 +20,7 @@ public sealed record PackageExecutionRecord(
 public sealed record PackageEntityError(string EntityName, int LineNumber, string Message);
 
 /// <summary>
-/// The Data management package API (d365-api.md section 8) with its quirks: GetAzureWriteUrl's value is a string holding
+/// The Data management package API (docs/protocol.md, "Package API") with its quirks: GetAzureWriteUrl's value is a string holding
 /// JSON; an execution is NotRun for the first <see cref="EmulatorOptions.ProcessingDelay"/>, Executing until twice it, then
 /// final, and some executions (<see cref="EmulatorOptions.ExecutionNotFoundEvery"/>) first answer "Execution details were
 /// not found" (as <see cref="EmulatorOptions.ExecutionNotFoundStatusCode"/>) for half the delay, as the service sometimes
