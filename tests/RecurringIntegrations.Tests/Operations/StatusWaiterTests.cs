@@ -8,7 +8,6 @@ using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Support;
 using Xunit;
 using RecurringIntegrations.Core.Errors;
-using RecurringIntegrations.Core.Api;
 using RecurringIntegrations.Core.Connection;
 
 namespace RecurringIntegrations.Tests.Operations
@@ -52,7 +51,7 @@ namespace RecurringIntegrations.Tests.Operations
             var recorder = new Recorder<MessageStatus>();
             var polls = () => env.Emulator.State.Requests.Count(r => r.PathAndQuery.Contains("GetMessageStatus", StringComparison.Ordinal));
 
-            var run = new StatusWaiter(session, new D365Client(session)) { Timeout = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromSeconds(4) }
+            var run = new StatusWaiter(session, env.Client) { Timeout = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromSeconds(4) }
                 .RunAsync(new[] { id }, recorder.Callbacks(), CancellationToken.None);
             var waits = new System.Collections.Generic.List<(TimeSpan Wait, int PollsBefore)>();
             for (var i = 0; i < 3; i++)
