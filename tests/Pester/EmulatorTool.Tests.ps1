@@ -93,7 +93,7 @@ try { Invoke-RestMethod "$environment/" | Out-Null; $result.untrusted = 'connect
 catch { $result.untrusted = $_.Exception.GetType().Name }
 $store = [Security.Cryptography.X509Certificates.X509Store]::new('Root', 'CurrentUser')
 $store.Open('ReadWrite')
-$store.Add([Security.Cryptography.X509Certificates.X509CertificateLoader]::LoadCertificateFromFile($Certificate))
+$store.Add([Security.Cryptography.X509Certificates.X509Certificate2]::new($Certificate))
 $store.Close()
 
 # From here on every call checks the certificate; -MaximumRetryCount rides out the scenario's 429 and 500.
