@@ -5,7 +5,6 @@ using System.Net;
 using System.Net.Http;
 using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.Extensions.Time.Testing;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Tests.Support;
@@ -21,7 +20,7 @@ namespace RecurringIntegrations.Tests.Http;
 public sealed class FlowControlTests
 {
     private static readonly Uri Environment = new(Mocked.Environment);
-    private readonly FakeTimeProvider _time = new();
+    private readonly ManualClock _time = new();
 
     private FlowControl Flow(double budgetSeconds = 60) => new(TimeSpan.FromSeconds(budgetSeconds), _time);
 

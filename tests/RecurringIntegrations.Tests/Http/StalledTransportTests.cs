@@ -4,7 +4,6 @@ using System.IO;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.Extensions.Time.Testing;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Files;
 using RecurringIntegrations.Core.Model;
@@ -44,7 +43,7 @@ public sealed class StalledTransportTests : IDisposable
     [Fact]
     public void A_read_that_ignores_the_token_ends_after_the_idle_timeout_and_the_stream_is_disposed()
     {
-        var time = new FakeTimeProvider();
+        var time = new ManualClock();
         var body = new DeafStream();
         Task copy;
         using (var landing = Landing(_folder))
@@ -67,7 +66,7 @@ public sealed class StalledTransportTests : IDisposable
         using var stop = new CancellationTokenSource();
         using var landing = Landing(_folder);
 
-        var copy = landing.CopyFromAsync(body, Idle, new FakeTimeProvider(), stop.Token);
+        var copy = landing.CopyFromAsync(body, Idle, new ManualClock(), stop.Token);
         Mocked.Inline(stop.Cancel);
 
         Ended(copy);

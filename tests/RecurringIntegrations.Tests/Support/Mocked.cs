@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Net.Http;
 using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.Extensions.Time.Testing;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Http;
 using RecurringIntegrations.Core.Connection;
@@ -14,13 +13,13 @@ namespace RecurringIntegrations.Tests.Support;
 /// <summary>
 /// A session on fake time over a <see cref="MockTransport"/>, with the default retry options and a fixed jitter: a unit
 /// test of the pipeline. Nothing waits for real: a wait ends when the test advances the clock past it, and the code it
-/// held runs to its next wait before <see cref="FakeTimeProvider.Advance"/> returns (the transport answers at once).
+/// held runs to its next wait before <see cref="ManualClock.Advance"/> returns (the transport answers at once).
 /// </summary>
 public sealed class Mocked : IDisposable
 {
     public const string Environment = "https://contoso.operations.dynamics.com";
 
-    private Mocked(FakeTimeProvider time, MockTransport transport, D365Session session)
+    private Mocked(ManualClock time, MockTransport transport, D365Session session)
     {
         Time = time;
         Transport = transport;
@@ -28,7 +27,7 @@ public sealed class Mocked : IDisposable
         Client = new D365Client(session, VerboseLines.Enqueue);
     }
 
-    public FakeTimeProvider Time { get; }
+    public ManualClock Time { get; }
     public MockTransport Transport { get; }
     public D365Session Session { get; }
     public D365Client Client { get; }
@@ -37,7 +36,7 @@ public sealed class Mocked : IDisposable
     /// <param name="jitter">What the jitter source gives: 0 makes each backoff half its ceiling, just under 1 the whole of it.</param>
     public static Mocked Connect(RetryOptions? retry, double jitter, params Func<HttpRequestMessage, HttpResponseMessage>[] answers)
     {
-        var time = new FakeTimeProvider();
+        var time = new ManualClock();
         var transport = new MockTransport(time, answers);
         var options = new ConnectionOptions(Environment, new AccessTokenCredential(Emulated.Secure("a-token")))
         {
