@@ -49,7 +49,7 @@ public sealed class BlobStore : IDisposable
     internal string SasUrl(HttpContext context, string blobName, string permissions)
     {
         var path = $"/{Container}/{blobName}";
-        var expiry = DateTimeOffset.UtcNow.Add(_options.SasLifetime).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        var expiry = _options.Time.GetUtcNow().Add(_options.SasLifetime).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         var signature = Sign(path, permissions, expiry);
         return $"{context.Request.Scheme}://{_options.BlobHost}{Wire.PortSuffix(context)}{path}" +
                $"?sv=2014-02-14&sr=b&sig={Uri.EscapeDataString(signature)}&se={Uri.EscapeDataString(expiry)}&sp={permissions}";
@@ -132,7 +132,7 @@ public sealed class BlobStore : IDisposable
             return "Server failed to authenticate the request: no shared access signature.";
         if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Sign(path, permissions, expiry)), Encoding.ASCII.GetBytes(signature)))
             return "Signature did not match.";
-        if (!DateTimeOffset.TryParse(expiry, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var until) || until <= DateTimeOffset.UtcNow)
+        if (!DateTimeOffset.TryParse(expiry, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var until) || until <= _options.Time.GetUtcNow())
             return "Signed expiry time must be after the current time: the SAS has expired.";
         if (!permissions.Contains(needed))
             return "This request is not authorized to perform this operation using this permission.";

@@ -99,7 +99,7 @@ internal sealed class ConnectorEndpoints
             Content = content,
             Length = length,
             Sha256 = Convert.ToHexStringLower(hash.GetHashAndReset()),
-            EnqueuedAt = DateTimeOffset.UtcNow,
+            EnqueuedAt = _options.Time.GetUtcNow(),
             ExecutionId = Guid.NewGuid().ToString(),
             Errors = errors,
             PreprocessingFails = preprocessingFails,
@@ -220,7 +220,7 @@ internal sealed class ConnectorEndpoints
             await Wire.WriteODataErrorAsync(context, 400, $"Message '{jobId}' was not found for activity '{activity.Id}'.");
             return;
         }
-        var now = DateTimeOffset.UtcNow;
+        var now = _options.Time.GetUtcNow();
         var status = _state.StatusOf(import, now);
         var (state, final) = status switch
         {

@@ -80,7 +80,7 @@ internal sealed class DataEndpoints(EmulatorOptions options, EmulatorState state
 
     private string ExecutionIdOf(ImportMessage import)
     {
-        var elapsed = DateTimeOffset.UtcNow - import.EnqueuedAt;
+        var elapsed = _options.Time.GetUtcNow() - import.EnqueuedAt;
         if (elapsed >= _options.ProcessingDelay)
             return import.ExecutionId;
         return elapsed < _options.ProcessingDelay / 2 ? "" : Guid.Empty.ToString();
@@ -93,7 +93,7 @@ internal sealed class DataEndpoints(EmulatorOptions options, EmulatorState state
         using (var w = new Utf8JsonWriter(buffer, Wire.WriterOptions))
         {
             w.WriteStartArray();
-            if (_state.StatusOf(import, DateTimeOffset.UtcNow) == "ProcessedWithErrors")
+            if (_state.StatusOf(import, _options.Time.GetUtcNow()) == "ProcessedWithErrors")
             {
                 for (var i = 0; i < import.Errors.Count; i++)
                 {

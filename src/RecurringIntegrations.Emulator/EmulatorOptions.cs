@@ -8,6 +8,13 @@ public sealed class EmulatorOptions
     /// <summary>Serve https with a self-signed certificate for 127.0.0.1 and localhost, made in memory.</summary>
     public bool UseHttps { get; set; } = true;
 
+    /// <summary>
+    /// The clock of the emulated service: processing, redelivery, package executions, tokens, SAS expiry and the times it
+    /// reports. A test sets a manual clock to move the service's time without waiting; request pacing (throttling, the
+    /// request log and injected delays) stays on real time, because it is about real calls.
+    /// </summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
+
     /// <summary>Port on 127.0.0.1; 0 picks a free one.</summary>
     public int Port { get; set; }
 

@@ -58,7 +58,7 @@ public sealed class EmulatorState
     {
         get
         {
-            var now = DateTimeOffset.UtcNow;
+            var now = _options.Time.GetUtcNow();
             lock (_gate) return _imports.Select(m => m.ToRecord(StatusOf(m, now))).ToArray();
         }
     }
@@ -199,7 +199,7 @@ public sealed class EmulatorState
     /// <summary>Status of an import or export message, or null when the id is unknown.</summary>
     internal string? MessageStatus(Guid messageId)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = _options.Time.GetUtcNow();
         lock (_gate)
         {
             if (_importsById.TryGetValue(messageId, out var import))
@@ -221,7 +221,7 @@ public sealed class EmulatorState
 
     private Dequeued? TakeNext(Guid activityId)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = _options.Time.GetUtcNow();
         lock (_gate)
         {
             foreach (var message in _pendingExports)

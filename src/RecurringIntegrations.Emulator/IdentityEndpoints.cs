@@ -126,7 +126,7 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
         if (v1)
         {
             // v1 answers its numbers as strings and names the resource.
-            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var now = _options.Time.GetUtcNow().ToUnixTimeSeconds();
             await Wire.WriteJsonAsync(context, 200, Wire.JsonContentType, w =>
             {
                 w.WriteStartObject();
@@ -198,7 +198,7 @@ internal sealed class IdentityEndpoints(EmulatorOptions options, TokenService to
             audience = audience[..^DefaultScopeSuffix.Length];
         var token = _tokens.Issue(audience, clientId, _options.TokenLifetime);
         _state.CountTokenGrant();
-        var expiresOn = (DateTimeOffset.UtcNow + _options.TokenLifetime).ToUnixTimeSeconds();
+        var expiresOn = (_options.Time.GetUtcNow() + _options.TokenLifetime).ToUnixTimeSeconds();
         await Wire.WriteJsonAsync(context, 200, Wire.JsonContentType, w =>
         {
             w.WriteStartObject();

@@ -128,7 +128,7 @@ public sealed class PackageEndpoints
             var hasErrors = StatusOf(keysOf) is "PartiallySucceeded" or "Failed" &&
                             keysOf.Errors.Any(e => string.Equals(e.EntityName, entity, StringComparison.OrdinalIgnoreCase));
             if (hasErrors)
-                lock (_gate) _keysRequested[(keysOf.ExecutionId.ToUpperInvariant(), entity.ToUpperInvariant())] = DateTimeOffset.UtcNow;
+                lock (_gate) _keysRequested[(keysOf.ExecutionId.ToUpperInvariant(), entity.ToUpperInvariant())] = _options.Time.GetUtcNow();
             await WriteValueAsync(context, "Edm.Boolean", w => w.WriteBoolean("value", hasErrors));
         });
 
@@ -188,7 +188,7 @@ public sealed class PackageEndpoints
         bool running;
         lock (_gate)
             running = _executions.Values.Any(e => e.Kind == "Import" && string.Equals(e.DefinitionGroupId, group, StringComparison.OrdinalIgnoreCase) &&
-                                                  !IsFinal(e, DateTimeOffset.UtcNow));
+                                                  !IsFinal(e, _options.Time.GetUtcNow()));
         if (running)
         {
             await Wire.WriteODataErrorAsync(context, 400, $"Data project '{group}' is already being imported; ImportFromPackage must not run in parallel for one data project.");
@@ -239,14 +239,14 @@ public sealed class PackageEndpoints
     private async Task<string?> StartAsync(HttpContext context, string requested, string kind, string group, string legalEntity, string? blob,
         string final, IReadOnlyList<PackageEntityError> errors)
     {
-        var id = requested.Length > 0 ? requested : $"{SafeName(group)}-{DateTimeOffset.UtcNow:yyyyMMddHHmmssfff}-{Guid.NewGuid().ToString("N")[..8]}";
+        var id = requested.Length > 0 ? requested : $"{SafeName(group)}-{_options.Time.GetUtcNow():yyyyMMddHHmmssfff}-{Guid.NewGuid().ToString("N")[..8]}";
         lock (_gate)
         {
             if (!_executions.ContainsKey(id))
             {
                 _started++;
                 var every = _options.ExecutionNotFoundEvery;
-                _executions[id] = new PackageExecutionRecord(id, kind, group, legalEntity, blob, DateTimeOffset.UtcNow, final, errors,
+                _executions[id] = new PackageExecutionRecord(id, kind, group, legalEntity, blob, _options.Time.GetUtcNow(), final, errors,
                     NotFoundFirst: every > 0 && _started % every == 0);
                 return id;
             }
@@ -342,7 +342,7 @@ public sealed class PackageEndpoints
                 return "";
         }
         // The service writes the file in the background: "" until it is done.
-        if (DateTimeOffset.UtcNow - requested < _options.ProcessingDelay / 2) return "";
+        if (_options.Time.GetUtcNow() - requested < _options.ProcessingDelay / 2) return "";
         var blobName = SafeName(execution.ExecutionId + "-" + entity) + "-errorkeys.csv";
         if (!_blobs.Exists(blobName))
             _blobs.Store(blobName, stream =>
@@ -359,7 +359,7 @@ public sealed class PackageEndpoints
     private string StagingErrorFileUrl(HttpContext context, PackageExecutionRecord execution, string entity)
     {
         var failed = execution.Errors.Where(e => string.Equals(e.EntityName, entity, StringComparison.OrdinalIgnoreCase)).ToArray();
-        if (!IsFinal(execution, DateTimeOffset.UtcNow) || failed.Length == 0) return "";
+        if (!IsFinal(execution, _options.Time.GetUtcNow()) || failed.Length == 0) return "";
         var blobName = SafeName(execution.ExecutionId + "-" + entity) + "-stagingerrors.csv";
         if (!_blobs.Exists(blobName))
             _blobs.Store(blobName, stream =>
@@ -382,7 +382,7 @@ public sealed class PackageEndpoints
         using (var w = new Utf8JsonWriter(buffer, Wire.WriterOptions))
         {
             w.WriteStartArray();
-            if (IsFinal(execution, DateTimeOffset.UtcNow))
+            if (IsFinal(execution, _options.Time.GetUtcNow()))
                 for (var i = 0; i < execution.Errors.Count; i++)
                 {
                     var error = execution.Errors[i];
@@ -401,7 +401,7 @@ public sealed class PackageEndpoints
 
     private string StatusOf(PackageExecutionRecord execution)
     {
-        var elapsed = DateTimeOffset.UtcNow - execution.StartedAt;
+        var elapsed = _options.Time.GetUtcNow() - execution.StartedAt;
         return elapsed >= 2 * _options.ProcessingDelay ? execution.FinalStatus : elapsed >= _options.ProcessingDelay ? "Executing" : "NotRun";
     }
 
@@ -423,7 +423,7 @@ public sealed class PackageEndpoints
     private async Task<PackageExecutionRecord?> FindAsync(HttpContext context, string executionId)
     {
         var execution = Find(executionId);
-        if (execution is null || (execution.NotFoundFirst && DateTimeOffset.UtcNow - execution.StartedAt < _options.ProcessingDelay / 2))
+        if (execution is null || (execution.NotFoundFirst && _options.Time.GetUtcNow() - execution.StartedAt < _options.ProcessingDelay / 2))
         {
             await Wire.WriteODataErrorAsync(context, _options.ExecutionNotFoundStatusCode, $"Execution details were not found for execution id '{executionId}'.");
             return null;

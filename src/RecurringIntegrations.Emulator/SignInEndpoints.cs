@@ -81,7 +81,7 @@ internal sealed class SignInEndpoints(EmulatorOptions options, TokenService toke
         var code = new DeviceCode(
             Convert.ToHexString(RandomNumberGenerator.GetBytes(24)),
             RandomNumberGenerator.GetString("BCDFGHJKLMNPQRSTVWXZ", 9),
-            clientId, resource, DateTimeOffset.UtcNow);
+            clientId, resource, options.Time.GetUtcNow());
         _deviceCodes[code.Code] = code;
         var verification = $"{IdentityEndpoints.Origin(context)}/emulator/devicecode";
         await Wire.WriteJsonAsync(context, 200, Wire.JsonContentType, w =>
@@ -111,7 +111,7 @@ internal sealed class SignInEndpoints(EmulatorOptions options, TokenService toke
             await IdentityEndpoints.EntraErrorAsync(context, 400, "expired_token", 70020, "The provided authorization code or refresh token has expired due to inactivity.");
             return;
         }
-        var approved = code.Approved || (options.DeviceCodeApprovalDelay is { } delay && DateTimeOffset.UtcNow - code.IssuedAt >= delay);
+        var approved = code.Approved || (options.DeviceCodeApprovalDelay is { } delay && options.Time.GetUtcNow() - code.IssuedAt >= delay);
         if (!approved)
         {
             await IdentityEndpoints.EntraErrorAsync(context, 400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.");
@@ -139,7 +139,7 @@ internal sealed class SignInEndpoints(EmulatorOptions options, TokenService toke
         var refresh = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
         _refreshTokens[refresh] = resource;
         const string user = "00000000-0000-0000-0000-0000000000e1";
-        var now = DateTimeOffset.UtcNow;
+        var now = options.Time.GetUtcNow();
         var idToken = Encode("{\"alg\":\"none\",\"typ\":\"JWT\"}") + "." + Encode(new JsonObject
         {
             ["aud"] = clientId,

@@ -19,7 +19,7 @@ internal sealed class TokenService
 
     public string Issue(string audience, string appId, TimeSpan lifetime)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = _options.Time.GetUtcNow();
         var expires = now + lifetime;
         var issuedAt = expires < now ? expires : now;
         var payload = new JsonObject
@@ -52,7 +52,7 @@ internal sealed class TokenService
             return false;
         if (ReadPayload(parts[1]) is not { } claims)
             return false;
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var now = _options.Time.GetUtcNow().ToUnixTimeSeconds();
         return ReadEpoch(claims["exp"]) > now
             && (claims["nbf"] is null || ReadEpoch(claims["nbf"]) <= now)
             && string.Equals((string?)claims["aud"], audience, StringComparison.Ordinal);
@@ -102,7 +102,7 @@ internal sealed class TokenService
             audienceMatches |= string.Equals(accepted, audience, StringComparison.OrdinalIgnoreCase);
         if (!audienceMatches)
             return "The client assertion's audience is not this token endpoint.";
-        if (!(ReadEpoch(claims["exp"]) > DateTimeOffset.UtcNow.ToUnixTimeSeconds()))
+        if (!(ReadEpoch(claims["exp"]) > _options.Time.GetUtcNow().ToUnixTimeSeconds()))
             return "The client assertion has expired.";
         return null;
     }

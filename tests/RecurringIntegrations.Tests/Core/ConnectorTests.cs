@@ -83,7 +83,8 @@ public class ConnectorTests
     [Fact]
     public async Task Dequeue_download_ack_saves_the_file_and_stops_redelivery()
     {
-        await using var env = await Emulated.StartAsync(o => o.RedeliveryTimeout = TimeSpan.FromMilliseconds(300));
+        var serviceClock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var env = await Emulated.StartAsync(o => { o.RedeliveryTimeout = TimeSpan.FromMilliseconds(300); o.Time = serviceClock; });
         var content = Encoding.UTF8.GetBytes("<Export><Row Id=\"1\"/></Export>");
         var correlationId = env.Emulator.AddExportMessage(WellKnown.ExportActivity, "customers.xml", content);
 
@@ -100,7 +101,7 @@ public class ConnectorTests
 
         await env.Client.AcknowledgeAsync(WellKnown.ExportActivity, message.RawJson, None);
         Assert.Contains(correlationId, env.Emulator.State.Acknowledged);
-        await Task.Delay(400);
+        serviceClock.Advance(TimeSpan.FromMilliseconds(400));
         Assert.Null(await env.Client.DequeueAsync(WellKnown.ExportActivity, None));
     }
 
@@ -114,12 +115,13 @@ public class ConnectorTests
     [Fact]
     public async Task Unacknowledged_message_is_redelivered_with_its_last_dequeue_time()
     {
-        await using var env = await Emulated.StartAsync(o => o.RedeliveryTimeout = TimeSpan.FromSeconds(2));
+        var serviceClock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var env = await Emulated.StartAsync(o => { o.RedeliveryTimeout = TimeSpan.FromSeconds(2); o.Time = serviceClock; });
         var correlationId = env.Emulator.AddExportMessage(WellKnown.ExportActivity, "x.xml", "<x/>"u8.ToArray());
 
         var first = await env.Client.DequeueAsync(WellKnown.ExportActivity, None);
         Assert.Null(await env.Client.DequeueAsync(WellKnown.ExportActivity, None));
-        await Task.Delay(2200);
+        serviceClock.Advance(TimeSpan.FromMilliseconds(2200));
         var again = await env.Client.DequeueAsync(WellKnown.ExportActivity, None);
 
         Assert.Equal(correlationId, first!.CorrelationId);

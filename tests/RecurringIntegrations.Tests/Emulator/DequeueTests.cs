@@ -9,6 +9,8 @@ using System.Threading.Tasks;
 using RecurringIntegrations.Emulator;
 using Xunit;
 
+using RecurringIntegrations.Tests.Support;
+
 namespace RecurringIntegrations.Tests.Emulator;
 
 public sealed class DequeueTests
@@ -64,12 +66,13 @@ public sealed class DequeueTests
     [Fact]
     public async Task Unacknowledged_message_is_redelivered_after_the_timeout_with_a_new_receipt_and_LastDequeueDateTime()
     {
-        await using var harness = await EmulatorHarness.StartAsync(o => o.RedeliveryTimeout = TimeSpan.FromMilliseconds(200));
+        var serviceClock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var harness = await EmulatorHarness.StartAsync(o => { o.RedeliveryTimeout = TimeSpan.FromMilliseconds(200); o.Time = serviceClock; });
         var correlationId = harness.Emulator.AddExportMessage(WellKnown.ExportActivity, "out.csv", [1]);
 
         var first = await DequeueAsync(harness);
         var before = DateTime.UtcNow;
-        await Task.Delay(250);
+        serviceClock.Advance(TimeSpan.FromMilliseconds(250));
         var second = await DequeueAsync(harness);
 
         Assert.Equal(correlationId.ToString(), second.GetProperty("CorrelationId").GetString());
@@ -83,13 +86,14 @@ public sealed class DequeueTests
     [Fact]
     public async Task Ack_with_the_original_body_stops_redelivery()
     {
-        await using var harness = await EmulatorHarness.StartAsync(o => o.RedeliveryTimeout = TimeSpan.FromMilliseconds(100));
+        var serviceClock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var harness = await EmulatorHarness.StartAsync(o => { o.RedeliveryTimeout = TimeSpan.FromMilliseconds(100); o.Time = serviceClock; });
         var correlationId = harness.Emulator.AddExportMessage(WellKnown.ExportActivity, "out.csv", [1]);
         using var dequeue = await harness.Http.GetAsync(DequeuePath);
         var original = await dequeue.Content.ReadAsStringAsync();
 
         using var ack = await harness.Http.PostAsync(AckPath, new StringContent(original, Encoding.UTF8, "application/json"));
-        await Task.Delay(150);
+        serviceClock.Advance(TimeSpan.FromMilliseconds(150));
         using var again = await harness.Http.GetAsync(DequeuePath);
 
         Assert.Equal(HttpStatusCode.OK, ack.StatusCode);
@@ -136,10 +140,11 @@ public sealed class DequeueTests
     [Fact]
     public async Task Ack_with_a_stale_pop_receipt_is_400_and_the_message_stays_pending()
     {
-        await using var harness = await EmulatorHarness.StartAsync(o => o.RedeliveryTimeout = TimeSpan.FromMilliseconds(100));
+        var serviceClock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var harness = await EmulatorHarness.StartAsync(o => { o.RedeliveryTimeout = TimeSpan.FromMilliseconds(100); o.Time = serviceClock; });
         harness.Emulator.AddExportMessage(WellKnown.ExportActivity, "out.csv", [1]);
         var stale = (await DequeueAsync(harness)).GetRawText();
-        await Task.Delay(150);
+        serviceClock.Advance(TimeSpan.FromMilliseconds(150));
         await DequeueAsync(harness);
 
         using var ack = await harness.Http.PostAsync(AckPath, new StringContent(stale, Encoding.UTF8, "application/json"));

@@ -4,6 +4,7 @@ using System.Net.Http;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
+using RecurringIntegrations.Tests.Support;
 using Xunit;
 
 namespace RecurringIntegrations.Tests.Emulator;
@@ -25,22 +26,20 @@ public sealed class ImportStatusTests
     [Fact]
     public async Task Import_goes_from_Enqueued_through_Processing_to_Processed()
     {
-        // Each status lasts 1.5 s: wide enough that a poll every 20 ms sees each one even on a loaded 2-core machine.
-        await using var harness = await EmulatorHarness.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMilliseconds(1500));
+        // Each status lasts one processing delay on the service's clock, which the test moves.
+        var serviceClock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var harness = await EmulatorHarness.StartAsync(o => { o.ProcessingDelay = TimeSpan.FromSeconds(1.5); o.Time = serviceClock; });
         var messageId = await harness.EnqueueAsync("a,b\n1,2");
 
-        var seen = new System.Collections.Generic.List<string>();
-        string status;
-        do
-        {
-            status = await harness.StatusOfAsync(messageId);
-            if (seen.Count == 0 || seen[^1] != status)
-                seen.Add(status);
-            await Task.Delay(20);
-        }
-        while (status != "Processed" && seen.Count < 4);
+        var seen = new System.Collections.Generic.List<string> { await harness.StatusOfAsync(messageId) };
+        serviceClock.Advance(TimeSpan.FromSeconds(1.49));
+        seen.Add(await harness.StatusOfAsync(messageId));
+        serviceClock.Advance(TimeSpan.FromSeconds(0.01));
+        seen.Add(await harness.StatusOfAsync(messageId));
+        serviceClock.Advance(TimeSpan.FromSeconds(1.5));
+        seen.Add(await harness.StatusOfAsync(messageId));
 
-        Assert.Equal(["Enqueued", "Processing", "Processed"], seen);
+        Assert.Equal(["Enqueued", "Enqueued", "Processing", "Processed"], seen);
         Assert.Equal("Processed", Assert.Single(harness.Emulator.State.Enqueued).Status);
     }
 
@@ -87,15 +86,15 @@ public sealed class ImportStatusTests
     [Fact]
     public async Task Execution_id_is_empty_then_the_zero_guid_before_processing_and_a_guid_after()
     {
-        // Windows of 1.5 s with the checks in their middles: a slow or early timer on a busy machine stays inside.
-        await using var harness = await EmulatorHarness.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMilliseconds(3000));
+        var serviceClock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var harness = await EmulatorHarness.StartAsync(o => { o.ProcessingDelay = TimeSpan.FromMilliseconds(3000); o.Time = serviceClock; });
         var messageId = await harness.EnqueueAsync("a");
         var body = $"{{\"_messageId\":\"{messageId}\"}}";
 
         var early = await harness.ActionValueAsync("GetExecutionIdByMessageId", body);
-        await Task.Delay(2200);
+        serviceClock.Advance(TimeSpan.FromMilliseconds(2200));
         var later = await harness.ActionValueAsync("GetExecutionIdByMessageId", body);
-        await Task.Delay(1200);
+        serviceClock.Advance(TimeSpan.FromMilliseconds(1200));
         var started = await harness.ActionValueAsync("GetExecutionIdByMessageId", body);
 
         Assert.Equal("", early);

@@ -59,7 +59,8 @@ public sealed class FolderImportTests
     [Fact]
     public async Task A_file_not_finished_in_time_waits_in_pending_and_the_next_run_settles_it_without_sending_it_again()
     {
-        await using var env = await Emulated.StartAsync(o => o.ProcessingDelay = TimeSpan.FromMilliseconds(400));
+        var serviceClock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var env = await Emulated.StartAsync(o => { o.ProcessingDelay = TimeSpan.FromMilliseconds(400); o.Time = serviceClock; });
         var inbox = Inbox(env, ("slow.csv", "ID\nS\n"));
         var first = new Recorder<FolderImportResult>();
         var import = Import(env, inbox);
@@ -70,7 +71,7 @@ public sealed class FolderImportTests
 
         // A new file of the same name waits until the first one is settled.
         File.WriteAllText(Path.Combine(inbox, "slow.csv"), "ID\nS2\n");
-        await Task.Delay(900);
+        serviceClock.Advance(TimeSpan.FromMilliseconds(900));
         var second = new Recorder<FolderImportResult>();
         await Import(env, inbox).RunAsync(second.Callbacks(), None);
 

@@ -264,10 +264,11 @@ public class BadInputTests
     [Fact]
     public async Task Row31_ack_with_a_superseded_pop_receipt()
     {
-        await using var env = await Emulated.StartAsync(o => o.RedeliveryTimeout = TimeSpan.FromMilliseconds(200));
+        var serviceClock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var env = await Emulated.StartAsync(o => { o.RedeliveryTimeout = TimeSpan.FromMilliseconds(200); o.Time = serviceClock; });
         env.Emulator.AddExportMessage(WellKnown.ExportActivity, "a.xml", "<a/>"u8.ToArray());
         var first = await env.Client.DequeueAsync(WellKnown.ExportActivity, None);
-        await Task.Delay(300);
+        serviceClock.Advance(TimeSpan.FromMilliseconds(300));
         await env.Client.DequeueAsync(WellKnown.ExportActivity, None);
         await FailsAsync(() => env.Client.AcknowledgeAsync(WellKnown.ExportActivity, first!.RawJson, None), "RequestRejected", D365ErrorCategory.InvalidArgument);
         Assert.Equal(1, env.Emulator.State.PendingExports(WellKnown.ExportActivity));
