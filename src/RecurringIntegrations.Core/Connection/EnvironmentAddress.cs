@@ -47,8 +47,8 @@ namespace RecurringIntegrations.Core.Connection
         /// Where to fetch a DownloadLocation. Behind the production load balancer the service hands out http://host(:80)/...
         /// for its own host: that is rewritten to the environment's own scheme and port. Any other host is refused, so the
         /// token never leaves the environment and a file that is not the message's own is never saved and acknowledged.
-        /// An on-premises environment's link is under its path; one that is not (an AOS behind the gateway may build it
-        /// from the path it saw, without the gateway's prefix) gets the path put in front, as every other call has it.
+        /// An on-premises environment's link under its path is used as it is; one on its host without the path (no public
+        /// source shows which the service sends) gets the path put in front, since nothing there answers outside it.
         /// </summary>
         public static Uri ResolveDownloadLocation(Uri environment, string? downloadLocation)
         {
