@@ -57,11 +57,12 @@ namespace RecurringIntegrations.Core.Connection
                 throw ErrorCatalog.DownloadLocationInvalid.Create(downloadLocation);
             if (!IsSameHost(location, environment))
                 throw ErrorCatalog.DownloadLocationForeignHost.Create(location.Host, environment.Host);
-            var builder = new UriBuilder(location) { Scheme = environment.Scheme, Host = environment.Host, Port = environment.Port };
+            var resolved = new UriBuilder(location) { Scheme = environment.Scheme, Host = environment.Host, Port = environment.Port }.Uri;
             var basePath = environment.AbsolutePath.TrimEnd('/');
-            if (basePath.Length > 0 && !IsUnder(location.AbsolutePath, basePath))
-                builder.Path = basePath + location.AbsolutePath;
-            return builder.Uri;
+            // Both in their escaped form, joined as text: the link's %7B...%7D must not be escaped twice.
+            return basePath.Length == 0 || IsUnder(resolved.AbsolutePath, basePath)
+                ? resolved
+                : new Uri(resolved.GetLeftPart(UriPartial.Authority) + basePath + resolved.PathAndQuery);
         }
 
         /// <summary>The path is the base path or below it (a whole segment, any case: the gateway matches it so).</summary>
