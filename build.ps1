@@ -8,6 +8,8 @@
     Analyze       : PSScriptAnalyzer 1.25.0 with PSScriptAnalyzerSettings.psd1 over the shipped scripts, the manifest
                     and build.ps1.
     Demo          : builds, starts the emulator, runs module/Examples/Demo.ps1 against it, stops the emulator.
+                    With -OnPremises the emulator is an on-premises environment (the API under /namespaces/AXSF,
+                    sign-in with AD FS) and the demo connects to it as to one.
     Package       : builds in Release, signs when a certificate is given, and writes a PowerShell Gallery package
                     (nupkg) to out/packages (PSResourceGet).
     AutomationZip : builds in Release, signs when a certificate is given, and writes out/packages/RecurringIntegrations.zip,
@@ -16,6 +18,8 @@
     EmulatorTool  : packs the emulator as a .NET tool (command d365-emulator) into out/tool:
                     dotnet tool install --global --prerelease --add-source out/tool RecurringIntegrations.Emulator
     Clean         : removes out/ and every bin/ and obj/ folder.
+.PARAMETER OnPremises
+    Demo: run against an on-premises environment (an environment URL with a path, an AD FS authority host).
 .PARAMETER CertificatePath
     Sign, Package, AutomationZip: the code-signing certificate as a PFX file.
 .PARAMETER CertificatePassword
@@ -27,6 +31,8 @@
 .EXAMPLE
     ./build.ps1 -Task Demo
 .EXAMPLE
+    ./build.ps1 -Task Demo -OnPremises
+.EXAMPLE
     ./build.ps1 -Task Test
 .EXAMPLE
     ./build.ps1 -Task Package -CertificatePath ./codesign.pfx -CertificatePassword (Read-Host -AsSecureString) -TimestampServer http://timestamp.digicert.com
@@ -37,6 +43,7 @@ param(
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Debug',
+    [switch] $OnPremises,
     [string] $CertificatePath,
     [securestring] $CertificatePassword,
     [string] $CertificateThumbprint,
@@ -84,7 +91,9 @@ function Invoke-Demo {
         Set-Content -Path (Join-Path $exports 'vendors.xml') -Value '<Document><VendVendorV2Entity VENDORACCOUNTNUMBER="V001"/></Document>'
         Set-Content -Path (Join-Path $exports 'products.xml') -Value '<Document><EcoResReleasedProductV2Entity ITEMNUMBER="A100"/></Document>'
 
-        $emulator = Start-D365Emulator -Configuration $Configuration -ArgumentList '--export-folder', $exports, '--processing-delay-ms', '1000'
+        $emulatorOptions = @('--export-folder', $exports, '--processing-delay-ms', '1000')
+        if ($OnPremises) { $emulatorOptions += '--on-premises' }
+        $emulator = Start-D365Emulator -Configuration $Configuration -ArgumentList $emulatorOptions
         Import-Module (Join-Path $moduleDir 'RecurringIntegrations.psd1') -Force
         $connect = $emulator.ConnectParameters
         & (Join-Path $root 'module/Examples/Demo.ps1') @connect -ImportActivity $emulator.Ready.importActivity `

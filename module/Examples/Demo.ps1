@@ -9,11 +9,18 @@
         -ClientId 00000000-0000-0000-0000-000000000001 -ClientSecret $secret `
         -ImportActivity 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01 -ExportActivity 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a02 `
         -InputFolder .\in -OutputFolder .\out -ReportFolder .\report
+.EXAMPLE
+    # On-premises: the environment's URL with its path, AD FS as the authority host, no tenant.
+    ./Demo.ps1 -Environment https://ax.contoso.com/namespaces/AXSF -AuthorityHost https://adfs.contoso.com/adfs `
+        -ClientId 00000000-0000-0000-0000-000000000001 -ClientSecret $secret `
+        -ImportActivity 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a01 -ExportActivity 6ab0c2f1-3d1e-4c5f-9a11-0d2b7f3e1a02 `
+        -InputFolder .\in -OutputFolder .\out -ReportFolder .\report
 #>
 [CmdletBinding()]
 param(
     [Parameter(Mandatory)] [string] $Environment,
-    [Parameter(Mandatory)] [string] $TenantId,
+    # Microsoft Entra ID's tenant; left out for AD FS (an -AuthorityHost ending in /adfs).
+    [string] $TenantId,
     [Parameter(Mandatory)] [string] $ClientId,
     [Parameter(Mandatory)] [securestring] $ClientSecret,
     [Parameter(Mandatory)] [guid] $ImportActivity,
@@ -28,7 +35,9 @@ param(
 $ErrorActionPreference = 'Stop'
 
 # 1. Connect: the token is fetched now, so a wrong secret fails here.
-Connect-D365 -Environment $Environment -TenantId $TenantId -ClientId $ClientId -ClientSecret $ClientSecret `
+$tenant = @{}
+if ($TenantId) { $tenant.TenantId = $TenantId }
+Connect-D365 -Environment $Environment @tenant -ClientId $ClientId -ClientSecret $ClientSecret `
     -AuthorityHost $AuthorityHost -SkipCertificateCheck:$SkipCertificateCheck | Format-Table
 
 # 2. Import: one message per file.

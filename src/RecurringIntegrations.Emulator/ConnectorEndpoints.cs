@@ -305,7 +305,7 @@ internal sealed class ConnectorEndpoints
         var authority = _options.HttpDownloadLocation
             ? $"http://{host}:80"
             : $"{context.Request.Scheme}://{host}{Wire.PortSuffix(context)}";
-        return $"{authority}/api/connector/download/%7B{message.ActivityId}%7D?correlation-id={message.CorrelationId}&blob={message.BlobId}";
+        return $"{authority}{context.Request.PathBase}/api/connector/download/%7B{message.ActivityId}%7D?correlation-id={message.CorrelationId}&blob={message.BlobId}";
     }
 
     private static async Task<(Guid CorrelationId, string? PopReceipt)?> ReadAckAsync(HttpContext context)

@@ -46,17 +46,23 @@ public sealed class D365Emulator : IAsyncDisposable
         _throttle = options.Throttling is { } throttling ? new Throttle(throttling) : null;
         BaseUri = null!;
         Environment = null!;
+        Audience = null!;
         AuthorityHost = null!;
         ManagedIdentityEndpoint = null!;
     }
 
-    /// <summary>The environment's root, e.g. https://127.0.0.1:54321/.</summary>
+    /// <summary>The environment's root, e.g. https://127.0.0.1:54321/ (on-premises https://127.0.0.1:54321/namespaces/AXSF/).</summary>
     public Uri BaseUri { get; private set; }
 
-    /// <summary>The environment URL as clients write it: lower case, no trailing slash, no default port (the token audience).</summary>
+    /// <summary>The environment URL as clients write it: lower case, no trailing slash, no default port; on-premises with
+    /// its path (<see cref="EmulatorOptions.BasePath"/>).</summary>
     public string Environment { get; private set; }
 
-    /// <summary>The same server playing login.microsoftonline.com: authority = AuthorityHost + TenantId.</summary>
+    /// <summary>The token audience: the environment's scheme, host and port, never its path.</summary>
+    public string Audience { get; private set; }
+
+    /// <summary>The same server playing login.microsoftonline.com (authority = AuthorityHost + TenantId), or on-premises
+    /// the AD FS farm (https://127.0.0.1:port/adfs, no tenant).</summary>
     public Uri AuthorityHost { get; private set; }
 
     /// <summary>Full URL of the App Service style managed identity endpoint (IDENTITY_ENDPOINT).</summary>
@@ -118,7 +124,7 @@ public sealed class D365Emulator : IAsyncDisposable
     public MetadataEndpoints Metadata { get; }
 
     /// <summary>The authority MSAL is given: AuthorityHost + "/" + TenantId.</summary>
-    public string Authority => $"{Environment}/{Options.TenantId}";
+    public string Authority => $"{Audience}/{Options.TenantId}";
 
     /// <summary>The token endpoint the authority implies.</summary>
     public Uri TokenEndpoint => new($"{Authority}/oauth2/v2.0/token");
@@ -166,10 +172,11 @@ public sealed class D365Emulator : IAsyncDisposable
         await app.StartAsync(ct);
 
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        emulator.Environment = EnvironmentUrl(options.UseHttps, new Uri(address).Port);
+        emulator.Audience = EnvironmentUrl(options.UseHttps, new Uri(address).Port);
+        emulator.Environment = emulator.Audience + options.BasePath;
         emulator.BaseUri = new Uri(emulator.Environment + "/");
-        emulator.AuthorityHost = emulator.BaseUri;
-        emulator.ManagedIdentityEndpoint = new Uri(emulator.Environment + "/msi/token");
+        emulator.AuthorityHost = new Uri(emulator.Audience + (options.BasePath is null ? "/" : "/adfs"));
+        emulator.ManagedIdentityEndpoint = new Uri(emulator.Audience + "/msi/token");
         return emulator;
     }
 
@@ -253,6 +260,8 @@ public sealed class D365Emulator : IAsyncDisposable
                 context.SetEndpoint(HttpMethods.IsPut(context.Request.Method) ? putBlob : getBlob);
             return next(context);
         });
+        if (Options.BasePath is { } basePath)
+            app.Use((context, next) => UnderBasePathAsync(context, next, basePath));
         app.UseRouting();
         if (_throttle is not null)
             app.UseMiddleware<ThrottlingMiddleware>(_throttle);
@@ -269,6 +278,30 @@ public sealed class D365Emulator : IAsyncDisposable
         foreach (var root in new[] { "/api/{**rest}", "/data/{**rest}" })
             app.Map(root, context => Wire.WriteODataErrorAsync(context, 404, $"No HTTP resource was found that matches the request URI '{context.Request.Path}'."))
                 .WithMetadata(new Operation("Unknown", OperationAccess.Service));
+    }
+
+    /// <summary>
+    /// On-premises the API answers under the environment's path only (docs/protocol.md, "On-premises"): the path becomes the
+    /// request's PathBase for the routes, and an /api, /data or /Metadata call without it gets a 302 to the same call under it.
+    /// </summary>
+    private static Task UnderBasePathAsync(HttpContext context, RequestDelegate next, string basePath)
+    {
+        var request = context.Request;
+        if (context.GetEndpoint() is not null)
+            return next(context);
+        if (request.Path.StartsWithSegments(basePath, StringComparison.OrdinalIgnoreCase, out var matched, out var rest))
+        {
+            request.PathBase = matched;
+            request.Path = rest.HasValue ? rest : "/";
+        }
+        else if (request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase) ||
+                 request.Path.StartsWithSegments("/data", StringComparison.OrdinalIgnoreCase) ||
+                 request.Path.StartsWithSegments("/Metadata", StringComparison.OrdinalIgnoreCase))
+        {
+            context.Response.Redirect($"{IdentityEndpoints.Origin(context)}{basePath}{request.Path}{request.QueryString}");
+            return Task.CompletedTask;
+        }
+        return next(context);
     }
 
     private Endpoint StorageEndpoint(string operation) =>

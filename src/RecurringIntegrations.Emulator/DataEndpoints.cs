@@ -114,7 +114,7 @@ internal sealed class DataEndpoints(EmulatorOptions options, EmulatorState state
 
     private static Task WriteValueAsync(HttpContext context, string value)
     {
-        var odataContext = $"{IdentityEndpoints.Origin(context)}/data/$metadata#Edm.String";
+        var odataContext = $"{IdentityEndpoints.Origin(context)}{context.Request.PathBase}/data/$metadata#Edm.String";
         return Wire.WriteJsonAsync(context, 200, Wire.ODataContentType, w =>
         {
             w.WriteStartObject();

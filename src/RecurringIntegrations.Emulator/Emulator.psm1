@@ -24,8 +24,9 @@ function Start-D365Emulator {
         --port 0 and --ready-file, plus -ArgumentList. The emulator process itself is started (not
         'dotnet run', whose child would outlive a stopped parent), so Stop-D365Emulator really stops it.
         Returns an object with Process, Ready (the ready file's data: environment, authorityHost, tenantId, clientId,
-        clientSecret, importActivity, exportActivity, managedIdentityEndpoint, managedIdentityHeader), WorkFolder
-        (ready file and logs) and ConnectParameters (a hashtable to splat into Connect-D365).
+        clientSecret, importActivity, exportActivity, managedIdentityEndpoint, managedIdentityHeader, basePath), WorkFolder
+        (ready file and logs) and ConnectParameters (a hashtable to splat into Connect-D365; with '--on-premises' the
+        environment under its path and the AD FS authority host, without a tenant).
     .PARAMETER ArgumentList
         More emulator options, for example '--export-folder', $folder, '--scenario', './throttled.json'
         (d365-emulator --help lists them).
@@ -87,20 +88,23 @@ function Start-D365Emulator {
         throw
     }
     $ready = Get-Content -LiteralPath $readyFile -Raw | ConvertFrom-Json
+    $connect = @{
+        Environment          = $ready.environment
+        AuthorityHost        = $ready.authorityHost
+        TenantId             = $ready.tenantId
+        ClientId             = $ready.clientId
+        ClientSecret         = ConvertTo-SecureString $ready.clientSecret -AsPlainText -Force
+        # The emulator's certificate is self-signed; never use this switch against a real environment.
+        SkipCertificateCheck = $true
+    }
+    # On-premises (--on-premises): the environment has a path and the authority host is AD FS, which has no tenant.
+    if ($ready.PSObject.Properties['basePath'] -and $ready.basePath) { $connect.Remove('TenantId') }
     [pscustomobject]@{
         PSTypeName        = 'RecurringIntegrations.Emulator'
         Process           = $process
         Ready             = $ready
         WorkFolder        = $work
-        ConnectParameters = @{
-            Environment          = $ready.environment
-            AuthorityHost        = $ready.authorityHost
-            TenantId             = $ready.tenantId
-            ClientId             = $ready.clientId
-            ClientSecret         = ConvertTo-SecureString $ready.clientSecret -AsPlainText -Force
-            # The emulator's certificate is self-signed; never use this switch against a real environment.
-            SkipCertificateCheck = $true
-        }
+        ConnectParameters = $connect
     }
 }
 

@@ -18,6 +18,13 @@ public sealed class EmulatorOptions
     /// <summary>Port on 127.0.0.1; 0 picks a free one.</summary>
     public int Port { get; set; }
 
+    /// <summary>On-premises: the API answers under this path only (<see cref="OnPremisesPath"/>), a call without it gets a
+    /// 302 to the same call under it, and clients sign in at the AD FS token endpoint. Null: a cloud environment.</summary>
+    public string? BasePath { get; set; }
+
+    /// <summary>Where every on-premises environment serves its API (the gateway's namespace of the AOS).</summary>
+    public const string OnPremisesPath = "/namespaces/AXSF";
+
     public string TenantId { get; set; } = "00000000-0000-0000-0000-00000000a1a1";
 
     public string ClientId { get; set; } = "00000000-0000-0000-0000-00000000c1c1";

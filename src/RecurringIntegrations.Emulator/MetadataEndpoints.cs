@@ -39,7 +39,8 @@ public sealed class MetadataEndpoints
         var skip = int.TryParse(context.Request.Query["$skiptoken"], NumberStyles.None, CultureInfo.InvariantCulture, out var token) ? token : 0;
         var entities = Entities;
         var page = entities.Skip(skip).Take(Math.Max(1, options.DataEntitiesPageSize)).ToArray();
-        var origin = IdentityEndpoints.Origin(context);
+        // On-premises the links carry the environment's path.
+        var origin = IdentityEndpoints.Origin(context) + context.Request.PathBase;
         return Wire.WriteJsonAsync(context, 200, Wire.ODataContentType, w =>
         {
             w.WriteStartObject();

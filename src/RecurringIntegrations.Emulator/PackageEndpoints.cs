@@ -108,7 +108,7 @@ public sealed class PackageEndpoints
         DataEndpoints.MapAction(routes, "GetExecutionSummaryPageUrl", async context =>
         {
             if (await ReadExecutionAsync(context) is not { } paged) return;
-            var page = $"{IdentityEndpoints.Origin(context)}/?mi=DMFExecutionSummary&cmp={Uri.EscapeDataString(paged.LegalEntityId)}&executionId={Uri.EscapeDataString(paged.ExecutionId)}";
+            var page = $"{IdentityEndpoints.Origin(context)}{context.Request.PathBase}/?mi=DMFExecutionSummary&cmp={Uri.EscapeDataString(paged.LegalEntityId)}&executionId={Uri.EscapeDataString(paged.ExecutionId)}";
             await WriteValueAsync(context, "Edm.String", w => w.WriteString("value", page));
         });
 
@@ -448,7 +448,7 @@ public sealed class PackageEndpoints
 
     private static Task WriteValueAsync(HttpContext context, string type, Action<Utf8JsonWriter> writeValue)
     {
-        var odataContext = $"{IdentityEndpoints.Origin(context)}/data/$metadata#{type}";
+        var odataContext = $"{IdentityEndpoints.Origin(context)}{context.Request.PathBase}/data/$metadata#{type}";
         return Wire.WriteJsonAsync(context, 200, Wire.ODataContentType, w =>
         {
             w.WriteStartObject();

@@ -13,6 +13,8 @@ internal static class Program
         Options:
           --port N                  port on 127.0.0.1 (default 0: a free one; the line printed at start names it)
           --http                    serve plain http instead of https with a self-signed certificate
+          --on-premises             an on-premises environment: the API under /namespaces/AXSF (a call without the
+                                    path gets a 302), sign-in at the AD FS token endpoint /adfs/oauth2/token
           --export-certificate PATH write the server certificate (DER .cer) to PATH, for clients to trust it instead of
                                     skipping certificate checks
           --data-folder DIR         keep queues, messages, package executions, blobs and the certificate in DIR, so they
@@ -86,6 +88,7 @@ internal static class Program
                         return 0;
                     case "--port": options.Port = Number(); break;
                     case "--http": options.UseHttps = false; break;
+                    case "--on-premises": options.BasePath = EmulatorOptions.OnPremisesPath; break;
                     case "--export-certificate": certificateFile = Path.GetFullPath(Value()); break;
                     case "--data-folder": options.DataFolder = Path.GetFullPath(Value()); break;
                     case "--environment": ScenarioFiles.ApplyEnvironment(Value(), options); break;
@@ -198,6 +201,7 @@ internal static class Program
             managedIdentityHeader = emulator.Options.ManagedIdentityHeader,
             serverCertificateThumbprint = emulator.ServerCertificate.Thumbprint,
             proxy = proxy?.ToString().TrimEnd('/'),
+            basePath = emulator.Options.BasePath,
         };
         var temporary = path + ".tmp";
         await File.WriteAllTextAsync(temporary, JsonSerializer.Serialize(details, new JsonSerializerOptions { WriteIndented = true }));

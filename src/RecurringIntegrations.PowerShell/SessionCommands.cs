@@ -23,7 +23,7 @@ namespace RecurringIntegrations.PowerShell
         public const string FederatedTokenFileSet = "FederatedTokenFile";
         public const string DeviceCodeSet = "DeviceCode";
 
-        /// <summary>The environment URL, for example https://contoso.operations.dynamics.com.</summary>
+        /// <summary>The environment URL, for example https://contoso.operations.dynamics.com; on-premises with its path (https://ax.contoso.com/namespaces/AXSF).</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
         public string Environment { get; set; } = string.Empty;

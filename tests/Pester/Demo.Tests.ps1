@@ -51,4 +51,19 @@ Describe 'build.ps1 -Task Demo' {
         @(Get-ChildItem $temp -Directory -Filter 'd365-emulator-*') | Should -BeNullOrEmpty
         Remove-Item $temp -Recurse -Force -ErrorAction SilentlyContinue
     }
+
+    It 'runs the same round against an on-premises environment with -OnPremises: the URL with its path, AD FS sign-in' {
+        Remove-Item $reportFolder -Recurse -Force -ErrorAction SilentlyContinue
+        $output = & $powershell -NoProfile -NonInteractive -File (Join-Path $repositoryRoot 'build.ps1') -Task Demo -OnPremises 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because ($output -join "`n")
+
+        # Connect-D365's row shows the environment with its path; every call under it answered (a call without it is redirected).
+        ($output -join "`n") | Should -Match 'https://127\.0\.0\.1:\d+/namespaces/AXSF\s'
+        $rows = @(Import-Csv (Join-Path $reportFolder 'import-report.csv'))
+        $rows.Count | Should -Be 3
+        @($rows | Where-Object Status -eq 'Processed').Count | Should -Be 2
+        ($rows | Where-Object FileName -eq 'customer-groups-bad.csv').Status | Should -Be 'ProcessedWithErrors'
+        @(Import-Csv (Join-Path $reportFolder 'import-errors.csv')).Count | Should -Be 2
+        Get-Content (Join-Path $reportFolder 'import-report.html') -Raw | Should -Match '2 file\(s\) saved and acknowledged'
+    }
 }

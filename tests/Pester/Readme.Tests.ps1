@@ -327,12 +327,24 @@ Describe 'README: Connecting, tokens and federated credentials from elsewhere' {
     It 'with a device code, approved as a person would' {
         (Invoke-ReadmeCommand 'Connect-D365 -Environment $environment -TenantId $tenant -ClientId $app -DeviceCode').AuthenticationKind | Should -Be 'DeviceCode'
     }
+}
 
-    It 'with AD FS' {
-        $adfs = 'Connect-D365 -Environment $environment -AuthorityHost https://adfs.contoso.com/adfs -ClientId $app -ClientSecret $secret'
+Describe 'README: Connecting to an on-premises environment' {
+    It 'with AD FS and the URL with its path' {
+        $adfs = 'Connect-D365 -Environment https://ax.contoso.com/namespaces/AXSF -AuthorityHost https://adfs.contoso.com/adfs -ClientId $app -ClientSecret $secret'
         $readme.Contains($adfs) | Should -BeTrue
-        & ([scriptblock]::Create($adfs.Replace('https://adfs.contoso.com/adfs', "$environment/adfs"))) |
-            Select-Object -ExpandProperty AuthorityHost | Should -Be "$environment/adfs"
+        $onPremises = Start-D365Emulator -ArgumentList '--on-premises', '--client-id', $app
+        try {
+            $session = & ([scriptblock]::Create($adfs.Replace('https://ax.contoso.com/namespaces/AXSF', $onPremises.Ready.environment).
+                Replace('https://adfs.contoso.com/adfs', $onPremises.Ready.authorityHost)))
+            $session.Environment | Should -Be $onPremises.Ready.environment
+            $session.AuthorityHost | Should -Be $onPremises.Ready.authorityHost
+            # A call under the path is answered (one without it would be redirected).
+            Receive-D365Dequeue -ActivityId $exportJob -OutputPath (Join-Path $work 'on-premises') -ErrorAction Stop | Should -BeNullOrEmpty
+        }
+        finally {
+            Stop-D365Emulator $onPremises
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
-# The ways in beyond a secret: a token provider, a client assertion from a file or a script, device code, AD FS.
-# Each signs in against the standalone emulator and runs enqueue, status, dequeue and ack.
+# The ways in beyond a secret: a token provider, a client assertion from a file or a script, device code, AD FS, and an
+# on-premises environment (its URL with a path, AD FS). Each signs in against the standalone emulator and runs enqueue,
+# status, dequeue and ack.
 
 BeforeAll {
     $repositoryRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
@@ -243,5 +244,50 @@ Describe 'Connect-D365 with an AD FS authority host' {
         $secret = ConvertTo-SecureString $ready.clientSecret -AsPlainText -Force
         { Connect-D365 -Environment $ready.environment -AuthorityHost $ready.authorityHost -ClientId $ready.clientId -ClientSecret $secret `
             -SkipCertificateCheck -WarningAction SilentlyContinue -ErrorAction Stop } | Should -Throw -ErrorId 'TenantIdMissing*'
+    }
+}
+
+Describe 'Connect-D365 to an on-premises environment' {
+    BeforeAll {
+        $onPremisesExports = Join-Path $work 'on-premises-exports'
+        New-Item -ItemType Directory -Path $onPremisesExports -Force | Out-Null
+        '<Export><Row>on-premises</Row></Export>' | Set-Content -Path (Join-Path $onPremisesExports 'export.xml')
+        # The API under /namespaces/AXSF (a call without the path is redirected, so none can lose it), AD FS sign-in.
+        $script:onPremises = Start-D365Emulator -ArgumentList '--on-premises', '--processing-delay-ms', '200', '--export-folder', $onPremisesExports
+    }
+
+    AfterAll {
+        if ($script:onPremises) { Stop-D365Emulator $script:onPremises }
+    }
+
+    It 'signs in with AD FS and a client secret for the URL with its path, and enqueues, waits, dequeues and acknowledges' {
+        $environment = $onPremises.Ready.environment
+        $environment | Should -BeLike 'https://127.0.0.1:*/namespaces/AXSF'
+        $onPremises.Ready.authorityHost | Should -BeLike 'https://127.0.0.1:*/adfs'
+        $onPremises.ConnectParameters.ContainsKey('TenantId') | Should -BeFalse
+
+        $secret = ConvertTo-SecureString $onPremises.Ready.clientSecret -AsPlainText -Force
+        $session = Connect-D365 -Environment "$environment/" -AuthorityHost $onPremises.Ready.authorityHost -ClientId $onPremises.Ready.clientId `
+            -ClientSecret $secret -SkipCertificateCheck -WarningAction SilentlyContinue
+        $session.Environment | Should -Be $environment
+        $session.AuthenticationKind | Should -Be 'ClientSecret'
+
+        $result = Invoke-RoundTrip 'on-premises' -ErrorVariable failures
+        $failures | Should -BeNullOrEmpty
+        $result.Statuses | Should -Be 'Processed'
+        $result.Received | Should -Be 1
+        $result.Saved | Should -Be 1
+        $origin = ([uri] $environment).GetLeftPart('Authority')
+        $exported = (Invoke-RestMethod -Uri "$origin/emulator/messages" -SkipCertificateCheck).exports
+        @($exported | Where-Object acknowledged).Count | Should -Be 1
+    }
+
+    It 'says UnexpectedRedirect, naming the whole URL to give, when the environment is given without its path' {
+        $secret = ConvertTo-SecureString $onPremises.Ready.clientSecret -AsPlainText -Force
+        $origin = ([uri] $onPremises.Ready.environment).GetLeftPart('Authority')
+        Connect-D365 -Environment $origin -AuthorityHost $onPremises.Ready.authorityHost -ClientId $onPremises.Ready.clientId `
+            -ClientSecret $secret -SkipCertificateCheck -WarningAction SilentlyContinue | Out-Null
+        { Receive-D365Dequeue -ActivityId $ready.exportActivity -OutputPath (Join-Path $work 'no-path') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'UnexpectedRedirect*' -ExpectedMessage '*/namespaces/AXSF*'
     }
 }

@@ -44,7 +44,7 @@ namespace RecurringIntegrations.Core.Api
             var query = new StringBuilder();
             if (!string.IsNullOrWhiteSpace(entityName)) query.Append(query.Length == 0 ? '?' : '&').Append("entity=").Append(Uri.EscapeDataString(entityName!.Trim()));
             if (!string.IsNullOrWhiteSpace(company)) query.Append(query.Length == 0 ? '?' : '&').Append("company=").Append(Uri.EscapeDataString(company!.Trim()));
-            var uri = new Uri(_session.EnvironmentUri, "/api/connector/enqueue/" + activityId.ToString("D") + query);
+            var uri = EnvironmentAddress.Combine(_session.EnvironmentUri, "/api/connector/enqueue/" + activityId.ToString("D") + query);
             var message = Pipeline.CreateMessage("Enqueue", () => UploadRequest(uri, filePath, length, externalIdentifier), ReadMessageIdAsync, _verbose);
             message.Resend = UploadResendRule.Instance;
             // A slow link must still finish a large file: the try's time limit grows with the file (at least 256 KB/s).
@@ -63,7 +63,7 @@ namespace RecurringIntegrations.Core.Api
         /// <summary>Takes the next message off an export queue; null when the queue is empty (204).</summary>
         public Task<DequeueResult?> DequeueAsync(Guid activityId, CancellationToken cancellationToken)
         {
-            var uri = new Uri(_session.EnvironmentUri, "/api/connector/dequeue/" + activityId.ToString("D"));
+            var uri = EnvironmentAddress.Combine(_session.EnvironmentUri, "/api/connector/dequeue/" + activityId.ToString("D"));
             return Pipeline.SendAsync(Pipeline.CreateMessage("Dequeue", () => new HttpRequestMessage(HttpMethod.Get, uri),
                 (response, _) => ReadDequeueAsync(activityId, response), _verbose), cancellationToken);
         }
@@ -105,7 +105,7 @@ namespace RecurringIntegrations.Core.Api
         {
             if (string.IsNullOrWhiteSpace(dequeueResponse))
                 throw ErrorCatalog.AckBodyMissing.Create();
-            var uri = new Uri(_session.EnvironmentUri, "/api/connector/ack/" + activityId.ToString("D"));
+            var uri = EnvironmentAddress.Combine(_session.EnvironmentUri, "/api/connector/ack/" + activityId.ToString("D"));
             return Pipeline.SendAsync(Pipeline.CreateMessage("Acknowledge", () => new HttpRequestMessage(HttpMethod.Post, uri)
             {
                 Content = new StringContent(dequeueResponse, Utf8, "application/json"),
@@ -162,7 +162,7 @@ namespace RecurringIntegrations.Core.Api
         /// </summary>
         internal Task<JsonElement> PostActionAsync(string action, string json, ResendRule resend, CancellationToken cancellationToken)
         {
-            var uri = new Uri(_session.EnvironmentUri, DataActions + action);
+            var uri = EnvironmentAddress.Combine(_session.EnvironmentUri, DataActions + action);
             var message = Pipeline.CreateMessage(action, () => new HttpRequestMessage(HttpMethod.Post, uri) { Content = new StringContent(json, Utf8, "application/json") },
                 async (response, _) =>
                 {

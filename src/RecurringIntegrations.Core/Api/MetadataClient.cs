@@ -29,12 +29,12 @@ namespace RecurringIntegrations.Core.Api
         public async Task<IReadOnlyList<DataEntity>> GetDataEntitiesAsync(CancellationToken cancellationToken)
         {
             var entities = new List<DataEntity>();
-            Uri? page = new Uri(_session.EnvironmentUri, DataEntitiesPath);
+            Uri? page = EnvironmentAddress.Combine(_session.EnvironmentUri, DataEntitiesPath);
             while (page != null)
             {
                 var current = page;
                 var message = _session.Pipeline.CreateMessage("DataEntities", () => new HttpRequestMessage(HttpMethod.Get, current),
-                    async (response, _) => ReadPage(await response.Content.ReadAsStringAsync().ConfigureAwait(false), response, entities), _verbose);
+                    async (response, _) => ReadPage(current, await response.Content.ReadAsStringAsync().ConfigureAwait(false), response, entities), _verbose);
                 page = await _session.Pipeline.SendAsync(message, cancellationToken).ConfigureAwait(false);
             }
             return entities;
@@ -48,7 +48,7 @@ namespace RecurringIntegrations.Core.Api
         public async Task<DataManagementRefresh> InitializeDataManagementAsync(TimeSpan? answerTimeout, CancellationToken cancellationToken)
         {
             var refresh = new DataManagementRefresh { Environment = _session.Environment, StartedAt = _session.Time.GetLocalNow() };
-            var uri = new Uri(_session.EnvironmentUri, "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities." + InitializeAction);
+            var uri = EnvironmentAddress.Combine(_session.EnvironmentUri, "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities." + InitializeAction);
             var message = _session.Pipeline.CreateMessage(InitializeAction,
                 () => new HttpRequestMessage(HttpMethod.Post, uri) { Content = new StringContent("{}", new UTF8Encoding(false), "application/json") },
                 (response, _) => Task.FromResult(true), _verbose);
@@ -68,8 +68,11 @@ namespace RecurringIntegrations.Core.Api
             return refresh;
         }
 
-        /// <summary>Adds the page's entities and returns the next page, which must be on the environment (the token goes there).</summary>
-        private Uri? ReadPage(string body, HttpResponseMessage response, List<DataEntity> entities)
+        /// <summary>
+        /// Adds the page's entities and returns the next page, which must be on the environment (the token goes there). A
+        /// relative link is read against the page it came on, so an on-premises environment's path stays in it.
+        /// </summary>
+        private Uri? ReadPage(Uri page, string body, HttpResponseMessage response, List<DataEntity> entities)
         {
             if (ResponseErrors.LooksLikeHtml(response.Content?.Headers.ContentType?.MediaType, body))
                 throw ResponseErrors.WebPageInsteadOfJson("DataEntities", body, response.StatusCode);
@@ -83,7 +86,7 @@ namespace RecurringIntegrations.Core.Api
                     if (element.ValueKind == JsonValueKind.Object) entities.Add(Read(element));
                 var next = Json.GetString(root, "@odata.nextLink");
                 if (string.IsNullOrWhiteSpace(next)) return null;
-                var nextUri = new Uri(_session.EnvironmentUri, next);
+                var nextUri = new Uri(page, next);
                 if (!string.Equals(nextUri.Host, _session.EnvironmentUri.Host, StringComparison.OrdinalIgnoreCase) || nextUri.Port != _session.EnvironmentUri.Port)
                     throw ResponseErrors.MalformedJson("DataEntities", "@odata.nextLink leads to another host (" + nextUri.Host + ")");
                 return nextUri;

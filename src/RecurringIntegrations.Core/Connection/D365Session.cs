@@ -57,7 +57,7 @@ namespace RecurringIntegrations.Core.Connection
         {
             Proxy = proxy;
             EnvironmentUri = environment;
-            Environment = EnvironmentAddress.ToAudience(environment);
+            Environment = EnvironmentAddress.ToText(environment);
             AuthenticationKind = options.Credential.Kind;
             switch (options.Credential)
             {
@@ -88,6 +88,7 @@ namespace RecurringIntegrations.Core.Connection
             set => Volatile.Write(ref _default, value);
         }
 
+        /// <summary>The environment's URL with its path, if it has one (on-premises: https://ax.contoso.com/namespaces/AXSF).</summary>
         public string Environment { get; }
         public string AuthenticationKind { get; }
         public string? TenantId { get; }

@@ -182,7 +182,7 @@ namespace RecurringIntegrations.Core.Errors
             "{0}: the service answered {1} {2}.", "Check the environment URL; if it is right, try again later.");
         public static readonly ErrorEntry UnexpectedRedirect = new ErrorEntry("UnexpectedRedirect", InvalidOperation,
             "{0}: the environment answered with a redirect ({1}) to '{2}'.",
-            "On-premises environments answer the recurring-integration connector with a redirect: the API is available in cloud environments only. Check the environment URL.");
+            "An on-premises environment serves its API under a path and redirects calls that lack it: give the whole URL, for example -Environment https://ax.contoso.com/namespaces/AXSF. Otherwise check the environment URL. The token is never sent on to a redirect's target.");
         /// <summary>{1}: " titled '<the page's title>'", or nothing.</summary>
         public static readonly ErrorEntry UnexpectedWebPage = new ErrorEntry("UnexpectedWebPage", InvalidData,
             "{0}: the service answered with a web page{1} instead of JSON.",

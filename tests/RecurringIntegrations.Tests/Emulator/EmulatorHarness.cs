@@ -17,7 +17,7 @@ internal sealed class EmulatorHarness : IAsyncDisposable
     private EmulatorHarness(D365Emulator emulator)
     {
         Emulator = emulator;
-        Http = CreateClient(emulator.IssueToken(emulator.Environment));
+        Http = CreateClient(emulator.IssueToken(emulator.Audience));
     }
 
     public D365Emulator Emulator { get; }
@@ -67,7 +67,8 @@ internal sealed class EmulatorHarness : IAsyncDisposable
     /// <summary>Posts an OData action and returns the status and the raw body.</summary>
     public async Task<(int Status, string Body)> ActionAsync(string action, string jsonBody)
     {
-        using var response = await Http.PostAsync(ActionPath + action, new StringContent(jsonBody, Encoding.UTF8, "application/json"));
+        // Relative to the environment's root, which on-premises has a path.
+        using var response = await Http.PostAsync(ActionPath.TrimStart('/') + action, new StringContent(jsonBody, Encoding.UTF8, "application/json"));
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 

@@ -324,6 +324,7 @@ public sealed class ProductTests : IDisposable
     [InlineData("--throttle-rate")]
     [InlineData("--throttle-window-ms")]
     [InlineData("--throttle-in-flight")]
+    [InlineData("--on-premises")]
     [InlineData("--help")]
     [InlineData("/emulator/reset")]
     [InlineData("file-missing")]

@@ -231,7 +231,7 @@ public class BadInputTests
         await using var env = await Emulated.StartAsync();
         env.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/dequeue", Kind = FaultKind.Status, StatusCode = 302 });
         var error = await FailsAsync(() => env.Client.DequeueAsync(WellKnown.ExportActivity, None), "UnexpectedRedirect", D365ErrorCategory.InvalidOperation);
-        Assert.Contains("cloud environments only", error.Message);
+        Assert.Contains("https://ax.contoso.com/namespaces/AXSF", error.Message);
     }
 
     [Fact]
