@@ -84,19 +84,23 @@ namespace RecurringIntegrations.Core.Folders
         private bool BuildsPackage(string path) =>
             !string.Equals(Path.GetExtension(path), ".zip", StringComparison.OrdinalIgnoreCase) && !string.IsNullOrWhiteSpace(EntityName);
 
+        /// <summary>A .zip that is not a package, or a data file without <see cref="EntityName"/> and <see cref="SourceFormat"/>; also a file that cannot be read.</summary>
         public override D365Exception? Refuse(string path)
         {
-            if (BuildsPackage(path)) return null;
+            if (BuildsPackage(path))
+                return string.IsNullOrWhiteSpace(SourceFormat) ? ErrorCatalog.PackageSourceFormatMissing.Create(path) : null;
             try
             {
                 DataPackages.EnsureIsPackage(path);
                 return null;
             }
-            catch (D365Exception ex) when (ex.Entry == ErrorCatalog.NotADataPackage)
+            catch (D365Exception ex) when (ex.Entry == ErrorCatalog.NotADataPackage && !string.Equals(Path.GetExtension(path), ".zip", StringComparison.OrdinalIgnoreCase))
             {
-                return string.Equals(Path.GetExtension(path), ".zip", StringComparison.OrdinalIgnoreCase)
-                    ? ex
-                    : ErrorCatalog.PackageInboxRawFile.Create(path, definitionGroupId);
+                return ErrorCatalog.PackageInboxRawFile.Create(path, definitionGroupId);
+            }
+            catch (D365Exception ex)
+            {
+                return ex;
             }
         }
 
@@ -128,7 +132,20 @@ namespace RecurringIntegrations.Core.Folders
             }
             finally
             {
-                if (built != null) File.Delete(built);
+                if (built != null) DeleteBuilt(built);
+            }
+        }
+
+        /// <summary>The package built for a data file is a copy in the temp folder: one left behind (held by a scanner) costs nothing but space.</summary>
+        private static void DeleteBuilt(string path)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                // Left for the temp folder's cleanup.
             }
         }
 

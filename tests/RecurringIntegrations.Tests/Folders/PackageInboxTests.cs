@@ -133,6 +133,15 @@ public sealed class PackageInboxTests
         Assert.True(File.Exists(Path.Combine(inbox, "groups.csv")) && File.Exists(Path.Combine(inbox, "broken.zip")));
         Assert.Empty(env.Emulator.Packages.Executions);
 
+        // -EntityName without the data project's source format cannot build a package: refused before anything moves.
+        var noFormat = Import(env, inbox);
+        noFormat.EntityName = "Customer groups";
+        var unformatted = new Recorder<FolderImportResult>();
+        await noFormat.RunAsync(unformatted.Callbacks(), None);
+        Assert.Equal("PackageSourceFormatMissing", Assert.Single(unformatted.Errors, e => ((string)e.Target).EndsWith("groups.csv")).Error.ErrorId);
+        Assert.True(File.Exists(Path.Combine(inbox, "groups.csv")));
+        Assert.DoesNotContain(FolderJournal.Read(Path.Combine(inbox, "journal.csv")), e => e.File == "groups.csv");
+
         File.Delete(Path.Combine(inbox, "broken.zip"));
         var import = Import(env, inbox);
         import.EntityName = "Customer groups";
