@@ -3,10 +3,10 @@ using System.Management.Automation;
 namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
-    /// What the folder workflows (Invoke-D365FolderImport, Invoke-D365FolderExport) share: the folder, the job's activity,
-    /// how many transfers at once, and the journal that makes a run safe to repeat.
+    /// What the folder workflows (Invoke-D365FolderImport, Invoke-D365FolderExport) share: the folder, how many transfers
+    /// at once, and the journal that makes a run safe to repeat. Each names its job itself (a package inbox has no activity).
     /// </summary>
-    public abstract class FolderCmdlet : ActivityCmdlet
+    public abstract class FolderCmdlet : TransferCmdlet
     {
         /// <summary>The folder the run works in; its state folders and journal are kept inside it.</summary>
         [Parameter(Mandatory = true, Position = 0)]

@@ -12,6 +12,9 @@ namespace RecurringIntegrations.PowerShell
     [OutputType(typeof(FolderExportResult))]
     public sealed class InvokeD365FolderExportCommand : FolderCmdlet
     {
+        /// <summary>The recurring export job's activity id (a GUID, with or without braces).</summary>
+        [Parameter(Mandatory = true)]
+        public Guid ActivityId { get; set; }
 
         /// <summary>Unpack each package zip into a folder of its own instead of keeping the zip.</summary>
         [Parameter]

@@ -2,24 +2,48 @@ using System.Management.Automation;
 using RecurringIntegrations.Core.Folders;
 using RecurringIntegrations.Core.Model;
 using RecurringIntegrations.Core.Errors;
+using RecurringIntegrations.Core.Packages;
 
 namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
     /// Invoke-D365FolderImport: imports the files of an inbox folder, crash-safe, and sorts them into processed, failed,
-    /// pending and unconfirmed. One FolderImportResult per file handled.
+    /// pending and unconfirmed: enqueued to a recurring job (-ActivityId), or as data packages into a data project
+    /// (-DefinitionGroupId, -LegalEntityId). One FolderImportResult per file handled.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Invoke, "D365FolderImport", SupportsShouldProcess = true)]
+    [Cmdlet(VerbsLifecycle.Invoke, "D365FolderImport", SupportsShouldProcess = true, DefaultParameterSetName = EnqueueSet)]
     [OutputType(typeof(FolderImportResult))]
     public sealed class InvokeD365FolderImportCommand : FolderCmdlet
     {
-        /// <summary>The entity's display name as in the data project, for example 'Customer groups'. Leave out for data package jobs.</summary>
+        private const string EnqueueSet = "Enqueue", PackageSet = "Package";
+
+        /// <summary>The recurring import job's activity id (a GUID, with or without braces).</summary>
+        [Parameter(Mandatory = true, ParameterSetName = EnqueueSet)]
+        public Guid ActivityId { get; set; }
+
+        /// <summary>A package inbox: the data project's name (the service calls it definitionGroupId); each zip is imported into it.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = PackageSet)]
+        [ValidateNotNullOrEmpty]
+        public string DefinitionGroupId { get; set; } = string.Empty;
+
+        /// <summary>A package inbox: the company to import into, for example usmf.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = PackageSet)]
+        [ValidateNotNullOrEmpty]
+        public string LegalEntityId { get; set; } = string.Empty;
+
+        /// <summary>The entity's display name as in the data project, for example 'Customer groups'. Leave out for data package jobs.
+        /// In a package inbox, each data file that is not a .zip is built into a package for this entity.</summary>
         [Parameter]
         [ArgumentCompleter(typeof(EntityNameCompleter))]
         public string? EntityName { get; set; }
 
+        /// <summary>A package inbox with -EntityName: the data project's source format of the data files, for example CSV-Unicode.</summary>
+        [Parameter(ParameterSetName = PackageSet)]
+        [ValidateNotNullOrEmpty]
+        public string? SourceFormat { get; set; }
+
         /// <summary>The legal entity; honoured only when the job has "Use company from message" on.</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = EnqueueSet)]
         public string? Company { get; set; }
 
         /// <summary>Which files of the inbox to send, as a file-name wildcard. Default: every file.</summary>
@@ -49,18 +73,25 @@ namespace RecurringIntegrations.PowerShell
 
         protected override void End()
         {
-            var import = new FolderImport(ActiveSession, Client, ActivityId, FolderPath)
+            var packageInbox = ParameterSetName == PackageSet;
+            if (packageInbox)
             {
-                EntityName = EntityName,
-                Company = Company,
-                Filter = Filter,
-                ThrottleLimit = ThrottleLimit,
-                Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
-                PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds),
-                Settle = TimeSpan.FromSeconds(SettleSeconds),
-                JournalPath = JournalFullPath,
-                Verbose = VerboseLines,
-            };
+                if (ActiveSession.SkipCertificateCheck) WriteWarning(PackageMessages.StorageSkipCertificateCheckWarning);
+                if (ThrottleLimit > 1) WriteWarning(Messages.FolderImportPackageThrottleWarning);
+            }
+            var import = packageInbox
+                ? new FolderImport(ActiveSession, Client, new DataPackageClient(ActiveSession, VerboseLines), DefinitionGroupId, LegalEntityId, FolderPath)
+                : new FolderImport(ActiveSession, Client, ActivityId, FolderPath);
+            import.EntityName = EntityName;
+            import.Company = Company;
+            import.SourceFormat = SourceFormat;
+            import.Filter = Filter;
+            import.ThrottleLimit = ThrottleLimit;
+            import.Timeout = TimeSpan.FromSeconds(TimeoutSeconds);
+            import.PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds);
+            import.Settle = TimeSpan.FromSeconds(SettleSeconds);
+            import.JournalPath = JournalFullPath;
+            import.Verbose = VerboseLines;
             try
             {
                 // Settling earlier runs moves files too: -WhatIf stops here, after showing which files a run would send.

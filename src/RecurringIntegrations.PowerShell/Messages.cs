@@ -20,6 +20,7 @@ namespace RecurringIntegrations.PowerShell
         public const string FolderImportActivity = "Importing the inbox {0}";
         public const string FolderImportAction = "Settle the files of earlier runs and import the new ones";
         public const string FolderImportStatus = "{0} of {1} files handled";
+        public const string FolderImportPackageThrottleWarning = "-ThrottleLimit has no effect on a package inbox: the service imports one package of a data project at a time.";
         public const string FolderExportAction = "Save the waiting export messages of activity {0} here and acknowledge them";
 
         public const string AckAction = "Acknowledge on activity {0}";

@@ -158,6 +158,43 @@ Describe 'README: Folder workflows' {
     }
 }
 
+Describe 'README: an inbox of data packages' {
+    BeforeAll {
+        Push-Location $work
+        New-Item -ItemType Directory -Path packages, packagedata | Out-Null
+        'CUSTGROUP', '80' | Set-Content packagedata/groups.csv
+        New-D365DataPackage -Path packagedata/groups.csv -EntityName 'Customer groups' -SourceFormat CSV-Unicode -OutputPath packages/groups.zip | Out-Null
+        'CUSTGROUP', '90' | Set-Content packages/raw.csv
+        # Older than the settle time, as files dropped a while ago.
+        Get-ChildItem packages | ForEach-Object { $_.LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(-1) }
+        $PSDefaultParameterValues['Invoke-D365FolderImport:PollIntervalSeconds'] = 1
+        $connect = $emulator.ConnectParameters
+        Connect-D365 @connect | Out-Null
+    }
+    AfterAll {
+        $PSDefaultParameterValues.Remove('Invoke-D365FolderImport:PollIntervalSeconds')
+        Pop-Location
+    }
+
+    It 'imports the package into the data project and refuses the data file, which stays in the inbox' {
+        $out = Invoke-ReadmeCommand "Invoke-D365FolderImport -Path .\packages -DefinitionGroupId 'Customer groups import' -LegalEntityId usmf" 2>&1
+        $rows = @($out | Where-Object { $_.PSTypeNames -contains 'RecurringIntegrations.FolderImportResult' })
+        $errors = @($out | Where-Object { $_ -is [Management.Automation.ErrorRecord] })
+        $rows.Count | Should -Be 1
+        $rows[0].FileName | Should -Be 'groups.zip'
+        $rows[0].Outcome | Should -Be 'Processed'
+        $rows[0].Status | Should -Be 'Succeeded'
+        $rows[0].ExecutionId | Should -Not -BeNullOrEmpty
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'PackageInboxRawFile*'
+        Test-Path (Join-Path $work 'packages/processed/groups.zip') | Should -BeTrue
+        Test-Path (Join-Path $work 'packages/raw.csv') | Should -BeTrue
+        $journal = @(Import-Csv (Join-Path $work 'packages/journal.csv'))
+        ($journal | Where-Object File -eq 'groups.zip').Event | Should -Be @('Sending', 'Importing', 'Sent', 'Processed')
+        ($journal | Where-Object Event -eq 'Importing').MessageId | Should -Be $rows[0].ExecutionId
+    }
+}
+
 Describe 'README: Connecting' {
     AfterEach { (Get-D365Session).Environment | Should -Be $environment }
 

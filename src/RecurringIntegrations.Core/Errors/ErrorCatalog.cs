@@ -322,6 +322,9 @@ namespace RecurringIntegrations.Core.Errors
         public static readonly ErrorEntry NotADataPackage = new ErrorEntry("NotADataPackage", InvalidData,
             "'{0}' is not a data package: {1}.",
             "Build one with New-D365DataPackage -Path <data file> -EntityName <entity> -SourceFormat <format> -OutputPath <zip>, or send a single data file with Send-D365Enqueue.");
+        public static readonly ErrorEntry PackageInboxRawFile = new ErrorEntry("PackageInboxRawFile", InvalidData,
+            "'{0}' is not a data package, and the inbox imports into data project '{1}' as packages.",
+            "Give -EntityName (and -SourceFormat) to have a package built for each data file, or move the file out of the inbox; it stays there until then.");
         public static readonly ErrorEntry PackageNameInvalid = new ErrorEntry("PackageNameInvalid", InvalidArgument,
             "'{0}' cannot be a file name.", "Give -PackageName a plain name, for example CustomerGroups.");
         public static readonly ErrorEntry DefinitionGroupIdMissing = new ErrorEntry("DefinitionGroupIdMissing", InvalidArgument,

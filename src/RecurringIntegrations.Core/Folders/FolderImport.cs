@@ -6,6 +6,7 @@ using RecurringIntegrations.Core.Connection;
 using RecurringIntegrations.Core.Api;
 using static RecurringIntegrations.Core.Folders.JournalEvent;
 using RecurringIntegrations.Core.Files;
+using RecurringIntegrations.Core.Packages;
 
 namespace RecurringIntegrations.Core.Folders
 {
@@ -24,15 +25,36 @@ namespace RecurringIntegrations.Core.Folders
         private const int MaxStatusCalls = 8;
 
         private readonly string _inboxPath;
+        private readonly DataPackageClient? _packages;
+        private readonly string _definitionGroupId = string.Empty, _legalEntityId = string.Empty;
 
+        /// <summary>An inbox whose files are enqueued to a recurring job.</summary>
         public FolderImport(D365Session session, D365Client client, Guid activityId, string inboxPath)
             : base(session, client, activityId)
         {
             _inboxPath = inboxPath;
         }
 
+        /// <summary>
+        /// An inbox of data packages, each imported into the data project with the package API, one at a time (the service
+        /// refuses a second import of a data project while one runs).
+        /// </summary>
+        public FolderImport(D365Session session, D365Client client, DataPackageClient packages, string definitionGroupId, string legalEntityId, string inboxPath)
+            : base(session, client, Guid.Empty)
+        {
+            _packages = packages ?? throw new ArgumentNullException(nameof(packages));
+            if (string.IsNullOrWhiteSpace(definitionGroupId)) throw ErrorCatalog.DefinitionGroupIdMissing.Create();
+            if (string.IsNullOrWhiteSpace(legalEntityId)) throw ErrorCatalog.LegalEntityIdMissing.Create();
+            _definitionGroupId = definitionGroupId.Trim();
+            _legalEntityId = legalEntityId.Trim();
+            _inboxPath = inboxPath;
+        }
+
+        /// <summary>The entity of every file; in a package inbox, a data file (not a .zip) is built into a package for it.</summary>
         public string? EntityName { get; set; }
         public string? Company { get; set; }
+        /// <summary>A package inbox: the source format of the data files built into packages for <see cref="EntityName"/>.</summary>
+        public string? SourceFormat { get; set; }
         /// <summary>Which files of the inbox to send: a file-name wildcard (* and ?).</summary>
         public string Filter { get; set; } = "*";
         /// <summary>How long this run waits for the files it sent (and the pending ones) to finish.</summary>
@@ -40,6 +62,11 @@ namespace RecurringIntegrations.Core.Folders
         public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
         /// <summary>A file written to within this time, or whose size or time changes over it, is left for a later run.</summary>
         public TimeSpan Settle { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>
+        /// A package inbox: how long a run asks about the execution id of an import a stopped run may have started, while the
+        /// service has no record of it (right after a start it may not have one yet), before the file goes to 'unconfirmed'.
+        /// </summary>
+        public TimeSpan StartGrace { get; set; } = TimeSpan.FromSeconds(120);
         /// <summary>Where the verbose lines of a run go (a file skipped as not data).</summary>
         public Action<string>? Verbose { get; set; }
         /// <summary>Default: journal.csv in the inbox.</summary>
@@ -47,7 +74,11 @@ namespace RecurringIntegrations.Core.Folders
 
         public string InboxPath => _inboxPath;
 
-        public string SendActionText => "Enqueue to activity " + ActivityId.ToString("D");
+        public string SendActionText => Step().ActionText;
+
+        private ImportStep Step() => _packages is null
+            ? new EnqueueStep(Client, ActivityId, EntityName, Company)
+            : new PackageStep(Client, _packages, _definitionGroupId, _legalEntityId) { EntityName = EntityName, SourceFormat = SourceFormat };
 
         /// <summary>
         /// The inbox's files that the filter selects, in sending order, without touching anything (what -WhatIf shows). A run
@@ -86,6 +117,7 @@ namespace RecurringIntegrations.Core.Folders
             using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath), Session.Time, cancellationToken);
             var run = new ImportRun(this, inbox, journal, callbacks);
             run.Recover();
+            await run.ConfirmStartsAsync(cancellationToken).ConfigureAwait(false);
             await run.SendNewFilesAsync(cancellationToken).ConfigureAwait(false);
             await run.WaitForOutcomesAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -101,6 +133,7 @@ namespace RecurringIntegrations.Core.Folders
         private sealed class ImportRun(FolderImport import, string inbox, FolderJournal journal, OperationCallbacks<FolderImportResult> callbacks)
         {
             private readonly FolderImport _import = import;
+            private readonly ImportStep _step = import.Step();
             private readonly string _inbox = inbox;
             private readonly FolderJournal _journal = journal;
             private readonly OperationCallbacks<FolderImportResult> _callbacks = callbacks;
@@ -108,6 +141,9 @@ namespace RecurringIntegrations.Core.Folders
                 .ToDictionary(name => name, name => FolderFiles.StateFolder(inbox, name), StringComparer.Ordinal);
             private readonly List<InFlight> _inFlight = new List<InFlight>();
             private readonly HashSet<string> _busyNames = new HashSet<string>(FileNameComparer);
+            /// <summary>Packages whose import a stopped run may have started: their execution ids are asked about.</summary>
+            private readonly List<InFlight> _startsToConfirm = new List<InFlight>();
+            private DateTimeOffset? _deadline;
             private int _completed;
             private int _total;
 
@@ -126,6 +162,9 @@ namespace RecurringIntegrations.Core.Folders
                         case Sent when messageId.HasValue:
                             _inFlight.Add(new InFlight(name, file, messageId.Value));
                             break;
+                        case Importing when messageId.HasValue:
+                            _startsToConfirm.Add(new InFlight(name, file, messageId.Value));
+                            break;
                         case Pending when messageId.HasValue:
                         case Processed:
                         case Failed:
@@ -133,9 +172,13 @@ namespace RecurringIntegrations.Core.Folders
                         case Returned:
                             Replay(last!, file, messageId);
                             break;
+                        case Sending when _step.AnnouncesId:
+                            // The call that starts work comes only after its id is journalled: nothing was started.
+                            Guard(file, () => Return(name, file, "the run sending it stopped before its import was started"));
+                            break;
                         default:
                             // Its upload may have started and its answer never came: sending it again could make a duplicate.
-                            Guard(file, () => ToUnconfirmed(name, file, "the run sending it stopped before the service's answer was recorded"));
+                            Guard(file, () => ToUnconfirmed(name, file, "the run sending it stopped before the service's answer was recorded", null));
                             break;
                     }
                 }
@@ -159,6 +202,46 @@ namespace RecurringIntegrations.Core.Folders
                         _busyNames.Add(Path.GetFileName(file));
             }
 
+            /// <summary>
+            /// Asks the service about each execution id a stopped run journalled before starting its import: one the service has
+            /// goes on as sent; one it still has no record of after <see cref="StartGrace"/> may yet have been on its way, so its
+            /// file goes to 'unconfirmed'. A question that fails leaves the file in 'sending' for the next run. Never imported
+            /// again blindly.
+            /// </summary>
+            public async Task ConfirmStartsAsync(CancellationToken cancellationToken)
+            {
+                var time = _import.Session.Time;
+                foreach (var item in _startsToConfirm)
+                {
+                    string status;
+                    try
+                    {
+                        var until = time.GetUtcNow() + _import.StartGrace;
+                        while ((status = await _step.StatusAsync(item.MessageId, cancellationToken).ConfigureAwait(false)) == ImportStep.NotKnown &&
+                               time.GetUtcNow() < until)
+                            await time.Delay(_import.PollInterval, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+                    {
+                        _callbacks.OnError(item.Path, Failures.AsD365(ex,
+                            $"Asking about execution {item.MessageId} ({item.Name}), whose import a stopped run may have started, failed; the file stays in 'sending' and the next run asks again"));
+                        continue;
+                    }
+                    if (status == ImportStep.NotKnown)
+                    {
+                        Guard(item.Path, () => ToUnconfirmed(item.Name, item.Path,
+                            $"the run importing it stopped before the service's answer was recorded, and the service has no record of execution {item.MessageId:D}", item.MessageId));
+                        continue;
+                    }
+                    _journal.Append(new JournalEntry
+                    {
+                        Event = Sent, File = item.Name, MessageId = item.MessageId, Status = status, Path = item.Path,
+                        Detail = "the service has the execution; the run that started it stopped before recording its answer",
+                    });
+                    _inFlight.Add(item);
+                }
+            }
+
             /// <summary>Completes a move whose journal line was written before the process died.</summary>
             private void Replay(JournalEntry entry, string source, Guid? messageId)
             {
@@ -176,7 +259,7 @@ namespace RecurringIntegrations.Core.Folders
                         });
                     }
                     if (entry.Event == Failed && !File.Exists(target + ErrorFileSuffix))
-                        WriteErrorFile(target + ErrorFileSuffix, $"Message {messageId} ended {entry.Status}. {entry.Detail}");
+                        WriteErrorFile(target + ErrorFileSuffix, $"{_step.IdNoun} {messageId} ended {entry.Status}. {entry.Detail}");
                     FolderFiles.Move(source, target, "The file stays where it is; the next run tries again.");
                     if (entry.Event == Pending)
                     {
@@ -196,6 +279,11 @@ namespace RecurringIntegrations.Core.Folders
                 candidates = await new SettleCheck(_import.Settle, _import.Session.Time, _callbacks.OnWarning, _callbacks.OnError)
                     .SettledAsync(candidates, cancellationToken).ConfigureAwait(false);
                 _total = _inFlight.Count + candidates.Count;
+                if (_step.OneAtATime)
+                {
+                    await SendOneAtATimeAsync(candidates, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
 
                 using var slots = new SemaphoreSlim(_import.ThrottleLimit);
                 var uploads = new List<Task>(candidates.Count);
@@ -216,6 +304,26 @@ namespace RecurringIntegrations.Core.Folders
                     }, cancellationToken));
                 }
                 await Task.WhenAll(uploads).ConfigureAwait(false);
+            }
+
+            /// <summary>
+            /// Each file is sent only once the one before (and what earlier runs left) is final. When one does not finish in
+            /// time, the rest stay in the inbox for a later run: the service would refuse to start them.
+            /// </summary>
+            private async Task SendOneAtATimeAsync(List<FileInfo> candidates, CancellationToken cancellationToken)
+            {
+                for (var next = 0; ; next++)
+                {
+                    if (!await WaitForOutcomesAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        var left = candidates.Count - next;
+                        if (left > 0)
+                            _callbacks.OnWarning($"{left} file(s) wait in the inbox: the service imports one package of a data project at a time and an earlier one has not finished. A later run sends them.");
+                        return;
+                    }
+                    if (next == candidates.Count) return;
+                    await SendAsync(candidates[next], cancellationToken).ConfigureAwait(false);
+                }
             }
 
             private List<FileInfo> ListInbox()
@@ -242,6 +350,12 @@ namespace RecurringIntegrations.Core.Folders
             private async Task SendAsync(FileInfo file, CancellationToken cancellationToken)
             {
                 var name = file.Name;
+                if (_step.Refuse(file.FullName) is { } refused)
+                {
+                    _callbacks.OnError(file.FullName, refused);
+                    Progress(name);
+                    return;
+                }
                 if (!await _callbacks.ConfirmAsync(file.FullName, _import.SendActionText, cancellationToken).ConfigureAwait(false)) return;
                 var sending = Path.Combine(_folders[SendingFolder], name);
                 _journal.Append(new JournalEntry { Event = Sending, File = name, Path = sending });
@@ -261,68 +375,103 @@ namespace RecurringIntegrations.Core.Folders
                 }
 
                 Guid messageId;
+                Guid? announced = null;
                 try
                 {
-                    messageId = await _import.Client.EnqueueAsync(_import.ActivityId, sending, _import.EntityName, _import.Company, name, cancellationToken).ConfigureAwait(false);
+                    messageId = await _step.SendAsync(sending, name, id =>
+                    {
+                        _journal.Append(new JournalEntry { Event = Importing, File = name, MessageId = id, Path = sending });
+                        announced = id;
+                    }, cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
-                    // The upload may have gone out: the file stays in 'sending' and the next run moves it to 'unconfirmed'.
+                    // The upload may have gone out: the file stays in 'sending' and the next run settles it.
                     throw;
                 }
-                catch (D365Exception ex) when (ex.Entry != ErrorCatalog.EnqueueOutcomeUnknown)
+                catch (Exception ex) when (!MayHaveStarted(ex, announced))
                 {
-                    // The service answered with a refusal, or the call never went out: it has no message, so the file may go again.
-                    Guard(sending, () =>
-                    {
-                        var back = FileNames.Free(_inbox, name);
-                        _journal.Append(new JournalEntry { Event = Returned, File = name, Path = back, Detail = ex.ErrorId + ": " + ex.Message });
-                        FolderFiles.Move(sending, back, "It stays in 'sending'; the next run moves it to 'unconfirmed'.");
-                    });
-                    _callbacks.OnError(file.FullName, ex);
+                    // The service answered with a refusal, or the call never went out: it has nothing of it, so the file may go again.
+                    var error = Failures.AsD365(ex, $"Sending '{name}' failed");
+                    Guard(sending, () => Return(name, sending, error.ErrorId + ": " + error.Message));
+                    _callbacks.OnError(file.FullName, error);
                     Progress(name);
                     return;
                 }
                 catch (Exception ex)
                 {
-                    Guard(sending, () => ToUnconfirmed(name, sending, ex.Message));
+                    Guard(sending, () => ToUnconfirmed(name, sending, ex.Message, announced));
                     return;
                 }
                 _journal.Append(new JournalEntry { Event = Sent, File = name, MessageId = messageId, Path = sending });
                 lock (_inFlight) _inFlight.Add(new InFlight(name, sending, messageId));
             }
 
-            private void ToUnconfirmed(string name, string source, string reason)
+            /// <summary>
+            /// Whether the service may have started work for a send that failed: not for an answered refusal, nor when the step
+            /// failed before the call that starts work (the package step announces its id first); otherwise it may.
+            /// </summary>
+            private bool MayHaveStarted(Exception ex, Guid? announced)
             {
-                var target = FileNames.Free(_folders[UnconfirmedFolder], name);
-                _journal.Append(new JournalEntry { Event = Unconfirmed, File = name, Path = target, Detail = reason });
-                FolderFiles.Move(source, target, "It stays in 'sending'; the next run tries again.");
-                Report(name, null, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
-                _callbacks.OnError(target, ErrorCatalog.EnqueueOutcomeUnknown.Create(
-                    $"'{name}' may or may not have reached the service ({reason}). It was moved to '{target}' and will not be sent again automatically.",
-                    $" Look for the external identifier '{name}' there; if it is not there, move the file back into the inbox to send it again."));
+                if (_step.AnnouncesId && announced is null) return false;
+                return !(ex is D365Exception answered) || answered.Entry == ErrorCatalog.EnqueueOutcomeUnknown || answered.Entry == ErrorCatalog.PackageOutcomeUnknown;
             }
 
-            public async Task WaitForOutcomesAsync(CancellationToken cancellationToken)
+            /// <summary>Moves a file from 'sending' back into the inbox: the service has nothing of it.</summary>
+            private void Return(string name, string sending, string reason)
             {
-                var waiter = new StatusWaiter(_import.Session, _import.Client) { Timeout = _import.Timeout, PollInterval = _import.PollInterval, MaxConcurrency = MaxStatusCalls };
+                var back = FileNames.Free(_inbox, name);
+                _journal.Append(new JournalEntry { Event = Returned, File = name, Path = back, Detail = reason });
+                FolderFiles.Move(sending, back, "It stays in 'sending'; the next run settles it.");
+            }
+
+            private void ToUnconfirmed(string name, string source, string reason, Guid? id)
+            {
+                var target = FileNames.Free(_folders[UnconfirmedFolder], name);
+                _journal.Append(new JournalEntry { Event = Unconfirmed, File = name, MessageId = id, Path = target, Detail = reason });
+                FolderFiles.Move(source, target, "It stays in 'sending'; the next run tries again.");
+                Report(name, id, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
+                _callbacks.OnError(target, _step.Unconfirmed(name, target, reason, id));
+            }
+
+            /// <summary>
+            /// Waits for the files in flight (taking them off the list) until this run's waiting time, which starts at its first
+            /// wait, is up; what is not final then goes to 'pending'. False when some did not finish.
+            /// </summary>
+            public async Task<bool> WaitForOutcomesAsync(CancellationToken cancellationToken)
+            {
+                List<InFlight> items;
+                lock (_inFlight)
+                {
+                    items = _inFlight.ToList();
+                    _inFlight.Clear();
+                }
+                if (items.Count == 0) return true;
+                var now = _import.Session.Time.GetUtcNow();
+                _deadline ??= now + _import.Timeout;
+                var left = _deadline.Value - now;
+                var waiter = new StatusWaiter(_import.Session, _import.Client)
+                {
+                    Timeout = left > TimeSpan.Zero ? left : TimeSpan.Zero, PollInterval = _import.PollInterval, MaxConcurrency = MaxStatusCalls,
+                };
                 var unfinished = await waiter.Loop<InFlight, string>(
-                    (item, token) => _import.Client.GetMessageStatusAsync(item.MessageId, token),
-                    MessageStatus.IsTerminalStatus,
+                    (item, token) => _step.StatusAsync(item.MessageId, token),
+                    _step.IsFinal,
                     (item, status) => SettleAsync(item, status, cancellationToken),
                     (item, last, ex) =>
                     {
-                        _callbacks.OnError(item.Path, Failures.AsD365(ex, $"Reading the status of message {item.MessageId} ({item.Name}) failed; the file waits in 'pending'"));
+                        _callbacks.OnError(item.Path, Failures.AsD365(ex, $"Reading the status of {_step.IdNoun.ToLowerInvariant()} {item.MessageId} ({item.Name}) failed; the file waits in 'pending'"));
                         Guard(item.Path, () => ToPending(item, last ?? string.Empty));
-                    }).RunAsync(_inFlight.ToList(), cancellationToken).ConfigureAwait(false);
-                if (unfinished.Count == 0) return;
+                    }).RunAsync(items, cancellationToken).ConfigureAwait(false);
+                if (unfinished.Count == 0) return true;
                 foreach (var (item, last) in unfinished) Guard(item.Path, () => ToPending(item, last));
                 _callbacks.OnWarning($"{unfinished.Count} file(s) did not finish processing within {_import.Timeout.TotalSeconds:0} s; they wait in '{_folders[PendingFolder]}' and a later run settles them. They are never sent again.");
+                return false;
             }
 
             private async Task SettleAsync(InFlight item, string status, CancellationToken cancellationToken)
             {
-                if (string.Equals(status, "Processed", StringComparison.OrdinalIgnoreCase))
+                if (_step.Succeeded(status))
                 {
                     Guard(item.Path, () => MoveTo(item, Processed, ProcessedFolder, status, null, null));
                     return;
@@ -331,14 +480,14 @@ namespace RecurringIntegrations.Core.Folders
                 string? unavailable = null;
                 try
                 {
-                    errors = await MessageQueries.ExecutionErrorsOfMessageAsync(_import.Client, item.MessageId, cancellationToken).ConfigureAwait(false);
+                    errors = await _step.ErrorsAsync(item.MessageId, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 {
                     unavailable = ex.Message;
                 }
                 Guard(item.Path, () => MoveTo(item, Failed, FailedFolder, status, errors.Count, target =>
-                    WriteErrorFile(target + ErrorFileSuffix, ErrorReport(item, status, errors, unavailable))));
+                    WriteErrorFile(target + ErrorFileSuffix, ErrorReport(_step.IdNoun, item, status, errors, unavailable))));
             }
 
             private void ToPending(InFlight item, string status)
@@ -371,7 +520,8 @@ namespace RecurringIntegrations.Core.Folders
                 _callbacks.OnResult(new FolderImportResult
                 {
                     FileName = name,
-                    MessageId = messageId,
+                    MessageId = _step.AnnouncesId ? null : messageId,
+                    ExecutionId = _step.AnnouncesId ? messageId?.ToString("D") ?? string.Empty : string.Empty,
                     Status = status,
                     Outcome = outcome,
                     Path = path,
@@ -399,11 +549,11 @@ namespace RecurringIntegrations.Core.Folders
                 }
             }
 
-            private static string ErrorReport(InFlight item, string status, IReadOnlyList<ExecutionError> errors, string? unavailable)
+            private static string ErrorReport(string idNoun, InFlight item, string status, IReadOnlyList<ExecutionError> errors, string? unavailable)
             {
                 var text = new StringBuilder();
                 text.AppendLine($"File: {item.Name}");
-                text.AppendLine($"Message {item.MessageId} ended {status}.");
+                text.AppendLine($"{idNoun} {item.MessageId} ended {status}.");
                 if (unavailable != null) text.AppendLine("The execution errors could not be read: " + unavailable);
                 foreach (var error in errors)
                 {

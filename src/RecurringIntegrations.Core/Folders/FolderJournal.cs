@@ -23,9 +23,12 @@ namespace RecurringIntegrations.Core.Folders
         Saved,
         Acknowledged,
         Missing,
+        /// <summary>A package is uploaded and its import is about to start under the execution id in MessageId (chosen by the
+        /// module): a run that stops before this line started nothing; one that stops after it asks the service about the id.</summary>
+        Importing,
     }
 
-    /// <summary>One line of a folder journal. MessageId is the import's message id, or the export's correlation id.</summary>
+    /// <summary>One line of a folder journal. MessageId is the import's message id (a package import's execution id), or the export's correlation id.</summary>
     public sealed class JournalEntry
     {
         /// <summary>When the line was written (set by <see cref="FolderJournal.Append"/>).</summary>

@@ -19,6 +19,8 @@ namespace RecurringIntegrations.Core.Model
     {
         public string FileName { get; set; } = string.Empty;
         public Guid? MessageId { get; set; }
+        /// <summary>A package inbox: the package's execution id (chosen by the module, journalled in the MessageId column); empty otherwise.</summary>
+        public string ExecutionId { get; set; } = string.Empty;
         /// <summary>The service's last status word, empty when the file never got a message id.</summary>
         public string Status { get; set; } = string.Empty;
         public FolderImportOutcome Outcome { get; set; }

@@ -220,7 +220,8 @@ namespace RecurringIntegrations.Core.Packages
         public D365Exception WaitTimedOut(PackageExecution execution) =>
             ErrorCatalog.ExecutionWaitTimeout.Create(execution.ExecutionId, Timeout.TotalSeconds, execution.Status);
 
-        private static bool IsNotFoundYet(D365Exception ex)
+        /// <summary>"Execution details were not found" (400 or 500), or "Bad request": the service has no record of the execution (yet).</summary>
+        internal static bool IsNotFoundYet(D365Exception ex)
         {
             var text = ex.ServiceMessage ?? string.Empty;
             return (ex.StatusCode == System.Net.HttpStatusCode.BadRequest || ex.StatusCode == System.Net.HttpStatusCode.InternalServerError) &&

@@ -6,6 +6,8 @@ using System.Linq;
 using System.Text;
 using System.Threading.Tasks;
 using RecurringIntegrations.Core.Folders;
+using RecurringIntegrations.Core.Packages;
+using System.Security.Cryptography;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Cmdlets;
 using Xunit;
@@ -147,6 +149,90 @@ public sealed class FolderKillTests
         }
     }
 
+    /// <summary>
+    /// The issue's must-show: a package inbox of 5 zips, the process SIGKILLed mid-run and run again, each package imported
+    /// exactly once. The two kills hit the two moments that matter: while a package's blob upload is under way (its import
+    /// never started: it goes back to the inbox), and once the service has started an import whose answer never reached
+    /// the process (its journalled execution id is asked about and the import goes on, not started again).
+    /// </summary>
+    [Fact]
+    public async Task Package_inbox_killed_during_an_upload_and_after_an_import_started_imports_each_package_exactly_once()
+    {
+        await using var emulator = await D365Emulator.StartAsync(new EmulatorOptions { UseHttps = false, ProcessingDelay = TimeSpan.FromMilliseconds(100) });
+        var inbox = Directory.CreateTempSubdirectory("ri-kill-packages-").FullName;
+        var data = Directory.CreateTempSubdirectory("ri-kill-packages-data-").FullName;
+        var hashes = new Dictionary<string, string>();
+        for (var i = 1; i <= 5; i++)
+        {
+            var csv = Path.Combine(data, $"groups-{i}.csv");
+            File.WriteAllText(csv, $"CUSTGROUP\r\n{i}0\r\n");
+            var zip = DataPackages.Create(new DataPackageRequest(new[] { new PackageEntity(csv) { EntityName = "Customer groups", SourceFormat = "CSV-Unicode" } },
+                Path.Combine(inbox, $"package-{i}.zip"))).FullName;
+            hashes[Path.GetFileName(zip)] = Hash(zip);
+        }
+        Process Run() => Start("package", inbox, emulator, "Customer groups import", "usmf");
+        try
+        {
+            // Kill 1: the second package's upload hangs on the storage; the process dies in it.
+            emulator.Faults.Add(new FaultRule { Operation = "PutBlob", Kind = FaultKind.Delay, Delay = TimeSpan.FromSeconds(60), SkipFirst = 1 });
+            await KillWhenAsync(Run(), () => emulator.Faults.Hits == 1);
+            Assert.Single(emulator.Packages.Executions);
+
+            // Kill 2: the service starts the third import but its answer is held back; the process dies waiting for it.
+            emulator.Faults.Clear();
+            emulator.Faults.Add(new FaultRule { PathContains = "ImportFromPackageAsync", Kind = FaultKind.SlowBody, Delay = TimeSpan.FromSeconds(60), SkipFirst = 1 });
+            await KillWhenAsync(Run(), () => emulator.Packages.Executions.Count == 3);
+            var held = emulator.Packages.Executions.Last();
+
+            emulator.Faults.Clear();
+            await RunToEndAsync(Run());
+
+            foreach (var name in hashes.Keys) Assert.True(File.Exists(Path.Combine(inbox, FolderImport.ProcessedFolder, name)), $"{name} is processed");
+            Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.SendingFolder)));
+            Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.UnconfirmedFolder)));
+            // The service's books: five imports, one of each package.
+            var executions = emulator.Packages.Executions;
+            Assert.Equal(5, executions.Count);
+            var imported = executions.Select(e => Hash(emulator.Blobs.BlobPath(e.PackageBlob!))).ToList();
+            Assert.Equal(hashes.Values.OrderBy(h => h), imported.OrderBy(h => h));
+            // The journal: package-2 went back to the inbox once; package-3's held import went on under its first execution id.
+            var journal = FolderJournal.Read(Path.Combine(inbox, "journal.csv"));
+            Assert.Single(journal, e => e.File == "package-2.zip" && e.Event == JournalEvent.Returned);
+            var third = journal.Where(e => e.File == "package-3.zip").ToList();
+            Assert.Equal(new[] { JournalEvent.Sending, JournalEvent.Importing, JournalEvent.Sent, JournalEvent.Processed }, third.Select(e => e.Event));
+            Assert.All(third.Skip(1), e => Assert.Equal(Guid.Parse(held.ExecutionId), e.MessageId));
+            foreach (var name in hashes.Keys)
+                Assert.Single(journal, e => e.File == name && e.Event == JournalEvent.Importing && e.MessageId.HasValue &&
+                                            executions.Any(x => x.ExecutionId == e.MessageId.Value.ToString("D")));
+            _output.WriteLine($"package inbox: 5 packages, 2 kills (SIGKILL), {executions.Count} imports on the service, journal lines {journal.Count}");
+        }
+        finally
+        {
+            Directory.Delete(inbox, recursive: true);
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    private static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
+
+    /// <summary>SIGKILLs the process once the condition holds (checked every 10 ms, for at most a minute).</summary>
+    private static async Task KillWhenAsync(Process started, Func<bool> condition)
+    {
+        using var process = started;
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data != null) output.Enqueue(e.Data); };
+        process.BeginOutputReadLine();
+        var patience = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (process.HasExited) Assert.Fail($"the run ended before the moment to kill it: {string.Join(" | ", output)} {process.StandardError.ReadToEnd()}");
+            Assert.True(patience.Elapsed < TimeSpan.FromMinutes(1), $"the moment to kill the run never came: {string.Join(" | ", output)}");
+            await Task.Delay(10);
+        }
+        process.Kill();
+        await process.WaitForExitAsync();
+    }
+
     private async Task<(int Kills, int Finished)> KillRepeatedlyAsync(string mode, string folder, D365Emulator emulator, Guid activity, int maxDelayMs)
     {
         var seed = Environment.TickCount;
@@ -175,9 +261,12 @@ public sealed class FolderKillTests
         return (kills, finished);
     }
 
-    private static async Task<int> RunToEndAsync(string mode, string folder, D365Emulator emulator, Guid activity)
+    private static Task<int> RunToEndAsync(string mode, string folder, D365Emulator emulator, Guid activity) =>
+        RunToEndAsync(Start(mode, folder, emulator, activity));
+
+    private static async Task<int> RunToEndAsync(Process started)
     {
-        using var process = Start(mode, folder, emulator, activity);
+        using var process = started;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
@@ -187,14 +276,17 @@ public sealed class FolderKillTests
         return lines.Count(l => l.StartsWith("row "));
     }
 
-    private static Process Start(string mode, string folder, D365Emulator emulator, Guid activity)
+    private static Process Start(string mode, string folder, D365Emulator emulator, Guid activity) =>
+        Start(mode, folder, emulator, activity.ToString(), Throttle.ToString());
+
+    private static Process Start(string mode, string folder, D365Emulator emulator, string job, string last)
     {
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
         var program = Path.Combine(BuiltModule.RepositoryRoot, "tests", "FolderKill", "bin", configuration, "net10.0", "FolderKill.dll");
         Assert.True(File.Exists(program), $"{program} is built with the tests");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in new[] { program, mode, folder, emulator.Environment, emulator.Options.TenantId, emulator.Options.ClientId,
-                     emulator.Options.ClientSecret, activity.ToString(), Throttle.ToString() })
+                     emulator.Options.ClientSecret, job, last })
             start.ArgumentList.Add(argument);
         return Process.Start(start)!;
     }
