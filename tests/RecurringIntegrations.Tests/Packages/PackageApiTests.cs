@@ -134,7 +134,7 @@ public sealed class PackageApiTests
         await using var _ = env;
         var (_, blobUrl) = await client.GetAzureWriteUrlAsync("raw.zip", CancellationToken.None);
         var raw = env.WriteFile("raw.csv", "A,B\r\n");
-        await client.Storage.UploadAsync(blobUrl, raw, new FileInfo(raw).Length, null, CancellationToken.None);
+        await client.Storage.UploadAsync(blobUrl, raw, new FileInfo(raw).Length, PackageImportRequest.DefaultBlockConcurrency, null, CancellationToken.None);
         var id = await client.ImportFromPackageAsync(blobUrl, "G", null, true, false, "usmf", CancellationToken.None);
 
         var done = await jobs.WaitAsync(new PackageExecution { ExecutionId = id }, CancellationToken.None);
