@@ -361,7 +361,8 @@ namespace RecurringIntegrations.Core.Packages
             {
                 var operation = attempt.Message.Operation;
                 var then = done is null ? string.Empty : " " + done;
-                if (attempt.Response is not { } response)
+                // No answer, or one whose body broke off or did not hold what it announced: the transfer failed, not the call.
+                if (attempt.Response is not { } response || failure.Status is null)
                     return ErrorCatalog.PackageStorageUnreachable.FromService(null, null, failure.Exception, operation, attempt.Request.RequestUri!.Host, failure.Description, then);
                 var status = (int)response.StatusCode;
                 var code = ErrorCode(response, attempt.ErrorBody);
