@@ -193,10 +193,12 @@ public sealed class BlobStore : IDisposable
             return;
         }
         var partial = BlobPath(blobName) + ".partial";
-        await using (var target = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+        // Azure commits a list without copying; here the blocks are joined, in large synchronous copies (a 256 MB package
+        // in 4 MiB blocks), so that the join costs as little of the client's time as it can.
+        using (var target = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1))
             foreach (var id in ids)
-                await using (var block = new FileStream(BlockPath(blobName, id), FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true))
-                    await block.CopyToAsync(target, context.RequestAborted);
+                using (var block = new FileStream(BlockPath(blobName, id), FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
+                    block.CopyTo(target, 1024 * 1024);
         File.Move(partial, BlobPath(blobName), overwrite: true);
         foreach (var id in ids.Distinct()) File.Delete(BlockPath(blobName, id));
         context.Response.StatusCode = StatusCodes.Status201Created;
