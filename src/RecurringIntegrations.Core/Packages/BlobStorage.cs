@@ -122,6 +122,8 @@ namespace RecurringIntegrations.Core.Packages
                 await Task.WhenAll(inFlight).ConfigureAwait(false);
                 crew.ThrowIfFailed();
             }
+            // Stopped between blocks, with none in flight to say so: the list is not whole and must not be committed.
+            cancellationToken.ThrowIfCancellationRequested();
 
             var list = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
             foreach (var blockId in blockIds) list.Append("<Latest>").Append(blockId).Append("</Latest>");
@@ -186,6 +188,7 @@ namespace RecurringIntegrations.Core.Packages
             var readers = (int)Math.Min(DownloadConcurrency, (total - RangeSize + RangeSize - 1) / RangeSize);
             await Task.WhenAll(Enumerable.Range(0, readers).Select(_ => crew.Run(ReadRangesAsync))).ConfigureAwait(false);
             crew.ThrowIfFailed();
+            cancellationToken.ThrowIfCancellationRequested();
         }
 
         /// <summary>One Get Blob of <paramref name="part"/> (a range, or the whole blob when its count is null), written into the landing file where it belongs.</summary>
@@ -235,7 +238,7 @@ namespace RecurringIntegrations.Core.Packages
                 throw Mismatch(part, $"announced {length} bytes for {expected}");
 
             var md5 = response.Content.Headers.ContentMD5;
-            using var hash = md5 is null ? null : MD5.Create();
+            using var hash = md5 is null ? null : CreateMd5();
             var buffer = new byte[CopyBufferSize];
             long written = 0;
             using (var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false))
@@ -263,6 +266,19 @@ namespace RecurringIntegrations.Core.Packages
             // An earlier try of the whole blob may have written further than this one.
             if (!ranged) landing.Truncate(written);
             return new Received(ranged, ranged ? response.Content.Headers.ContentRange!.Length!.Value : written);
+        }
+
+        /// <summary>MD5 for the Content-MD5 check, or null where the machine's FIPS policy forbids it (.NET Framework then throws): the length check remains.</summary>
+        private static MD5? CreateMd5()
+        {
+            try
+            {
+                return MD5.Create();
+            }
+            catch (Exception ex) when (ex is InvalidOperationException || ex is System.Reflection.TargetInvocationException || ex is PlatformNotSupportedException)
+            {
+                return null;
+            }
         }
 
         private static D365Exception Mismatch(Part part, string what) => ErrorCatalog.PackageDownloadMismatch.Create(
