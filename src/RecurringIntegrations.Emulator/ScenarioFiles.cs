@@ -44,6 +44,8 @@ internal static class ScenarioFiles
             };
         if (scenario.NotFoundStatusCode is { } status)
             options.ExecutionNotFoundStatusCode = status is 400 or 500 ? status : throw Bad(path, "notFoundStatusCode must be 400 or 500 (the service has been seen to answer both).");
+        if (scenario.StorageLatencyMs is { } latency)
+            options.StorageLatency = TimeSpan.FromMilliseconds(NotNegative(latency, "storageLatencyMs", path));
         if (scenario.AsyncPackageActions is { } asyncActions)
             options.AsyncPackageActions = asyncActions;
         if (scenario.Throttling is { } throttling)
@@ -148,7 +150,7 @@ internal static class ScenarioFiles
     private static ArgumentException Bad(string path, string problem) => new($"{path}: {problem}");
 
     private sealed record Scenario(int? ProcessingDelayMs, JsonElement? NotFoundFirst, int? NotFoundStatusCode, ThrottlingSection? Throttling, List<FaultSection>? Faults,
-        bool? AsyncPackageActions = null);
+        bool? AsyncPackageActions = null, int? StorageLatencyMs = null);
 
     private sealed record ThrottlingSection(double? CallsPerSecond, int? WindowMs, int? MaxInFlight);
 

@@ -39,6 +39,14 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public SwitchParameter Overwrite { get; set; }
 
+        /// <summary>
+        /// Blocks of a package above 64 MiB uploaded at once, 1 to 16 (default 4). Each block in flight holds 4 MiB of memory;
+        /// more help over a link with latency, 1 sends them one after the other.
+        /// </summary>
+        [Parameter]
+        [ValidateRange(PackageImportRequest.MinBlockConcurrency, PackageImportRequest.MaxBlockConcurrency)]
+        public int BlockConcurrency { get; set; } = PackageImportRequest.DefaultBlockConcurrency;
+
         /// <summary>Poll until the execution is Succeeded, PartiallySucceeded, Failed or Canceled, or -TimeoutSeconds pass.</summary>
         [Parameter]
         public SwitchParameter Wait { get; set; }
@@ -67,7 +75,7 @@ namespace RecurringIntegrations.PowerShell
 
             var activity = string.Format(PackageMessages.UploadActivity, System.IO.Path.GetFileName(path));
             PackageExecution? execution = null;
-            var request = new PackageImportRequest(path, DefinitionGroupId, LegalEntityId) { ExecutionId = ExecutionId, Overwrite = Overwrite };
+            var request = new PackageImportRequest(path, DefinitionGroupId, LegalEntityId) { ExecutionId = ExecutionId, Overwrite = Overwrite, BlockConcurrency = BlockConcurrency };
             try
             {
                 if (!RunForItem(path, async token => execution = await jobs.ImportAsync(request,

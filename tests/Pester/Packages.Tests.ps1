@@ -115,6 +115,17 @@ Describe 'Import-D365DataPackage and the pipeline' {
         $failures[0].ErrorDetails.RecommendedAction | Should -BeLike '*New-D365DataPackage*'
     }
 
+    It 'takes -BlockConcurrency from 1 to 16 (default 4) and refuses others before anything is sent' {
+        $zip = New-D365DataPackage -Path (New-DataFile 'blocks.csv' 'A') -EntityName 'Customer groups' -SourceFormat CSV-Unicode -OutputPath (Join-Path $work 'blocks.zip')
+        (Get-Command Import-D365DataPackage).Parameters['BlockConcurrency'].ParameterType | Should -Be ([int])
+        foreach ($wrong in 0, 17) {
+            { Import-D365DataPackage -Path $zip.FullName -DefinitionGroupId 'Blocks project' -LegalEntityId usmf -BlockConcurrency $wrong -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,RecurringIntegrations.PowerShell.ImportD365DataPackageCommand'
+        }
+        (Import-D365DataPackage -Path $zip.FullName -DefinitionGroupId 'Blocks project' -LegalEntityId usmf -BlockConcurrency 16 -Wait -PollIntervalSeconds 1).Status |
+            Should -Be 'Succeeded'
+    }
+
     It 'sends nothing with -WhatIf' {
         $zip = New-D365DataPackage -Path (New-DataFile 'wi.csv' 'A') -EntityName 'Customer groups' -SourceFormat CSV-Unicode -OutputPath (Join-Path $work 'wi.zip')
         Import-D365DataPackage -Path $zip.FullName -DefinitionGroupId 'WhatIf project' -LegalEntityId usmf -WhatIf | Should -BeNullOrEmpty

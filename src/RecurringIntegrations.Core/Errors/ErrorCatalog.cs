@@ -354,6 +354,12 @@ namespace RecurringIntegrations.Core.Errors
             "{0}", "The call was retried where that was safe. Try again later.");
         public static readonly ErrorEntry PackageStorageRejected = new ErrorEntry("PackageStorageRejected", InvalidOperation,
             "{0}", "The storage host refused the call as it was made: run the command again; if it fails the same way, report it with the output of Get-Error.");
+        /// <summary>{0}: the value given; {1}, {2}: the range.</summary>
+        public static readonly ErrorEntry BlockConcurrencyOutOfRange = new ErrorEntry("BlockConcurrencyOutOfRange", InvalidArgument,
+            "-BlockConcurrency {0} is outside {1} to {2}.", "Give -BlockConcurrency from {1} to {2} (default 4): each block in flight holds 4 MiB of memory.");
+        /// <summary>{0}: the call and what its answer said that does not fit what was asked or answered before.</summary>
+        public static readonly ErrorEntry PackageDownloadMismatch = new ErrorEntry("PackageDownloadMismatch", InvalidData,
+            "{0}", "The storage host's answer does not fit the package it described, so nothing was saved: run the command again; if it fails the same way, report it with the output of Get-Error.");
         /// <summary>{0}: the action; {1}: why it may have been taken; {2}: the tries ("once (0.4 s)").</summary>
         public static readonly ErrorEntry PackageOutcomeUnknown = new ErrorEntry("PackageOutcomeUnknown", ConnectionError,
             "{0}: {1}. Sent {2}.",

@@ -20,6 +20,7 @@ namespace RecurringIntegrations.Core.Files
         private readonly string _stays;
         private readonly Func<Exception, D365Exception> _otherFailure;
         private readonly byte[] _head = new byte[HeadLength];
+        private readonly SemaphoreSlim _positioned = new SemaphoreSlim(1, 1);
         private int _headLength;
         private bool _moved;
 
@@ -97,6 +98,44 @@ namespace RecurringIntegrations.Core.Files
                 throw LocalFailure(ex, PartialPath, _stays, _otherFailure);
             }
             Length += count;
+        }
+
+        /// <summary>
+        /// Writes at <paramref name="offset"/>, for a download that arrives in ranges at once: one write at a time, as the
+        /// file has one position. <see cref="Length"/> is then the end of the furthest write.
+        /// </summary>
+        public async Task WriteAtAsync(long offset, byte[] buffer, int count, CancellationToken cancellationToken)
+        {
+            await _positioned.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (offset == _headLength) KeepHead(buffer, count);
+                _stream.Position = offset;
+                await _stream.WriteAsync(buffer, 0, count, cancellationToken).ConfigureAwait(false);
+                Length = Math.Max(Length, offset + count);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw LocalFailure(ex, PartialPath, _stays, _otherFailure);
+            }
+            finally
+            {
+                _positioned.Release();
+            }
+        }
+
+        /// <summary>Cuts the file to <paramref name="length"/>: what an earlier, longer try of the same download left beyond it goes.</summary>
+        public void Truncate(long length)
+        {
+            try
+            {
+                _stream.SetLength(length);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw LocalFailure(ex, PartialPath, _stays, _otherFailure);
+            }
+            Length = length;
         }
 
         private void KeepHead(byte[] buffer, int count)

@@ -7,6 +7,7 @@ using System.Net.Http;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
+using Microsoft.AspNetCore.Http;
 using RecurringIntegrations.Emulator;
 using RecurringIntegrations.Tests.Cmdlets;
 using Xunit;
@@ -96,6 +97,46 @@ public sealed class ProductTests : IDisposable
 
         Assert.Equal(TimeSpan.FromSeconds(1), options.ProcessingDelay);
         Assert.Equal([("Enqueue", 429, 1), ("GetMessageStatus", 500, 1)], faults.Select(f => (f.Operation, f.StatusCode, f.Times)));
+    }
+
+    [Fact]
+    public async Task The_storage_answers_ranges_as_Azure_does_and_waits_the_scenarios_latency_first()
+    {
+        var options = new EmulatorOptions();
+        ScenarioFiles.ApplyScenario(Write("latency.json", """{ "storageLatencyMs": 40 }"""), options, new List<FaultRule>());
+        Assert.Equal(TimeSpan.FromMilliseconds(40), options.StorageLatency);
+        await using var harness = await Start(options, new List<FaultRule>());
+        const string blob = "ranges.bin";
+        harness.Emulator.Blobs.Store(blob, stream => stream.Write(Enumerable.Range(0, 100).Select(i => (byte)i).ToArray()));
+        var context = new DefaultHttpContext();
+        context.Request.Scheme = "https";
+        context.Request.Host = new HostString("127.0.0.1", harness.Emulator.BaseUri.Port);
+        var url = harness.Emulator.Blobs.SasUrl(context, blob, "r");
+
+        // No token goes to storage: a client of its own, not the harness's.
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
+        async Task<HttpResponseMessage> GetAsync(string? range)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (range is not null) request.Headers.TryAddWithoutValidation("Range", range);
+            return await http.SendAsync(request);
+        }
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var whole = await GetAsync(null);
+        var took = watch.Elapsed;
+        using var part = await GetAsync("bytes=10-19");
+        using var tail = await GetAsync("bytes=95-200");
+        using var past = await GetAsync("bytes=100-199");
+
+        Assert.True(took >= TimeSpan.FromMilliseconds(40), $"the call took {took.TotalMilliseconds} ms");
+        Assert.Equal((HttpStatusCode.OK, "bytes", 100), (whole.StatusCode, whole.Headers.AcceptRanges.Single(), (await whole.Content.ReadAsByteArrayAsync()).Length));
+        Assert.Equal(HttpStatusCode.PartialContent, part.StatusCode);
+        Assert.Equal("bytes 10-19/100", part.Content.Headers.ContentRange!.ToString());
+        Assert.Equal(Enumerable.Range(10, 10).Select(i => (byte)i), await part.Content.ReadAsByteArrayAsync());
+        Assert.Equal("bytes 95-99/100", tail.Content.Headers.ContentRange!.ToString());
+        Assert.Equal(5, (await tail.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal((HttpStatusCode.RequestedRangeNotSatisfiable, "InvalidRange"), (past.StatusCode, past.Headers.GetValues("x-ms-error-code").Single()));
     }
 
     [Theory]

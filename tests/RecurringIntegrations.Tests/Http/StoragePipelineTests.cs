@@ -35,7 +35,7 @@ public sealed class StoragePipelineTests : IDisposable
         var storage = new DataPackageClient(mocked.Session, mocked.VerboseLines.Enqueue).Storage;
         var path = Package();
 
-        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, null, CancellationToken.None);
+        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, 1, null, CancellationToken.None);
 
         Assert.True(upload.IsCompletedSuccessfully);
         var request = Assert.Single(mocked.Transport.Requests);
@@ -50,7 +50,7 @@ public sealed class StoragePipelineTests : IDisposable
         var storage = new DataPackageClient(mocked.Session, mocked.VerboseLines.Enqueue).Storage;
         var path = Package();
 
-        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, null, CancellationToken.None);
+        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, 1, null, CancellationToken.None);
         mocked.Step(5_000, upload);
 
         // 503: 0.5 s of backoff; 429 with Retry-After 2: 2 s, for this call alone.
@@ -67,7 +67,7 @@ public sealed class StoragePipelineTests : IDisposable
         var storage = new DataPackageClient(mocked.Session).Storage;
         var path = Package();
 
-        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, null, CancellationToken.None);
+        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, 1, null, CancellationToken.None);
         mocked.Step(1_000, upload);
 
         Assert.True(upload.IsCompletedSuccessfully);
@@ -81,7 +81,7 @@ public sealed class StoragePipelineTests : IDisposable
         var storage = new DataPackageClient(mocked.Session).Storage;
         var path = Package();
 
-        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, null, CancellationToken.None);
+        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, 1, null, CancellationToken.None);
 
         var error = Assert.IsType<D365Exception>(upload.Exception!.InnerException);
         Assert.Equal("PackageStorageRefused", error.ErrorId);
@@ -98,7 +98,7 @@ public sealed class StoragePipelineTests : IDisposable
         var storage = new DataPackageClient(mocked.Session).Storage;
         var path = Package();
 
-        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, null, CancellationToken.None);
+        var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, 1, null, CancellationToken.None);
         mocked.Step(20_000, upload);
 
         var error = Assert.IsType<D365Exception>(upload.Exception!.InnerException);

@@ -89,6 +89,40 @@ public sealed class PackageApiTests
     }
 
     [Fact]
+    public async Task A_large_package_goes_up_in_blocks_at_once_and_comes_back_in_ranges_at_once_byte_for_byte()
+    {
+        var random = new byte[300_000];
+        new Random(11).NextBytes(random);
+        var folder = Directory.CreateTempSubdirectory("ri-ranges-").FullName;
+        try
+        {
+            var data = Path.Combine(folder, "random.bin");
+            File.WriteAllBytes(data, random);
+            var package = DataPackages.Create(new DataPackageRequest(new[] { new PackageEntity(data) { EntityName = "Blobs", SourceFormat = "CSV-Unicode" } },
+                Path.Combine(folder, "big.zip"))).FullName;
+            var (env, client, jobs, verbose) = await StartAsync(o => o.DefinitionGroups.Add(new DefinitionGroup("Big", Array.Empty<string>(), package)));
+            await using var _ = env;
+            client.Storage.SinglePutLimit = 64 * 1024;
+            client.Storage.BlockSize = 16 * 1024;
+            client.Storage.RangeSize = 16 * 1024;
+
+            await jobs.ImportAsync(new PackageImportRequest(package, "Big", "usmf") { BlockConcurrency = 8 }, null, CancellationToken.None);
+            var exported = await jobs.ExportAsync(new PackageExportRequest("Big", "usmf", Path.Combine(env.Folder, "exports")), CancellationToken.None);
+
+            var execution = env.Emulator.Packages.Executions.First(e => e.Kind == "Import");
+            Assert.Equal(Sha256(package), Sha256(env.Emulator.Blobs.BlobPath(execution.PackageBlob!)));
+            Assert.Equal(Sha256(package), Sha256(exported.Path!));
+            var ranges = (int)Math.Ceiling(new FileInfo(package).Length / (16.0 * 1024));
+            Assert.Equal(ranges, env.Emulator.Blobs.PutBlockCount);
+            Assert.Equal(ranges, verbose.Count(line => line.StartsWith("GET ") && line.Contains("-> 206 Partial Content")));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Markers_in_the_data_end_PartiallySucceeded_with_execution_errors_and_an_error_keys_file()
     {
         var (env, client, jobs, _) = await StartAsync();
@@ -134,7 +168,7 @@ public sealed class PackageApiTests
         await using var _ = env;
         var (_, blobUrl) = await client.GetAzureWriteUrlAsync("raw.zip", CancellationToken.None);
         var raw = env.WriteFile("raw.csv", "A,B\r\n");
-        await client.Storage.UploadAsync(blobUrl, raw, new FileInfo(raw).Length, null, CancellationToken.None);
+        await client.Storage.UploadAsync(blobUrl, raw, new FileInfo(raw).Length, PackageImportRequest.DefaultBlockConcurrency, null, CancellationToken.None);
         var id = await client.ImportFromPackageAsync(blobUrl, "G", null, true, false, "usmf", CancellationToken.None);
 
         var done = await jobs.WaitAsync(new PackageExecution { ExecutionId = id }, CancellationToken.None);
