@@ -18,9 +18,26 @@ namespace RecurringIntegrations.PowerShell
         [ArgumentCompleter(typeof(EntityNameCompleter))]
         public string? EntityName { get; set; }
 
-        /// <summary>The legal entity; honoured only when the job has "Use company from message" on.</summary>
+        /// <summary>The legal entity; honoured only when the job has "Use company from message" on. With -CompanyFrom Subfolder, the company of the files directly in the inbox.</summary>
         [Parameter]
         public string? Company { get; set; }
+
+        /// <summary>Subfolder: files in inbox/USMF/ go to USMF. FileName: the company is the -CompanyPattern group 'company' of the file name.</summary>
+        [Parameter]
+        public CompanySource CompanyFrom { get; set; }
+
+        /// <summary>With -CompanyFrom FileName: a regular expression whose group 'company' is the company. Default '^(?&lt;company&gt;[^_]+)_' (USMF_customers.csv).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? CompanyPattern { get; set; }
+
+        /// <summary>The order the inbox is sent in: Name (default), LastWriteTime or Length.</summary>
+        [Parameter]
+        public InboxOrder OrderBy { get; set; } = InboxOrder.Name;
+
+        /// <summary>Sends in descending order (-OrderBy LastWriteTime -Descending: the newest first).</summary>
+        [Parameter]
+        public SwitchParameter Descending { get; set; }
 
         /// <summary>Which files of the inbox to send, as a file-name wildcard. Default: every file.</summary>
         [Parameter]
@@ -53,6 +70,10 @@ namespace RecurringIntegrations.PowerShell
             {
                 EntityName = EntityName,
                 Company = Company,
+                CompanyFrom = MyInvocation.BoundParameters.ContainsKey(nameof(CompanyFrom)) ? CompanyFrom : null,
+                CompanyPattern = CompanyPattern,
+                OrderBy = OrderBy,
+                Descending = Descending,
                 Filter = Filter,
                 ThrottleLimit = ThrottleLimit,
                 Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
@@ -67,7 +88,8 @@ namespace RecurringIntegrations.PowerShell
                 if (!ShouldProcess(import.InboxPath, Messages.FolderImportAction))
                 {
                     if (WhatIf)
-                        foreach (var file in import.Candidates(WriteVerbose)) ShouldProcess(file, import.SendActionText);
+                        foreach (var file in import.Candidates(WriteVerbose, (target, error) => WriteError(ToErrorRecord(error, target))))
+                            ShouldProcess(file.FullPath, import.SendActionText);
                     return;
                 }
             }

@@ -18,6 +18,8 @@ namespace RecurringIntegrations.Core.Model
     public sealed class FolderImportResult
     {
         public string FileName { get; set; } = string.Empty;
+        /// <summary>The company the file was sent to (-Company, or its subfolder or name with -CompanyFrom); null for none.</summary>
+        public string? Company { get; set; }
         public Guid? MessageId { get; set; }
         /// <summary>The service's last status word, empty when the file never got a message id.</summary>
         public string Status { get; set; } = string.Empty;

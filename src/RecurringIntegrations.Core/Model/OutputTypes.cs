@@ -53,6 +53,8 @@ namespace RecurringIntegrations.Core.Model
 
         /// <summary>The file the message carried, when the caller knew it (from Send-D365Enqueue or a CSV of its output).</summary>
         public string? FileName { get; set; }
+        /// <summary>The company the message was sent to, when the caller knew it (the service's status does not say).</summary>
+        public string? Company { get; set; }
         public Guid MessageId { get; set; }
         /// <summary>The service's status word, kept as given: the service may add new ones.</summary>
         public string Status { get; set; } = string.Empty;
