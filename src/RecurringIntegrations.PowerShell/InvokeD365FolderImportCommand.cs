@@ -23,8 +23,11 @@ namespace RecurringIntegrations.PowerShell
         public string? Company { get; set; }
 
         /// <summary>Subfolder: files in inbox/USMF/ go to USMF. FileName: the company is the -CompanyPattern group 'company' of the file name.</summary>
+        // Text, not Core's enum: a field of an enum type would make PowerShell load Core while it reads the cmdlet assembly's
+        // types, before OnImport has set up where Core loads from.
         [Parameter]
-        public CompanySource CompanyFrom { get; set; }
+        [ValidateSet(nameof(CompanySource.Subfolder), nameof(CompanySource.FileName))]
+        public string? CompanyFrom { get; set; }
 
         /// <summary>With -CompanyFrom FileName: a regular expression whose group 'company' is the company. Default '^(?&lt;company&gt;[^_]+)_' (USMF_customers.csv).</summary>
         [Parameter]
@@ -33,7 +36,8 @@ namespace RecurringIntegrations.PowerShell
 
         /// <summary>The order the inbox is sent in: Name (default), LastWriteTime or Length.</summary>
         [Parameter]
-        public InboxOrder OrderBy { get; set; } = InboxOrder.Name;
+        [ValidateSet(nameof(InboxOrder.Name), nameof(InboxOrder.LastWriteTime), nameof(InboxOrder.Length))]
+        public string OrderBy { get; set; } = nameof(InboxOrder.Name);
 
         /// <summary>Sends in descending order (-OrderBy LastWriteTime -Descending: the newest first).</summary>
         [Parameter]
@@ -70,9 +74,9 @@ namespace RecurringIntegrations.PowerShell
             {
                 EntityName = EntityName,
                 Company = Company,
-                CompanyFrom = MyInvocation.BoundParameters.ContainsKey(nameof(CompanyFrom)) ? CompanyFrom : null,
+                CompanyFrom = CompanyFrom is null ? null : (CompanySource)Enum.Parse(typeof(CompanySource), CompanyFrom, ignoreCase: true),
                 CompanyPattern = CompanyPattern,
-                OrderBy = OrderBy,
+                OrderBy = (InboxOrder)Enum.Parse(typeof(InboxOrder), OrderBy, ignoreCase: true),
                 Descending = Descending,
                 Filter = Filter,
                 ThrottleLimit = ThrottleLimit,

@@ -132,9 +132,9 @@ namespace RecurringIntegrations.Tests.Cmdlets
             { "Invoke-D365FolderImport", "ActivityId", All, true, false, false, "System.Guid" },
             { "Invoke-D365FolderImport", "EntityName", All, false, false, false, "System.String" },
             { "Invoke-D365FolderImport", "Company", All, false, false, false, "System.String" },
-            { "Invoke-D365FolderImport", "CompanyFrom", All, false, false, false, "RecurringIntegrations.Core.Folders.CompanySource" },
+            { "Invoke-D365FolderImport", "CompanyFrom", All, false, false, false, "System.String" },
             { "Invoke-D365FolderImport", "CompanyPattern", All, false, false, false, "System.String" },
-            { "Invoke-D365FolderImport", "OrderBy", All, false, false, false, "RecurringIntegrations.Core.Folders.InboxOrder" },
+            { "Invoke-D365FolderImport", "OrderBy", All, false, false, false, "System.String" },
             { "Invoke-D365FolderImport", "Descending", All, false, false, false, "System.Management.Automation.SwitchParameter" },
             { "Invoke-D365FolderImport", "Filter", All, false, false, false, "System.String" },
             { "Invoke-D365FolderImport", "ThrottleLimit", All, false, false, false, "System.Int32" },
@@ -307,6 +307,22 @@ namespace RecurringIntegrations.Tests.Cmdlets
                     Assert.False(string.IsNullOrWhiteSpace(documented[parameter]));
                 }
             }
+        }
+
+        [Fact]
+        public void No_public_type_of_the_cmdlet_assembly_holds_a_field_of_a_Core_value_type()
+        {
+            // PowerShell reads the cmdlet assembly's types before OnImport sets up where Core loads from; laying out a field of a
+            // Core enum or struct would load Core then and fail the import (FileNotFoundException for RecurringIntegrations.Core).
+            const BindingFlags all = BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;
+            var offending = BuiltModule.Cmdlets.GetTypes().Where(t => t.IsPublic)
+                .SelectMany(t => t.GetFields(all).Select(f => (Type: t, Field: f)))
+                .Where(x => IsCoreValueType(x.Field.FieldType))
+                .Select(x => $"{x.Type.Name}.{x.Field.Name}: {x.Field.FieldType.FullName}");
+            Assert.Empty(offending);
+
+            static bool IsCoreValueType(Type type) =>
+                type.IsValueType && (type.Assembly == BuiltModule.Core || (type.IsGenericType && type.GetGenericArguments().Any(IsCoreValueType)));
         }
 
         [Fact]
