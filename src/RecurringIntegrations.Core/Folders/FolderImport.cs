@@ -168,7 +168,7 @@ namespace RecurringIntegrations.Core.Folders
                 }
                 // What is still in flight now, after the replays: a new file of the same name waits until it is settled.
                 foreach (var folder in new[] { SendingFolder, PendingFolder })
-                    foreach (var (name, file) in StateFiles(folder).Where(f => !f.Path.EndsWith(ErrorFileSuffix, StringComparison.Ordinal)))
+                    foreach (var (name, _) in StateFiles(folder).Where(f => !f.Path.EndsWith(ErrorFileSuffix, StringComparison.Ordinal)))
                         _busyNames.Add(name);
             }
 
