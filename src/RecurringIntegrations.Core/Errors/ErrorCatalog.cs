@@ -262,9 +262,9 @@ namespace RecurringIntegrations.Core.Errors
         public static readonly ErrorEntry CompanyPatternWithoutGroup = new ErrorEntry("CompanyPatternWithoutGroup", InvalidArgument,
             "-CompanyPattern '{0}' has no group named 'company', so it cannot say which part of a file name is the company.",
             "Name that part (?<company>...), for example '^(?<company>[^_]+)_' for USMF_customers.csv.");
-        /// <summary>{0}: the parameters given together; {1}: why they do not go together.</summary>
+        /// <summary>{0}: which parameters clash, and why.</summary>
         public static readonly ErrorEntry CompanyParametersConflict = new ErrorEntry("CompanyParametersConflict", InvalidArgument,
-            "{0} cannot be given together: {1}",
+            "The company parameters do not go together: {0}.",
             "Give -CompanyFrom FileName with -CompanyPattern and without -Company, or -CompanyFrom Subfolder with -Company for the files directly in the inbox.");
         /// <summary>{0}: the file; {1}: the pattern.</summary>
         public static readonly ErrorEntry CompanyNotInFileName = new ErrorEntry("CompanyNotInFileName", InvalidData,

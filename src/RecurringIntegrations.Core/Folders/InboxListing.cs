@@ -58,11 +58,11 @@ namespace RecurringIntegrations.Core.Folders
         public InboxListing(CompanySource? from, string? company, string? pattern)
         {
             if (pattern != null && from != CompanySource.FileName)
-                throw ErrorCatalog.CompanyParametersConflict.Create("-CompanyPattern and " + (from == null ? "no -CompanyFrom" : "-CompanyFrom " + from),
-                    "the pattern is read only with -CompanyFrom FileName.");
+                throw ErrorCatalog.CompanyParametersConflict.Create("-CompanyPattern is read only with -CompanyFrom FileName, and -CompanyFrom is " +
+                    (from == null ? "not given" : from.ToString()));
             if (from == CompanySource.FileName && !string.IsNullOrWhiteSpace(company))
-                throw ErrorCatalog.CompanyParametersConflict.Create("-Company and -CompanyFrom FileName",
-                    "each file's company comes from its name, and a file whose name does not match stays in the inbox rather than go to a company it may not belong to.");
+                throw ErrorCatalog.CompanyParametersConflict.Create("-Company is not used with -CompanyFrom FileName: each file's company comes " +
+                    "from its name, and a file whose name does not match stays in the inbox rather than go to a company it may not belong to");
             _from = from;
             _company = string.IsNullOrWhiteSpace(company) ? null : company!.Trim();
             if (from != CompanySource.FileName) return;
