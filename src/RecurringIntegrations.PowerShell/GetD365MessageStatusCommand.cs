@@ -25,6 +25,10 @@ namespace RecurringIntegrations.PowerShell
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public string? FileName { get; set; }
 
+        /// <summary>The company the message was sent to, copied into the status (binds the Company of Send-D365Enqueue's or Invoke-D365FolderImport's output).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        public string? Company { get; set; }
+
         /// <summary>The message's file path, copied into the status.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public string? Path { get; set; }
@@ -79,14 +83,15 @@ namespace RecurringIntegrations.PowerShell
         {
             var fileName = NullIfEmpty(FileName);
             var path = NullIfEmpty(Path);
-            if (MessageId.Length > 1 && (fileName != null || path != null || ActivityId != null || EnqueuedAt != null))
+            var company = NullIfEmpty(Company);
+            if (MessageId.Length > 1 && (fileName != null || path != null || company != null || ActivityId != null || EnqueuedAt != null))
             {
                 WriteError(ToErrorRecord(ErrorCatalog.StatusContextAmbiguous.Create(MessageId.Length), MessageId));
                 return Array.Empty<MessageReference>();
             }
             var messages = new List<MessageReference>(MessageId.Length);
             foreach (var id in MessageId)
-                messages.Add(new MessageReference(id) { FileName = fileName, Path = path, ActivityId = ActivityId, EnqueuedAt = EnqueuedAt });
+                messages.Add(new MessageReference(id) { FileName = fileName, Company = company, Path = path, ActivityId = ActivityId, EnqueuedAt = EnqueuedAt });
             return messages;
         }
 

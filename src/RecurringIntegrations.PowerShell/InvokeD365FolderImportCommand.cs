@@ -42,9 +42,30 @@ namespace RecurringIntegrations.PowerShell
         [ValidateNotNullOrEmpty]
         public string? SourceFormat { get; set; }
 
-        /// <summary>The legal entity; honoured only when the job has "Use company from message" on.</summary>
+        /// <summary>The legal entity; honoured only when the job has "Use company from message" on. With -CompanyFrom Subfolder, the company of the files directly in the inbox.</summary>
         [Parameter(ParameterSetName = EnqueueSet)]
         public string? Company { get; set; }
+
+        /// <summary>Subfolder: files in inbox/USMF/ go to USMF. FileName: the company is the -CompanyPattern group 'company' of the file name.</summary>
+        // Text, not Core's enum: a field of an enum type would make PowerShell load Core while it reads the cmdlet assembly's
+        // types, before OnImport has set up where Core loads from.
+        [Parameter(ParameterSetName = EnqueueSet)]
+        [ValidateSet(nameof(CompanySource.Subfolder), nameof(CompanySource.FileName))]
+        public string? CompanyFrom { get; set; }
+
+        /// <summary>With -CompanyFrom FileName: a regular expression whose group 'company' is the company. Default '^(?&lt;company&gt;[^_]+)_' (USMF_customers.csv).</summary>
+        [Parameter(ParameterSetName = EnqueueSet)]
+        [ValidateNotNullOrEmpty]
+        public string? CompanyPattern { get; set; }
+
+        /// <summary>The order the inbox is sent in: Name (default), LastWriteTime or Length.</summary>
+        [Parameter]
+        [ValidateSet(nameof(InboxOrder.Name), nameof(InboxOrder.LastWriteTime), nameof(InboxOrder.Length))]
+        public string OrderBy { get; set; } = nameof(InboxOrder.Name);
+
+        /// <summary>Sends in descending order (-OrderBy LastWriteTime -Descending: the newest first).</summary>
+        [Parameter]
+        public SwitchParameter Descending { get; set; }
 
         /// <summary>Which files of the inbox to send, as a file-name wildcard. Default: every file.</summary>
         [Parameter]
@@ -84,6 +105,10 @@ namespace RecurringIntegrations.PowerShell
                 : new FolderImport(ActiveSession, Client, ActivityId, FolderPath);
             import.EntityName = EntityName;
             import.Company = Company;
+            import.CompanyFrom = CompanyFrom is null ? null : (CompanySource)Enum.Parse(typeof(CompanySource), CompanyFrom, ignoreCase: true);
+            import.CompanyPattern = CompanyPattern;
+            import.OrderBy = (InboxOrder)Enum.Parse(typeof(InboxOrder), OrderBy, ignoreCase: true);
+            import.Descending = Descending;
             import.SourceFormat = SourceFormat;
             import.Filter = Filter;
             import.ThrottleLimit = ThrottleLimit;
@@ -98,7 +123,8 @@ namespace RecurringIntegrations.PowerShell
                 if (!ShouldProcess(import.InboxPath, Messages.FolderImportAction))
                 {
                     if (WhatIf)
-                        foreach (var file in import.Candidates(WriteVerbose)) ShouldProcess(file, import.SendActionText);
+                        foreach (var file in import.Candidates(WriteVerbose, (target, error) => WriteError(ToErrorRecord(error, target))))
+                            ShouldProcess(file.FullPath, import.SendActionText);
                     return;
                 }
             }

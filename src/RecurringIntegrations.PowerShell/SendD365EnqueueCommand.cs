@@ -36,8 +36,12 @@ namespace RecurringIntegrations.PowerShell
         [ArgumentCompleter(typeof(EntityNameCompleter))]
         public string? EntityName { get; set; }
 
-        /// <summary>The legal entity; honoured only when the job has "Use company from message" on.</summary>
-        [Parameter]
+        /// <summary>
+        /// The legal entity; honoured only when the job has "Use company from message" on. Binds by property name, so a CSV
+        /// manifest (Path,Company) or a calculated property sends each file to its own company; every file keeps the company
+        /// of its own input object, also when -ThrottleLimit collects them first.
+        /// </summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
         public string? Company { get; set; }
 
         /// <summary>Shown in the job's message history. Default: the file name.</summary>

@@ -195,6 +195,53 @@ Describe 'README: an inbox of data packages' {
     }
 }
 
+Describe 'README: A company per file' {
+    BeforeAll {
+        $script:companies = Join-Path $work 'companies'
+        foreach ($file in 'inbox/USMF/a.csv', 'inbox/DEMF/a.csv', 'in/USMF_b.csv', 'in/DEMF_c.csv') {
+            New-Item -ItemType Directory -Path (Split-Path (Join-Path $companies $file)) -Force | Out-Null
+            "CUSTOMERGROUPID`n$file" | Set-Content (Join-Path $companies $file)
+            (Get-Item (Join-Path $companies $file)).LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(-1)
+        }
+        @([pscustomobject]@{ Path = (Join-Path $companies 'in/USMF_b.csv'); Company = 'USMF' }) |
+            Export-Csv (Join-Path $companies 'manifest.csv') -NoTypeInformation -Encoding UTF8
+        Push-Location $companies
+        $PSDefaultParameterValues['Invoke-D365FolderImport:PollIntervalSeconds'] = 1
+        $PSDefaultParameterValues['Invoke-D365FolderImport:SettleSeconds'] = 0
+        $connect = $emulator.ConnectParameters
+        Connect-D365 @connect | Out-Null
+        function Get-ReceivedCompany([guid] $MessageId) {
+            ((Invoke-RestMethod "$environment/emulator/messages" -SkipCertificateCheck).imports | Where-Object messageId -eq $MessageId).company
+        }
+    }
+    AfterAll {
+        $PSDefaultParameterValues.Remove('Invoke-D365FolderImport:PollIntervalSeconds')
+        $PSDefaultParameterValues.Remove('Invoke-D365FolderImport:SettleSeconds')
+        Pop-Location
+    }
+
+    It 'imports an inbox of company subfolders, each file into its company' {
+        $rows = Invoke-ReadmeCommand ("Invoke-D365FolderImport -Path .\inbox -ActivityId `$importJob -EntityName 'Customer groups' -CompanyFrom Subfolder |" +
+            "`n    Get-D365MessageStatus | Select-Object FileName, Company, Status")
+        @($rows | ForEach-Object { "$($_.Company) $($_.FileName)" } | Sort-Object) | Should -Be @('DEMF a.csv', 'USMF a.csv')
+        Test-Path (Join-Path $companies 'inbox/processed/USMF/a.csv') | Should -BeTrue
+        Test-Path (Join-Path $companies 'inbox/processed/DEMF/a.csv') | Should -BeTrue
+    }
+
+    It 'takes the company from the file name, from a manifest and from a script block' {
+        Copy-Item in/USMF_b.csv inbox/USMF_b.csv
+        (Get-Item inbox/USMF_b.csv).LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(-1)
+        $byName = Invoke-ReadmeCommand "Invoke-D365FolderImport -Path .\inbox -ActivityId `$importJob -CompanyFrom FileName -CompanyPattern '^(?<company>[^_]+)_'"
+        Get-ReceivedCompany $byName.MessageId | Should -Be 'USMF'
+
+        $manifest = Invoke-ReadmeCommand "Import-Csv .\manifest.csv | Send-D365Enqueue -ActivityId `$importJob -EntityName 'Customer groups' -ThrottleLimit 4"
+        Get-ReceivedCompany $manifest.MessageId | Should -Be 'USMF'
+
+        $sent = Invoke-ReadmeCommand "Get-ChildItem .\in\*.csv | Send-D365Enqueue -ActivityId `$importJob -Company { `$_.BaseName.Split('_')[0] }"
+        @($sent | Sort-Object FileName | ForEach-Object { Get-ReceivedCompany $_.MessageId }) | Should -Be @('DEMF', 'USMF')
+    }
+}
+
 Describe 'README: Connecting' {
     AfterEach { (Get-D365Session).Environment | Should -Be $environment }
 

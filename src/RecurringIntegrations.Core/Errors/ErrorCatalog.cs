@@ -207,7 +207,7 @@ namespace RecurringIntegrations.Core.Errors
             "{0} of {1} messages did not reach a terminal status within {2:0} s; their last status was written out.",
             "Wait longer with -TimeoutSeconds, or pipe the unfinished messages to Get-D365MessageStatus -Wait again later.");
         public static readonly ErrorEntry StatusContextAmbiguous = new ErrorEntry("StatusContextAmbiguous", InvalidArgument,
-            "-FileName, -Path, -ActivityId and -EnqueuedAt describe one message, but {0} message ids were given with them.",
+            "-FileName, -Company, -Path, -ActivityId and -EnqueuedAt describe one message, but {0} message ids were given with them.",
             "Give one -MessageId with them, or pipe the messages of Send-D365Enqueue (one per file).");
 
         // Dequeue and acknowledge
@@ -255,6 +255,21 @@ namespace RecurringIntegrations.Core.Errors
             "Give the account permission to rename files in both folders, or close the program that holds the file. {3}");
         public static readonly ErrorEntry FolderFileNameInvalid = new ErrorEntry("FolderFileNameInvalid", InvalidArgument,
             "The name of '{0}' holds a line break, which the journal cannot record.", "Rename the file; it stays in the inbox until then.");
+        /// <summary>{0}: the pattern; {1}: why the regular expression does not parse.</summary>
+        public static readonly ErrorEntry CompanyPatternInvalid = new ErrorEntry("CompanyPatternInvalid", InvalidArgument,
+            "-CompanyPattern '{0}' is not a valid regular expression: {1}",
+            "Give a .NET regular expression with a group named company, for example '^(?<company>[^_]+)_' for USMF_customers.csv.");
+        public static readonly ErrorEntry CompanyPatternWithoutGroup = new ErrorEntry("CompanyPatternWithoutGroup", InvalidArgument,
+            "-CompanyPattern '{0}' has no group named 'company', so it cannot say which part of a file name is the company.",
+            "Name that part (?<company>...), for example '^(?<company>[^_]+)_' for USMF_customers.csv.");
+        /// <summary>{0}: which parameters clash, and why.</summary>
+        public static readonly ErrorEntry CompanyParametersConflict = new ErrorEntry("CompanyParametersConflict", InvalidArgument,
+            "The company parameters do not go together: {0}.",
+            "Give -CompanyFrom FileName with -CompanyPattern and without -Company, or -CompanyFrom Subfolder with -Company for the files directly in the inbox.");
+        /// <summary>{0}: the file; {1}: the pattern.</summary>
+        public static readonly ErrorEntry CompanyNotInFileName = new ErrorEntry("CompanyNotInFileName", InvalidData,
+            "The name of '{0}' does not match -CompanyPattern '{1}' (or its company group is empty), so its company is unknown. It stays in the inbox and is not sent.",
+            "Rename the file so the pattern finds its company (for example USMF_customers.csv), or change -CompanyPattern; the next run sends it.");
         public static readonly ErrorEntry FolderPendingWithoutMessageId = new ErrorEntry("FolderPendingWithoutMessageId", InvalidData,
             "'{0}' waits in 'pending' but the journal '{1}' has no message id for it.",
             "Was the journal deleted or replaced? Look the file up in the job's message history; move it to 'processed' or 'failed' by hand, or back into the inbox to send it again.");

@@ -55,6 +55,13 @@ namespace RecurringIntegrations.Core.Folders
         public string? Company { get; set; }
         /// <summary>A package inbox: the source format of the data files built into packages for <see cref="EntityName"/>.</summary>
         public string? SourceFormat { get; set; }
+        /// <summary>Where each file's company comes from; null: every file goes with <see cref="Company"/>.</summary>
+        public CompanySource? CompanyFrom { get; set; }
+        /// <summary>With <see cref="CompanySource.FileName"/>: a regular expression whose group 'company' is the company. Default <see cref="InboxListing.DefaultCompanyPattern"/>.</summary>
+        public string? CompanyPattern { get; set; }
+        /// <summary>The order the inbox is sent in (with a throttle limit above 1, the order uploads start in).</summary>
+        public InboxOrder OrderBy { get; set; } = InboxOrder.Name;
+        public bool Descending { get; set; }
         /// <summary>Which files of the inbox to send: a file-name wildcard (* and ?).</summary>
         public string Filter { get; set; } = "*";
         /// <summary>How long this run waits for the files it sent (and the pending ones) to finish.</summary>
@@ -77,7 +84,7 @@ namespace RecurringIntegrations.Core.Folders
         public string SendActionText => Step().ActionText;
 
         private ImportStep Step() => _packages is null
-            ? new EnqueueStep(Client, ActivityId, EntityName, Company)
+            ? new EnqueueStep(Client, ActivityId, EntityName)
             : new PackageStep(Client, _packages, _definitionGroupId, _legalEntityId) { EntityName = EntityName, SourceFormat = SourceFormat };
 
         /// <summary>
@@ -85,23 +92,27 @@ namespace RecurringIntegrations.Core.Folders
         /// may still leave some of them for later: those being written, or whose name is still in flight.
         /// </summary>
         /// <param name="verbose">Told of each file skipped as not data (<see cref="InboxFilter"/>).</param>
-        public IReadOnlyList<string> Candidates(Action<string>? verbose = null)
+        /// <param name="error">Told of each file left in the inbox because its company is unknown.</param>
+        public IReadOnlyList<InboxFile> Candidates(Action<string>? verbose = null, Action<object, D365Exception>? error = null) =>
+            Candidates(new InboxListing(CompanyFrom, Company, CompanyPattern), verbose, error);
+
+        private IReadOnlyList<InboxFile> Candidates(InboxListing listing, Action<string>? verbose, Action<object, D365Exception>? error)
         {
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
             var journalPath = FolderJournal.PathFor(inbox, JournalPath);
-            var files = new List<string>();
-            foreach (var file in new DirectoryInfo(inbox).EnumerateFiles("*", SearchOption.TopDirectoryOnly))
+            bool IsData(FileInfo file)
             {
-                if (IsJournal(file.FullName, journalPath) || !InboxFilter.Matches(file.Name, Filter)) continue;
-                if (InboxFilter.SkipReason(file.Name, file.Attributes) is { } why)
-                {
-                    verbose?.Invoke($"'{file.Name}' in the inbox is skipped: {why}, not data.");
-                    continue;
-                }
-                files.Add(file.FullName);
+                if (IsJournal(file.FullName, journalPath) || !InboxFilter.Matches(file.Name, Filter)) return false;
+                if (InboxFilter.SkipReason(file.Name, file.Attributes) is not { } why) return true;
+                verbose?.Invoke($"'{file.Name}' in the inbox is skipped: {why}, not data.");
+                return false;
             }
-            return files.OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList();
+            return listing.List(new DirectoryInfo(inbox), IsData, StateFolders, OrderBy, Descending, verbose, error);
         }
+
+        /// <summary>The folders of the inbox that hold files by their state, never a company's files to send.</summary>
+        private static readonly HashSet<string> StateFolders = new HashSet<string>(
+            new[] { SendingFolder, PendingFolder, ProcessedFolder, FailedFolder, UnconfirmedFolder }, StringComparer.OrdinalIgnoreCase);
 
         private static bool IsJournal(string file, string journalPath) =>
             FileNameComparer.Equals(file, journalPath) || FileNameComparer.Equals(file, journalPath + ".lock");
@@ -113,9 +124,11 @@ namespace RecurringIntegrations.Core.Folders
         {
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             CheckThrottleLimit();
+            // The company parameters are checked before the journal is opened: a bad pattern takes no step.
+            var listing = new InboxListing(CompanyFrom, Company, CompanyPattern);
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
             using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath), Session.Time, cancellationToken);
-            var run = new ImportRun(this, inbox, journal, callbacks);
+            var run = new ImportRun(this, inbox, journal, callbacks, listing);
             run.Recover();
             await run.ConfirmStartsAsync(cancellationToken).ConfigureAwait(false);
             await run.SendNewFilesAsync(cancellationToken).ConfigureAwait(false);
@@ -123,15 +136,17 @@ namespace RecurringIntegrations.Core.Folders
         }
 
         /// <summary>A file that has a message id and waits for its outcome.</summary>
-        private sealed class InFlight(string name, string path, Guid messageId)
+        private sealed class InFlight(string name, string path, Guid messageId, string? company)
         {
             public string Name { get; } = name;
             public string Path { get; set; } = path;
             public Guid MessageId { get; } = messageId;
+            public string? Company { get; } = company;
         }
 
-        private sealed class ImportRun(FolderImport import, string inbox, FolderJournal journal, OperationCallbacks<FolderImportResult> callbacks)
+        private sealed class ImportRun(FolderImport import, string inbox, FolderJournal journal, OperationCallbacks<FolderImportResult> callbacks, InboxListing listing)
         {
+            private readonly InboxListing _listing = listing;
             private readonly FolderImport _import = import;
             private readonly ImportStep _step = import.Step();
             private readonly string _inbox = inbox;
@@ -151,55 +166,53 @@ namespace RecurringIntegrations.Core.Folders
             public void Recover()
             {
                 var attempts = Attempts(_journal.Entries);
-                foreach (var file in Directory.GetFiles(_folders[SendingFolder]).OrderBy(f => f, StringComparer.Ordinal))
+                foreach (var (name, file) in StateFiles(SendingFolder))
                 {
-                    var name = Path.GetFileName(file);
                     attempts.TryGetValue(name, out var events);
                     var last = events?.LastOrDefault();
                     var messageId = events?.LastOrDefault(e => e.MessageId.HasValue)?.MessageId;
+                    var company = CompanyOf(events);
                     switch (last?.Event)
                     {
                         case Sent when messageId.HasValue:
-                            _inFlight.Add(new InFlight(name, file, messageId.Value));
+                            _inFlight.Add(new InFlight(name, file, messageId.Value, company));
                             break;
                         case Importing when messageId.HasValue:
-                            _startsToConfirm.Add(new InFlight(name, file, messageId.Value));
+                            _startsToConfirm.Add(new InFlight(name, file, messageId.Value, company));
                             break;
                         case Pending when messageId.HasValue:
                         case Processed:
                         case Failed:
                         case Unconfirmed:
                         case Returned:
-                            Replay(last!, file, messageId);
+                            Replay(name, last!, file, messageId);
                             break;
                         case Sending when _step.AnnouncesId:
                             // The call that starts work comes only after its id is journalled: nothing was started.
-                            Guard(file, () => Return(name, file, "the run sending it stopped before its import was started"));
+                            Guard(file, () => Return(name, file, company, "the run sending it stopped before its import was started"));
                             break;
                         default:
                             // Its upload may have started and its answer never came: sending it again could make a duplicate.
-                            Guard(file, () => ToUnconfirmed(name, file, "the run sending it stopped before the service's answer was recorded", null));
+                            Guard(file, () => ToUnconfirmed(name, file, company, "the run sending it stopped before the service's answer was recorded", null));
                             break;
                     }
                 }
-                foreach (var file in Directory.GetFiles(_folders[PendingFolder]).Where(f => !f.EndsWith(ErrorFileSuffix, StringComparison.Ordinal))
-                             .OrderBy(f => f, StringComparer.Ordinal))
+                foreach (var (name, file) in StateFiles(PendingFolder).Where(f => !f.Path.EndsWith(ErrorFileSuffix, StringComparison.Ordinal)))
                 {
-                    var name = Path.GetFileName(file);
                     attempts.TryGetValue(name, out var events);
                     var last = events?.LastOrDefault();
                     var messageId = events?.LastOrDefault(e => e.MessageId.HasValue)?.MessageId;
                     if (last != null && (last.Event == Processed || last.Event == Failed || last.Event == Unconfirmed))
-                        Replay(last, file, messageId);
+                        Replay(name, last, file, messageId);
                     else if (messageId.HasValue)
-                        _inFlight.Add(new InFlight(name, file, messageId.Value));
+                        _inFlight.Add(new InFlight(name, file, messageId.Value, CompanyOf(events)));
                     else
                         _callbacks.OnError(file, ErrorCatalog.FolderPendingWithoutMessageId.Create(file, _journal.Path));
                 }
                 // What is still in flight now, after the replays: a new file of the same name waits until it is settled.
                 foreach (var folder in new[] { SendingFolder, PendingFolder })
-                    foreach (var file in Directory.GetFiles(_folders[folder]).Where(f => !f.EndsWith(ErrorFileSuffix, StringComparison.Ordinal)))
-                        _busyNames.Add(Path.GetFileName(file));
+                    foreach (var (name, _) in StateFiles(folder).Where(f => !f.Path.EndsWith(ErrorFileSuffix, StringComparison.Ordinal)))
+                        _busyNames.Add(name);
             }
 
             /// <summary>
@@ -229,23 +242,53 @@ namespace RecurringIntegrations.Core.Folders
                     }
                     if (status == ImportStep.NotKnown)
                     {
-                        Guard(item.Path, () => ToUnconfirmed(item.Name, item.Path,
+                        Guard(item.Path, () => ToUnconfirmed(item.Name, item.Path, item.Company,
                             $"the run importing it stopped before the service's answer was recorded, and the service has no record of execution {item.MessageId:D}", item.MessageId));
                         continue;
                     }
                     _journal.Append(new JournalEntry
                     {
-                        Event = Sent, File = item.Name, MessageId = item.MessageId, Status = status, Path = item.Path,
+                        Event = Sent, File = item.Name, Company = item.Company ?? string.Empty, MessageId = item.MessageId, Status = status, Path = item.Path,
                         Detail = "the service has the execution; the run that started it stopped before recording its answer",
                     });
                     _inFlight.Add(item);
                 }
             }
 
-            /// <summary>Completes a move whose journal line was written before the process died.</summary>
-            private void Replay(JournalEntry entry, string source, Guid? messageId)
+            /// <summary>The files of a state folder by their journal names: its own, and those of its company subfolders ('USMF/name').</summary>
+            private IEnumerable<(string Name, string Path)> StateFiles(string state)
             {
-                var name = Path.GetFileName(source);
+                var folder = _folders[state];
+                var files = Directory.GetFiles(folder).Select(f => (Name: Path.GetFileName(f), Path: f));
+                foreach (var company in Directory.GetDirectories(folder))
+                    files = files.Concat(Directory.GetFiles(company).Select(f => (Name: Path.GetFileName(company) + "/" + Path.GetFileName(f), Path: f)));
+                return files.OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+            }
+
+            /// <summary>The company a file was sent with, as its journal lines since its last 'Sending' record it; null for none.</summary>
+            private static string? CompanyOf(List<JournalEntry>? events) => Company(events?.LastOrDefault(e => e.Company.Length > 0)?.Company);
+
+            private static string? Company(string? journalled) => string.IsNullOrEmpty(journalled) ? null : journalled;
+
+            /// <summary>Where a file of a state goes: the state folder, or its company subfolder (made when missing) for 'USMF/name'.</summary>
+            private string StateFolderOf(string state, string name)
+            {
+                var slash = name.IndexOf('/');
+                return slash < 0 ? _folders[state] : FolderFiles.StateFolder(_folders[state], name.Substring(0, slash));
+            }
+
+            private static string FileNameOf(string name) => name.Substring(name.IndexOf('/') + 1);
+
+            /// <summary>Where a file of the inbox came from: the inbox, or its company subfolder for 'USMF/name'.</summary>
+            private string InboxFolderOf(string name)
+            {
+                var slash = name.IndexOf('/');
+                return slash < 0 ? _inbox : FolderFiles.StateFolder(_inbox, name.Substring(0, slash));
+            }
+
+            /// <summary>Completes a move whose journal line was written before the process died.</summary>
+            private void Replay(string name, JournalEntry entry, string source, Guid? messageId)
+            {
                 Guard(source, () =>
                 {
                     var target = entry.Path;
@@ -254,7 +297,7 @@ namespace RecurringIntegrations.Core.Folders
                         target = FileNames.Free(Path.GetDirectoryName(target)!, Path.GetFileName(target));
                         _journal.Append(new JournalEntry
                         {
-                            Event = entry.Event, File = name, MessageId = messageId, Status = entry.Status, Path = target, ErrorCount = entry.ErrorCount,
+                            Event = entry.Event, File = name, Company = entry.Company, MessageId = messageId, Status = entry.Status, Path = target, ErrorCount = entry.ErrorCount,
                             Detail = "completes the move the journal announced; the first name was taken",
                         });
                     }
@@ -263,11 +306,11 @@ namespace RecurringIntegrations.Core.Folders
                     FolderFiles.Move(source, target, "The file stays where it is; the next run tries again.");
                     if (entry.Event == Pending)
                     {
-                        _inFlight.Add(new InFlight(name, target, messageId!.Value));
+                        _inFlight.Add(new InFlight(name, target, messageId!.Value, Company(entry.Company)));
                         return;
                     }
                     if (entry.Event == Returned) return;
-                    Report(name, messageId, entry.Status, entry.Outcome!.Value, target, entry.ErrorCount ?? 0);
+                    Report(name, Company(entry.Company), messageId, entry.Status, entry.Outcome!.Value, target, entry.ErrorCount ?? 0);
                 });
             }
 
@@ -276,8 +319,9 @@ namespace RecurringIntegrations.Core.Folders
                 var candidates = ListInbox();
                 _total = _inFlight.Count + candidates.Count;
                 _callbacks.OnProgress(0, _total, null);
-                candidates = await new SettleCheck(_import.Settle, _import.Session.Time, _callbacks.OnWarning, _callbacks.OnError)
-                    .SettledAsync(candidates, cancellationToken).ConfigureAwait(false);
+                var settled = new HashSet<FileInfo>(await new SettleCheck(_import.Settle, _import.Session.Time, _callbacks.OnWarning, _callbacks.OnError)
+                    .SettledAsync(candidates.Select(c => c.Info).ToList(), cancellationToken).ConfigureAwait(false));
+                candidates = candidates.Where(c => settled.Contains(c.Info)).ToList();
                 _total = _inFlight.Count + candidates.Count;
                 if (_step.OneAtATime)
                 {
@@ -310,7 +354,7 @@ namespace RecurringIntegrations.Core.Folders
             /// Each file is sent only once the one before (and what earlier runs left) is final. When one does not finish in
             /// time, the rest stay in the inbox for a later run: the service would refuse to start them.
             /// </summary>
-            private async Task SendOneAtATimeAsync(List<FileInfo> candidates, CancellationToken cancellationToken)
+            private async Task SendOneAtATimeAsync(List<InboxFile> candidates, CancellationToken cancellationToken)
             {
                 for (var next = 0; ; next++)
                 {
@@ -326,15 +370,15 @@ namespace RecurringIntegrations.Core.Folders
                 }
             }
 
-            private List<FileInfo> ListInbox()
+            private List<InboxFile> ListInbox()
             {
-                var files = new List<FileInfo>();
-                foreach (var full in _import.Candidates(_import.Verbose))
+                var files = new List<InboxFile>();
+                foreach (var file in _import.Candidates(_listing, _import.Verbose, _callbacks.OnError))
                 {
-                    var name = Path.GetFileName(full);
+                    var name = file.Name;
                     if (name.IndexOfAny(new[] { '\r', '\n' }) >= 0)
                     {
-                        _callbacks.OnError(full, ErrorCatalog.FolderFileNameInvalid.Create(full));
+                        _callbacks.OnError(file.FullPath, ErrorCatalog.FolderFileNameInvalid.Create(file.FullPath));
                         continue;
                     }
                     if (_busyNames.Contains(name))
@@ -342,35 +386,45 @@ namespace RecurringIntegrations.Core.Folders
                         _callbacks.OnWarning($"'{name}' waits in the inbox: a file of the same name is still in 'pending' or 'sending'. It is sent once that one is settled.");
                         continue;
                     }
-                    files.Add(new FileInfo(full));
+                    files.Add(file);
                 }
                 return files;
             }
 
-            private async Task SendAsync(FileInfo file, CancellationToken cancellationToken)
+            private async Task SendAsync(InboxFile file, CancellationToken cancellationToken)
             {
                 var name = file.Name;
-                if (_step.Refuse(file.FullName) is { } refused)
+                if (_step.Refuse(file.FullPath) is { } refused)
                 {
-                    _callbacks.OnError(file.FullName, refused);
+                    _callbacks.OnError(file.FullPath, refused);
                     Progress(name);
                     return;
                 }
-                if (!await _callbacks.ConfirmAsync(file.FullName, _import.SendActionText, cancellationToken).ConfigureAwait(false)) return;
-                var sending = Path.Combine(_folders[SendingFolder], name);
-                _journal.Append(new JournalEntry { Event = Sending, File = name, Path = sending });
+                var company = file.Company ?? string.Empty;
+                if (!await _callbacks.ConfirmAsync(file.FullPath, _import.SendActionText, cancellationToken).ConfigureAwait(false)) return;
+                string sending;
                 try
                 {
-                    File.Move(file.FullName, sending);
+                    sending = Path.Combine(StateFolderOf(SendingFolder, name), FileNameOf(name));
+                }
+                catch (D365Exception ex)
+                {
+                    _callbacks.OnError(file.FullPath, ex);
+                    return;
+                }
+                _journal.Append(new JournalEntry { Event = Sending, File = name, Company = company, Path = sending });
+                try
+                {
+                    File.Move(file.FullPath, sending);
                 }
                 catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
                 {
-                    var vanished = !File.Exists(file.FullName);
-                    _journal.Append(new JournalEntry { Event = Skipped, File = name, Detail = vanished ? "vanished before it was sent" : ex.Message });
+                    var vanished = !File.Exists(file.FullPath);
+                    _journal.Append(new JournalEntry { Event = Skipped, File = name, Company = company, Detail = vanished ? "vanished before it was sent" : ex.Message });
                     if (vanished)
                         _callbacks.OnWarning($"'{name}' vanished from the inbox before it was sent: skipped.");
                     else
-                        _callbacks.OnError(file.FullName, ErrorCatalog.FolderMoveFailed.Wrap(ex, file.FullName, _folders[SendingFolder], ex.Message, "It was not sent and stays in the inbox."));
+                        _callbacks.OnError(file.FullPath, ErrorCatalog.FolderMoveFailed.Wrap(ex, file.FullPath, Path.GetDirectoryName(sending)!, ex.Message, "It was not sent and stays in the inbox."));
                     return;
                 }
 
@@ -378,9 +432,9 @@ namespace RecurringIntegrations.Core.Folders
                 Guid? announced = null;
                 try
                 {
-                    messageId = await _step.SendAsync(sending, name, id =>
+                    messageId = await _step.SendAsync(sending, FileNameOf(name), file.Company, id =>
                     {
-                        _journal.Append(new JournalEntry { Event = Importing, File = name, MessageId = id, Path = sending });
+                        _journal.Append(new JournalEntry { Event = Importing, File = name, Company = company, MessageId = id, Path = sending });
                         announced = id;
                     }, cancellationToken).ConfigureAwait(false);
                 }
@@ -393,18 +447,18 @@ namespace RecurringIntegrations.Core.Folders
                 {
                     // The service answered with a refusal, or the call never went out: it has nothing of it, so the file may go again.
                     var error = Failures.AsD365(ex, $"Sending '{name}' failed");
-                    Guard(sending, () => Return(name, sending, error.ErrorId + ": " + error.Message));
-                    _callbacks.OnError(file.FullName, error);
+                    Guard(sending, () => Return(name, sending, company, error.ErrorId + ": " + error.Message));
+                    _callbacks.OnError(file.FullPath, error);
                     Progress(name);
                     return;
                 }
                 catch (Exception ex)
                 {
-                    Guard(sending, () => ToUnconfirmed(name, sending, ex.Message, announced));
+                    Guard(sending, () => ToUnconfirmed(name, sending, file.Company, ex.Message, announced));
                     return;
                 }
-                _journal.Append(new JournalEntry { Event = Sent, File = name, MessageId = messageId, Path = sending });
-                lock (_inFlight) _inFlight.Add(new InFlight(name, sending, messageId));
+                _journal.Append(new JournalEntry { Event = Sent, File = name, Company = company, MessageId = messageId, Path = sending });
+                lock (_inFlight) _inFlight.Add(new InFlight(name, sending, messageId, file.Company));
             }
 
             /// <summary>
@@ -418,20 +472,21 @@ namespace RecurringIntegrations.Core.Folders
             }
 
             /// <summary>Moves a file from 'sending' back into the inbox: the service has nothing of it.</summary>
-            private void Return(string name, string sending, string reason)
+            /// <summary>Moves a file from 'sending' back where it came from in the inbox: the service has nothing of it.</summary>
+            private void Return(string name, string sending, string? company, string reason)
             {
-                var back = FileNames.Free(_inbox, name);
-                _journal.Append(new JournalEntry { Event = Returned, File = name, Path = back, Detail = reason });
+                var back = FileNames.Free(InboxFolderOf(name), FileNameOf(name));
+                _journal.Append(new JournalEntry { Event = Returned, File = name, Company = company ?? string.Empty, Path = back, Detail = reason });
                 FolderFiles.Move(sending, back, "It stays in 'sending'; the next run settles it.");
             }
 
-            private void ToUnconfirmed(string name, string source, string reason, Guid? id)
+            private void ToUnconfirmed(string name, string source, string? company, string reason, Guid? id)
             {
-                var target = FileNames.Free(_folders[UnconfirmedFolder], name);
-                _journal.Append(new JournalEntry { Event = Unconfirmed, File = name, MessageId = id, Path = target, Detail = reason });
+                var target = FileNames.Free(StateFolderOf(UnconfirmedFolder, name), FileNameOf(name));
+                _journal.Append(new JournalEntry { Event = Unconfirmed, File = name, Company = company ?? string.Empty, MessageId = id, Path = target, Detail = reason });
                 FolderFiles.Move(source, target, "It stays in 'sending'; the next run tries again.");
-                Report(name, id, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
-                _callbacks.OnError(target, _step.Unconfirmed(name, target, reason, id));
+                Report(name, company, id, string.Empty, FolderImportOutcome.Unconfirmed, target, 0);
+                _callbacks.OnError(target, _step.Unconfirmed(FileNameOf(name), target, reason, id));
             }
 
             /// <summary>
@@ -492,34 +547,38 @@ namespace RecurringIntegrations.Core.Folders
 
             private void ToPending(InFlight item, string status)
             {
-                var folder = _folders[PendingFolder];
+                var folder = StateFolderOf(PendingFolder, item.Name);
                 if (!string.Equals(Path.GetDirectoryName(item.Path), folder, StringComparison.Ordinal))
                 {
-                    var target = Path.Combine(folder, item.Name);
-                    _journal.Append(new JournalEntry { Event = Pending, File = item.Name, MessageId = item.MessageId, Status = status, Path = target });
+                    var target = Path.Combine(folder, FileNameOf(item.Name));
+                    _journal.Append(new JournalEntry { Event = Pending, File = item.Name, Company = item.Company ?? string.Empty, MessageId = item.MessageId, Status = status, Path = target });
                     FolderFiles.Move(item.Path, target, "It stays in 'sending' with its message id in the journal; the next run settles it.");
                     item.Path = target;
                 }
-                Report(item.Name, item.MessageId, status, FolderImportOutcome.Pending, item.Path, 0);
+                Report(item.Name, item.Company, item.MessageId, status, FolderImportOutcome.Pending, item.Path, 0);
             }
 
             private void MoveTo(InFlight item, JournalEvent outcome, string folder, string status, int? errorCount, Action<string>? beforeJournal)
             {
-                var target = FileNames.Free(_folders[folder], item.Name);
-                if (!string.Equals(Path.GetFileName(target), item.Name, StringComparison.Ordinal))
+                var target = FileNames.Free(StateFolderOf(folder, item.Name), FileNameOf(item.Name));
+                if (!string.Equals(Path.GetFileName(target), FileNameOf(item.Name), StringComparison.Ordinal))
                     _callbacks.OnWarning($"'{folder}' already holds a file named '{item.Name}'; this one (message {item.MessageId}) is kept as '{Path.GetFileName(target)}'.");
                 beforeJournal?.Invoke(target);
-                var entry = _journal.Append(new JournalEntry { Event = outcome, File = item.Name, MessageId = item.MessageId, Status = status, Path = target, ErrorCount = errorCount });
+                var entry = _journal.Append(new JournalEntry
+                {
+                    Event = outcome, File = item.Name, Company = item.Company ?? string.Empty, MessageId = item.MessageId, Status = status, Path = target, ErrorCount = errorCount,
+                });
                 FolderFiles.Move(item.Path, target, "Its outcome is in the journal; the next run completes the move.");
                 item.Path = target;
-                Report(item.Name, item.MessageId, status, entry.Outcome!.Value, target, errorCount ?? 0);
+                Report(item.Name, item.Company, item.MessageId, status, entry.Outcome!.Value, target, errorCount ?? 0);
             }
 
-            private void Report(string name, Guid? messageId, string status, FolderImportOutcome outcome, string path, int errorCount)
+            private void Report(string name, string? company, Guid? messageId, string status, FolderImportOutcome outcome, string path, int errorCount)
             {
                 _callbacks.OnResult(new FolderImportResult
                 {
-                    FileName = name,
+                    FileName = FileNameOf(name),
+                    Company = company,
                     MessageId = _step.AnnouncesId ? null : messageId,
                     ExecutionId = _step.AnnouncesId ? messageId?.ToString("D") ?? string.Empty : string.Empty,
                     Status = status,
@@ -553,6 +612,7 @@ namespace RecurringIntegrations.Core.Folders
             {
                 var text = new StringBuilder();
                 text.AppendLine($"File: {item.Name}");
+                if (item.Company != null) text.AppendLine($"Company: {item.Company}");
                 text.AppendLine($"{idNoun} {item.MessageId} ended {status}.");
                 if (unavailable != null) text.AppendLine("The execution errors could not be read: " + unavailable);
                 foreach (var error in errors)

@@ -35,6 +35,8 @@ namespace RecurringIntegrations.Core.Folders
         public DateTimeOffset Date { get; set; }
         public JournalEvent Event { get; set; }
         public string File { get; set; } = string.Empty;
+        /// <summary>The company an import's file was sent with (-Company, -CompanyFrom); empty for none, and in journals older than the column.</summary>
+        public string Company { get; set; } = string.Empty;
         public Guid? MessageId { get; set; }
         /// <summary>The service's status word, when the line records one.</summary>
         public string Status { get; set; } = string.Empty;
@@ -65,7 +67,7 @@ namespace RecurringIntegrations.Core.Folders
     /// </summary>
     public sealed class FolderJournal : IDisposable
     {
-        internal static readonly string[] Columns = { "Date", "Event", "File", "MessageId", "Status", "Path", "Length", "ErrorCount", "Expanded", "Detail" };
+        internal static readonly string[] Columns = { "Date", "Event", "File", "MessageId", "Status", "Path", "Length", "ErrorCount", "Expanded", "Detail", "Company" };
         private const string DateFormat = "yyyy-MM-dd'T'HH:mm:ss.fffzzz";
         private static readonly Encoding Utf8WithBom = new UTF8Encoding(true);
         private readonly object _gate = new object();
@@ -272,7 +274,7 @@ namespace RecurringIntegrations.Core.Folders
         }
 
         /// <summary>
-        /// Brings a journal of the first format (no ErrorCount and Expanded columns) to this one, so every line of a file has
+        /// Brings a journal of an earlier format (without the ErrorCount, Expanded or Company columns) to this one, so every line of a file has
         /// the same columns for Import-Csv. The new file is written beside it and renamed over it: a crash leaves either.
         /// </summary>
         private static void Rewrite(string path, List<JournalEntry> entries)
@@ -310,8 +312,9 @@ namespace RecurringIntegrations.Core.Folders
                 for (var i = 0; i < header.Length && i < fields.Length; i++) values[header[i]] = fields[i];
                 entries.Add(ToEntry(values, path, number));
             }
-            var legacy = header != null && !header.Contains("ErrorCount");
-            if (legacy) foreach (var entry in entries) FromFirstFormat(entry);
+            if (header != null && !header.Contains("ErrorCount")) foreach (var entry in entries) FromFirstFormat(entry);
+            // A journal missing a column (ErrorCount and Expanded came second, Company third) is rewritten with every column.
+            var legacy = header != null && Columns.Any(column => !header.Contains(column));
             return (entries, legacy);
         }
 
@@ -324,6 +327,7 @@ namespace RecurringIntegrations.Core.Folders
             var entry = new JournalEntry
             {
                 File = Text("File"),
+                Company = Text("Company"),
                 Status = Text("Status"),
                 Path = Text("Path"),
                 Detail = Text("Detail"),
@@ -371,6 +375,7 @@ namespace RecurringIntegrations.Core.Folders
             entry.ErrorCount?.ToString(CultureInfo.InvariantCulture) ?? string.Empty,
             entry.Expanded ? "True" : string.Empty,
             entry.Detail,
+            entry.Company,
         };
 
         private static void WriteLine(FileStream stream, string path, IReadOnlyList<string> fields)

@@ -31,8 +31,8 @@ namespace RecurringIntegrations.Core.Folders
         /// <summary>Why this step cannot send the file at all (it stays in the inbox), or null.</summary>
         public virtual D365Exception? Refuse(string path) => null;
 
-        /// <summary>Sends the file; <paramref name="announce"/> gets the id before the call that starts work when <see cref="AnnouncesId"/>.</summary>
-        public abstract Task<Guid> SendAsync(string path, string name, Action<Guid> announce, CancellationToken cancellationToken);
+        /// <summary>Sends the file (<paramref name="name"/>, its external identifier; <paramref name="company"/>, null for the step's own); <paramref name="announce"/> gets the id before the call that starts work when <see cref="AnnouncesId"/>.</summary>
+        public abstract Task<Guid> SendAsync(string path, string name, string? company, Action<Guid> announce, CancellationToken cancellationToken);
         public abstract Task<string> StatusAsync(Guid id, CancellationToken cancellationToken);
         public abstract bool IsFinal(string status);
         public abstract bool Succeeded(string status);
@@ -42,14 +42,14 @@ namespace RecurringIntegrations.Core.Folders
     }
 
     /// <summary>A file enqueued to a recurring job; its outcome is the message status.</summary>
-    internal sealed class EnqueueStep(D365Client client, Guid activityId, string? entityName, string? company) : ImportStep
+    internal sealed class EnqueueStep(D365Client client, Guid activityId, string? entityName) : ImportStep
     {
         public override string ActionText => "Enqueue to activity " + activityId.ToString("D");
         public override string IdNoun => "Message";
         public override bool AnnouncesId => false;
         public override bool OneAtATime => false;
 
-        public override Task<Guid> SendAsync(string path, string name, Action<Guid> announce, CancellationToken cancellationToken) =>
+        public override Task<Guid> SendAsync(string path, string name, string? company, Action<Guid> announce, CancellationToken cancellationToken) =>
             client.EnqueueAsync(activityId, path, entityName, company, name, cancellationToken);
 
         public override Task<string> StatusAsync(Guid id, CancellationToken cancellationToken) => client.GetMessageStatusAsync(id, cancellationToken);
@@ -104,7 +104,7 @@ namespace RecurringIntegrations.Core.Folders
             }
         }
 
-        public override async Task<Guid> SendAsync(string path, string name, Action<Guid> announce, CancellationToken cancellationToken)
+        public override async Task<Guid> SendAsync(string path, string name, string? company, Action<Guid> announce, CancellationToken cancellationToken)
         {
             string? built = null;
             try
@@ -123,7 +123,7 @@ namespace RecurringIntegrations.Core.Folders
                 var length = Files.FileChecks.ReadableFileLength(package);
                 var (_, blobUrl) = await packages.GetAzureWriteUrlAsync(Path.GetFileNameWithoutExtension(name) + "-" + Guid.NewGuid().ToString("N") + ".zip",
                     cancellationToken).ConfigureAwait(false);
-                await packages.Storage.UploadAsync(blobUrl, package, length, null, cancellationToken).ConfigureAwait(false);
+                await packages.Storage.UploadAsync(blobUrl, package, length, PackageImportRequest.DefaultBlockConcurrency, null, cancellationToken).ConfigureAwait(false);
                 var executionId = Guid.NewGuid();
                 announce(executionId);
                 await packages.ImportFromPackageAsync(blobUrl, definitionGroupId, executionId.ToString("D"), true, false, legalEntityId, cancellationToken)

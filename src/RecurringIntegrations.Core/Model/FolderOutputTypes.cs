@@ -18,6 +18,8 @@ namespace RecurringIntegrations.Core.Model
     public sealed class FolderImportResult
     {
         public string FileName { get; set; } = string.Empty;
+        /// <summary>The company the file was sent to (-Company, or its subfolder or name with -CompanyFrom); null for none.</summary>
+        public string? Company { get; set; }
         public Guid? MessageId { get; set; }
         /// <summary>A package inbox: the package's execution id (chosen by the module, journalled in the MessageId column); empty otherwise.</summary>
         public string ExecutionId { get; set; } = string.Empty;

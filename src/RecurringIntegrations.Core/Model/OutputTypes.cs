@@ -63,6 +63,8 @@ namespace RecurringIntegrations.Core.Model
         public DateTimeOffset CheckedAt { get; set; }
         /// <summary>The data management execution of the message; asked for only once the status is terminal, null when the service has none.</summary>
         public string? ExecutionId { get; set; }
+        /// <summary>The company the message was sent to, when the caller knew it (the service's status does not say).</summary>
+        public string? Company { get; set; }
         public Guid? ActivityId { get; set; }
         public string? Path { get; set; }
         public string Environment { get; set; } = string.Empty;

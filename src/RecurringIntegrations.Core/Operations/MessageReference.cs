@@ -10,6 +10,7 @@ namespace RecurringIntegrations.Core.Operations
 
         public Guid MessageId { get; }
         public string? FileName { get; set; }
+        public string? Company { get; set; }
         public string? Path { get; set; }
         public Guid? ActivityId { get; set; }
         public DateTimeOffset? EnqueuedAt { get; set; }

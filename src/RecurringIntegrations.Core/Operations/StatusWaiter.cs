@@ -47,6 +47,7 @@ namespace RecurringIntegrations.Core.Operations
         public static MessageStatus Create(MessageReference message, string status, string environment) => new MessageStatus
         {
             FileName = message.FileName,
+            Company = message.Company,
             MessageId = message.MessageId,
             Status = status,
             IsTerminal = MessageStatus.IsTerminalStatus(status),

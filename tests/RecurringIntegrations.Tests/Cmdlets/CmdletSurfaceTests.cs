@@ -59,7 +59,7 @@ namespace RecurringIntegrations.Tests.Cmdlets
             { "Send-D365Enqueue", "Path", "Path", true, true, true, "System.String[]" },
             { "Send-D365Enqueue", "LiteralPath", "LiteralPath", true, false, true, "System.String[]" },
             { "Send-D365Enqueue", "EntityName", All, false, false, false, "System.String" },
-            { "Send-D365Enqueue", "Company", All, false, false, false, "System.String" },
+            { "Send-D365Enqueue", "Company", All, false, false, true, "System.String" },
             { "Send-D365Enqueue", "ExternalIdentifier", All, false, false, false, "System.String" },
             { "Send-D365Enqueue", "ThrottleLimit", All, false, false, false, "System.Int32" },
             { "Send-D365Enqueue", "Session", All, false, false, false, "RecurringIntegrations.Core.Connection.D365Session" },
@@ -80,6 +80,7 @@ namespace RecurringIntegrations.Tests.Cmdlets
             { "Confirm-D365Ack", "Session", All, false, false, false, "RecurringIntegrations.Core.Connection.D365Session" },
             { "Get-D365MessageStatus", "MessageId", All, true, true, true, "System.Guid[]" },
             { "Get-D365MessageStatus", "FileName", All, false, false, true, "System.String" },
+            { "Get-D365MessageStatus", "Company", All, false, false, true, "System.String" },
             { "Get-D365MessageStatus", "Path", All, false, false, true, "System.String" },
             { "Get-D365MessageStatus", "ActivityId", All, false, false, true, "System.Guid?" },
             { "Get-D365MessageStatus", "EnqueuedAt", All, false, false, true, "System.DateTimeOffset?" },
@@ -134,6 +135,10 @@ namespace RecurringIntegrations.Tests.Cmdlets
             { "Invoke-D365FolderImport", "SourceFormat", "Package", false, false, false, "System.String" },
             { "Invoke-D365FolderImport", "EntityName", All, false, false, false, "System.String" },
             { "Invoke-D365FolderImport", "Company", "Enqueue", false, false, false, "System.String" },
+            { "Invoke-D365FolderImport", "CompanyFrom", "Enqueue", false, false, false, "System.String" },
+            { "Invoke-D365FolderImport", "CompanyPattern", "Enqueue", false, false, false, "System.String" },
+            { "Invoke-D365FolderImport", "OrderBy", All, false, false, false, "System.String" },
+            { "Invoke-D365FolderImport", "Descending", All, false, false, false, "System.Management.Automation.SwitchParameter" },
             { "Invoke-D365FolderImport", "Filter", All, false, false, false, "System.String" },
             { "Invoke-D365FolderImport", "ThrottleLimit", All, false, false, false, "System.Int32" },
             { "Invoke-D365FolderImport", "TimeoutSeconds", All, false, false, false, "System.Int32" },
@@ -305,6 +310,22 @@ namespace RecurringIntegrations.Tests.Cmdlets
                     Assert.False(string.IsNullOrWhiteSpace(documented[parameter]));
                 }
             }
+        }
+
+        [Fact]
+        public void No_public_type_of_the_cmdlet_assembly_holds_a_field_of_a_Core_value_type()
+        {
+            // PowerShell reads the cmdlet assembly's types before OnImport sets up where Core loads from; laying out a field of a
+            // Core enum or struct would load Core then and fail the import (FileNotFoundException for RecurringIntegrations.Core).
+            const BindingFlags all = BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;
+            var offending = BuiltModule.Cmdlets.GetTypes().Where(t => t.IsPublic)
+                .SelectMany(t => t.GetFields(all).Select(f => (Type: t, Field: f)))
+                .Where(x => IsCoreValueType(x.Field.FieldType))
+                .Select(x => $"{x.Type.Name}.{x.Field.Name}: {x.Field.FieldType.FullName}");
+            Assert.Empty(offending);
+
+            static bool IsCoreValueType(Type type) =>
+                type.IsValueType && (type.Assembly == BuiltModule.Core || (type.IsGenericType && type.GetGenericArguments().Any(IsCoreValueType)));
         }
 
         [Fact]

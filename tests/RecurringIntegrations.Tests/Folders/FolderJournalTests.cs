@@ -61,8 +61,8 @@ public sealed class FolderJournalTests
 
         var lines = File.ReadAllLines(path).Select(FolderJournal.SplitCsv).ToList();
 
-        Assert.Equal(new[] { "Date", "Event", "File", "MessageId", "Status", "Path", "Length", "ErrorCount", "Expanded", "Detail" }, lines[0]);
-        Assert.Equal(new[] { "Failed", "b.csv", Message.ToString(), "ProcessedWithErrors", "", "", "3", "", "" }, lines[1].Skip(1));
+        Assert.Equal(new[] { "Date", "Event", "File", "MessageId", "Status", "Path", "Length", "ErrorCount", "Expanded", "Detail", "Company" }, lines[0]);
+        Assert.Equal(new[] { "Failed", "b.csv", Message.ToString(), "ProcessedWithErrors", "", "", "3", "", "", "" }, lines[1].Skip(1));
     }
 
     [Fact]
@@ -86,7 +86,7 @@ public sealed class FolderJournalTests
 
         var lines = File.ReadAllLines(path).Select(FolderJournal.SplitCsv).ToList();
         Assert.Equal(6, lines.Count);
-        Assert.All(lines, fields => Assert.Equal(10, fields.Length));
+        Assert.All(lines, fields => Assert.Equal(11, fields.Length));
         Assert.Equal("3", lines[3][7]);
         Assert.Equal(("", "True"), (lines[4][4], lines[4][8]));
         Assert.Equal(read.Select(e => e.Date).Append(FolderJournal.Read(path).Last().Date), FolderJournal.Read(path).Select(e => e.Date));
@@ -127,5 +127,36 @@ public sealed class FolderJournalTests
         Assert.Equal("JournalLineInvalid", error.ErrorId);
         Assert.Contains("Line 2", error.Message);
         Assert.Contains(named, error.Message);
+    }
+
+    /// <summary>A journal as the second format wrote it: 10 columns, no Company.</summary>
+    private static string SecondFormat(string folder) =>
+        "\uFEFF\"Date\",\"Event\",\"File\",\"MessageId\",\"Status\",\"Path\",\"Length\",\"ErrorCount\",\"Expanded\",\"Detail\"\r\n" +
+        $"\"2026-01-02T03:04:05.006+00:00\",\"Sending\",\"b.csv\",\"\",\"\",\"{Path.Combine(folder, "sending", "b.csv")}\",\"\",\"\",\"\",\"\"\r\n" +
+        $"\"2026-01-02T03:04:05.106+00:00\",\"Sent\",\"b.csv\",\"{Message}\",\"\",\"{Path.Combine(folder, "sending", "b.csv")}\",\"\",\"\",\"\",\"\"\r\n";
+
+    [Fact]
+    public void The_company_comes_back_as_appended_and_a_journal_without_its_column_loads_and_gains_it_when_opened()
+    {
+        var folder = NewFolder();
+        var path = Path.Combine(folder, "journal.csv");
+        File.WriteAllText(path, SecondFormat(folder), new UTF8Encoding(false));
+
+        var read = FolderJournal.Read(path);
+        Assert.Equal(new[] { (JournalEvent.Sending, ""), (JournalEvent.Sent, "") }, read.Select(e => (e.Event, e.Company)));
+
+        using (var journal = FolderJournal.Open(path))
+        {
+            Assert.Equal(read.Select(e => (e.Event, e.File, e.MessageId)), journal.Entries.Select(e => (e.Event, e.File, e.MessageId)));
+            journal.Append(new JournalEntry { Event = JournalEvent.Sending, File = "USMF/a.csv", Company = "USMF" });
+        }
+
+        var lines = File.ReadAllLines(path).Select(FolderJournal.SplitCsv).ToList();
+        Assert.Equal("Company", lines[0].Last());
+        Assert.All(lines, fields => Assert.Equal(lines[0].Length, fields.Length));
+        Assert.Equal(new[] { "", "", "USMF" }, lines.Skip(1).Select(fields => fields.Last()));
+        var again = FolderJournal.Read(path);
+        Assert.Equal(new[] { "", "", "USMF" }, again.Select(e => e.Company));
+        Assert.Equal(read.Select(e => e.Date), again.Take(2).Select(e => e.Date));
     }
 }

@@ -10,7 +10,6 @@ using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.Extensions.Time.Testing;
 using RecurringIntegrations.Core.Authentication;
 using RecurringIntegrations.Core.Connection;
 using RecurringIntegrations.Core.Errors;
@@ -31,7 +30,7 @@ public sealed class BlobTransferTests : IDisposable
     private const int Block = 1024;
     private static readonly Uri BlobUrl = new("https://account.blob.core.windows.net/dmf/p.zip?sv=2014-02-14&sr=b&sp=rw&sig=SECRET");
     private readonly string _folder = Directory.CreateTempSubdirectory("ri-blobs-").FullName;
-    private readonly FakeTimeProvider _time = new();
+    private readonly ManualClock _time = new();
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 

@@ -117,7 +117,7 @@ public sealed class ManualClock : TimeProvider
                 clock._announced.Enqueue(dueTime);
             }
             clock._started.Release();
-            // A timer due now fires now, on this thread, as on FakeTimeProvider: a zero wait is not left for the test to end.
+            // A timer due now fires now, on this thread: a zero wait is not left for the test to end (as .NET's FakeTimeProvider does).
             if (dueTime <= TimeSpan.Zero) clock.Advance(TimeSpan.Zero);
             return true;
         }
