@@ -49,7 +49,9 @@ namespace RecurringIntegrations.Tests.Operations
             options.Time = clock;
             using var session = await D365Session.ConnectAsync(options, CancellationToken.None);
             var recorder = new Recorder<MessageStatus>();
-            var polls = () => env.Emulator.State.Requests.Count(r => r.PathAndQuery.Contains("GetMessageStatus", StringComparison.Ordinal));
+            // Counted as the client logs them, before each call returns: the emulator records a call only after its answer is out,
+            // so its own count can lag behind a wait that has already started.
+            var polls = () => env.VerboseLines.Count(l => l.Contains("GetMessageStatus", StringComparison.Ordinal));
 
             var run = new StatusWaiter(session, env.Client) { Timeout = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromSeconds(4) }
                 .RunAsync(new[] { id }, recorder.Callbacks(), CancellationToken.None);
