@@ -61,7 +61,7 @@ namespace RecurringIntegrations.Core.Folders
             var files = new List<string>();
             foreach (var file in new DirectoryInfo(inbox).EnumerateFiles("*", SearchOption.TopDirectoryOnly))
             {
-                if (IsJournal(file.FullName, journalPath) || !InboxFilter.Matches(file.Name, Filter)) continue;
+                if (FolderJournal.IsJournalFile(file.FullName, journalPath) || !InboxFilter.Matches(file.Name, Filter)) continue;
                 if (InboxFilter.SkipReason(file.Name, file.Attributes) is { } why)
                 {
                     verbose?.Invoke($"'{file.Name}' in the inbox is skipped: {why}, not data.");
@@ -72,9 +72,6 @@ namespace RecurringIntegrations.Core.Folders
             return files.OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList();
         }
 
-        private static bool IsJournal(string file, string journalPath) =>
-            FileNameComparer.Equals(file, journalPath) || FileNameComparer.Equals(file, journalPath + ".lock");
-
         private static StringComparer FileNameComparer =>
             Path.DirectorySeparatorChar == '\\' ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
@@ -83,11 +80,30 @@ namespace RecurringIntegrations.Core.Folders
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             CheckThrottleLimit();
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
-            using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath), Session.Time, cancellationToken);
+            using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath), Session.Time, cancellationToken, entries => Unsettled(inbox, entries));
             var run = new ImportRun(this, inbox, journal, callbacks);
             run.Recover();
+            journal.Checkpoint();
             await run.SendNewFilesAsync(cancellationToken).ConfigureAwait(false);
             await run.WaitForOutcomesAsync(cancellationToken).ConfigureAwait(false);
+            journal.Checkpoint();
+        }
+
+        /// <summary>
+        /// What a later run needs of the journal: for each file still in 'sending' or 'pending', its lines since its last
+        /// 'Sending' (<see cref="ImportRun.Recover"/> reads nothing else). A file settled elsewhere needs none.
+        /// </summary>
+        private static IEnumerable<JournalEntry> Unsettled(string inbox, IEnumerable<JournalEntry> entries)
+        {
+            var inFlight = new HashSet<string>(FileNameComparer);
+            foreach (var folder in new[] { SendingFolder, PendingFolder })
+            {
+                var path = Path.Combine(inbox, folder);
+                if (!Directory.Exists(path)) continue;
+                foreach (var file in Directory.EnumerateFiles(path).Where(f => !f.EndsWith(ErrorFileSuffix, StringComparison.Ordinal)))
+                    inFlight.Add(Path.GetFileName(file));
+            }
+            return ImportRun.Attempts(entries.Where(entry => inFlight.Contains(entry.File))).Values.SelectMany(lines => lines).ToList();
         }
 
         /// <summary>A file that has a message id and waits for its outcome.</summary>
@@ -425,7 +441,7 @@ namespace RecurringIntegrations.Core.Folders
             }
 
             /// <summary>For each file name, its journal lines since its last 'Sending': the attempt now in flight.</summary>
-            private static Dictionary<string, List<JournalEntry>> Attempts(IReadOnlyList<JournalEntry> entries)
+            internal static Dictionary<string, List<JournalEntry>> Attempts(IEnumerable<JournalEntry> entries)
             {
                 var attempts = new Dictionary<string, List<JournalEntry>>(FileNameComparer);
                 foreach (var entry in entries)

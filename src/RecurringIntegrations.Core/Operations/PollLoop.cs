@@ -34,7 +34,7 @@ namespace RecurringIntegrations.Core.Operations
             var index = items.Select((item, i) => (item, i)).ToList();
             using var slots = new SemaphoreSlim(MaxConcurrency);
             var wait = FirstWait;
-            while (true)
+            while (index.Count > 0)
             {
                 var left = deadline - time.GetUtcNow();
                 if (left > TimeSpan.Zero && wait > TimeSpan.Zero)
@@ -52,10 +52,11 @@ namespace RecurringIntegrations.Core.Operations
                     }
                 }
                 index = still;
-                if (index.Count == 0) return Array.Empty<(TItem, TStatus)>();
+                if (index.Count == 0) break;
                 if (deadline - time.GetUtcNow() <= TimeSpan.Zero) return index.Select(entry => (entry.item, last[entry.i])).ToList();
                 wait = wait > TimeSpan.Zero && wait + wait < Interval ? wait + wait : Interval;
             }
+            return Array.Empty<(TItem, TStatus)>();
         }
 
         private async Task<(TItem Item, int Index, TStatus? Status, Exception? Error)> ReadAsync(TItem item, int i, SemaphoreSlim slots, CancellationToken cancellationToken)
