@@ -87,6 +87,9 @@ namespace RecurringIntegrations.Core.Folders
         private long _lines;
         /// <summary>Tells this journal file from a later one of the same name: a hash of its first entry line ("" before it has one).</summary>
         private string _first;
+        /// <summary>Where the state on disk reaches in this journal (-1: another journal, or no state) and how many lines it holds.</summary>
+        private long _stateOffset = -1;
+        private int _stateCount;
 
         private FolderJournal(string path, FileStream lockStream, FileStream stream, List<JournalEntry> entries,
             Func<IEnumerable<JournalEntry>, IEnumerable<JournalEntry>> unsettled, long lines, string first)
@@ -170,6 +173,7 @@ namespace RecurringIntegrations.Core.Folders
                     var entries = unsettled(known.Concat(ReadLines(stream, path, from, lines, head.Header, n => lines = n))).ToList();
                     stream.Position = stream.Length;
                     var journal = new FolderJournal(path, lockStream, stream, entries, unsettled, lines, head.First);
+                    if (resume) (journal._stateOffset, journal._stateCount) = (state!.Offset, state.Entries.Count);
                     if (stream.Length == 0) journal.WriteHeader();
                     else if (head.FirstDate is { } first && !SameMonth(first, DateTimeOffset.Now)) journal.Rotate(first, time, open, cancellationToken);
                     return journal;
@@ -220,7 +224,13 @@ namespace RecurringIntegrations.Core.Folders
             lock (_gate)
             {
                 var keep = _unsettled(_entries).ToList();
-                WriteState(Path, keep, _stream.Length, _lines, _first);
+                // Nothing appended and as many unsettled lines as the state holds: the same state (a line can only join it by
+                // being appended), so a run with nothing to do writes nothing.
+                if (_stream.Length != _stateOffset || keep.Count != _stateCount)
+                {
+                    WriteState(Path, keep, _stream.Length, _lines, _first);
+                    (_stateOffset, _stateCount) = (_stream.Length, keep.Count);
+                }
                 _entries.Clear();
                 _entries.AddRange(keep);
             }
@@ -279,6 +289,7 @@ namespace RecurringIntegrations.Core.Folders
             }
             _stream = OpenForAppend(Path, time, open, cancellationToken);
             WriteHeader();
+            _stateOffset = -1;
         }
 
         private static bool SameMonth(DateTimeOffset a, DateTimeOffset b)

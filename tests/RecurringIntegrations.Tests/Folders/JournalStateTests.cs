@@ -73,6 +73,31 @@ public sealed class JournalStateTests
     }
 
     [Fact]
+    public void A_checkpoint_with_nothing_appended_and_nothing_settled_leaves_the_state_as_it_is()
+    {
+        var path = Path.Combine(NewFolder(), "journal.csv");
+        var state = FolderJournal.StatePathFor(path);
+        using (var journal = Open(path))
+        {
+            journal.Append(new JournalEntry { Event = JournalEvent.Sent, File = "a.csv" });
+            journal.Checkpoint();
+        }
+        var old = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(state, old);
+
+        using (var journal = Open(path)) journal.Checkpoint();
+        Assert.Equal(old, File.GetLastWriteTimeUtc(state));
+
+        using (var journal = Open(path))
+        {
+            journal.Append(new JournalEntry { Event = JournalEvent.Processed, File = "a.csv" });
+            journal.Checkpoint();
+        }
+        Assert.NotEqual(old, File.GetLastWriteTimeUtc(state));
+        using (var journal = Open(path)) Assert.Empty(journal.Entries);
+    }
+
+    [Fact]
     public void A_line_after_the_state_that_is_spoiled_is_still_an_error_naming_its_line_number()
     {
         var path = Path.Combine(NewFolder(), "journal.csv");
