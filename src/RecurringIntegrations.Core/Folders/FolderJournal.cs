@@ -166,7 +166,8 @@ namespace RecurringIntegrations.Core.Folders
                     }
                     // The state goes on from where it reached when this is the journal it was written for; otherwise every line
                     // of this journal is newer than the state (a journal begun after it), or there is no state (an older version).
-                    var resume = state != null && state.First.Length > 0 && state.First == head.First && stream.Length >= state.Offset;
+                    // (A journal still without entries has nothing to lose either way.)
+                    var resume = state != null && state.First == head.First && stream.Length >= state.Offset;
                     var from = resume ? state!.Offset : 0;
                     var lines = resume ? state!.Lines : 0;
                     var known = state?.Entries ?? new List<JournalEntry>();
