@@ -27,7 +27,7 @@ internal static class FolderBenchmark
 {
     private const long MB = 1024 * 1024;
     private const int HistoryLines = 1_000_000;
-    private const int EmptyRuns = 25;
+    private const int EmptyRuns = 101;
 
     private const string Usage = """
         Folder benchmarks (issue 25): the journal over a long history, status polling, and 10,000-file folders.

@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using RecurringIntegrations.Core.Errors;
 using RecurringIntegrations.Core.Files;
 using RecurringIntegrations.Core.Model;
@@ -85,7 +83,7 @@ namespace RecurringIntegrations.Core.Folders
         private FileStream _stream;
         /// <summary>Lines in the journal file (its header too), so an error names the right line after a partial read.</summary>
         private long _lines;
-        /// <summary>Tells this journal file from a later one of the same name: a hash of its first entry line ("" before it has one).</summary>
+        /// <summary>Tells this journal file from a later one of the same name: its first entry line ("" before it has one).</summary>
         private string _first;
         /// <summary>Where the state on disk reaches in this journal (-1: another journal, or no state) and how many lines it holds.</summary>
         private long _stateOffset = -1;
@@ -124,9 +122,16 @@ namespace RecurringIntegrations.Core.Folders
             if (string.Equals(file, path, comparison) || string.Equals(file, path + ".lock", comparison) || string.Equals(file, StatePathFor(path), comparison))
                 return true;
             if (!string.Equals(System.IO.Path.GetDirectoryName(file), System.IO.Path.GetDirectoryName(path), comparison)) return false;
-            var stem = System.IO.Path.GetFileNameWithoutExtension(path);
-            var pattern = "^" + Regex.Escape(stem) + @"\.[0-9]{4}-[0-9]{2}( \([0-9]+\))?" + Regex.Escape(System.IO.Path.GetExtension(path)) + "$";
-            return Regex.IsMatch(System.IO.Path.GetFileName(file), pattern, comparison == StringComparison.Ordinal ? RegexOptions.None : RegexOptions.IgnoreCase);
+            // stem + ".yyyy-MM" + an optional " (n)" + the journal's extension
+            var name = System.IO.Path.GetFileName(file);
+            var stem = System.IO.Path.GetFileNameWithoutExtension(path) + ".";
+            var extension = System.IO.Path.GetExtension(path);
+            if (!name.StartsWith(stem, comparison) || !name.EndsWith(extension, comparison)) return false;
+            var middle = name.Substring(stem.Length, name.Length - stem.Length - extension.Length);
+            if (middle.Length < 7 || middle[4] != '-' || !middle.Take(7).Where((c, i) => i != 4).All(c => c >= '0' && c <= '9')) return false;
+            var copy = middle.Substring(7);
+            return copy.Length == 0 || (copy.Length > 3 && copy.StartsWith(" (", StringComparison.Ordinal) && copy.EndsWith(")", StringComparison.Ordinal) &&
+                                        copy.Substring(2, copy.Length - 3).All(c => c >= '0' && c <= '9'));
         }
 
         /// <summary>
@@ -469,11 +474,8 @@ namespace RecurringIntegrations.Core.Folders
             return values;
         }
 
-        private static string Identity(string line)
-        {
-            using var sha = SHA256.Create();
-            return string.Concat(sha.ComputeHash(Encoding.UTF8.GetBytes(line)).Take(12).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
-        }
+        /// <summary>The first entry line itself: its date to the millisecond, event and file tell one journal from a later one.</summary>
+        private static string Identity(string line) => line;
 
         private sealed class State
         {
