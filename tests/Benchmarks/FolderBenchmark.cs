@@ -95,34 +95,33 @@ internal static class FolderBenchmark
     {
         await using var emulator = await EmulatorProcess.StartAsync(work, null, cancellationToken);
         var empty = Directory.CreateDirectory(Path.Combine(work, "journal-empty")).FullName;
-        var firstEmpty = await ChildRunAsync(emulator, "import", empty, EmptyRuns, 8, cancellationToken);
+        var emptyAlone = await ChildRunAsync(emulator, "import", empty, EmptyRuns, 8, cancellationToken);
 
         // A year of daily runs at about 2,700 lines a day, as one journal of an older version left it (no state file).
         var year = Directory.CreateDirectory(Path.Combine(work, "journal-year")).FullName;
         WriteHistory(Path.Combine(year, "journal.csv"), DateTimeOffset.Now.AddDays(-366), DateTimeOffset.Now.AddDays(-1));
         var migration = await ChildRunAsync(emulator, "import", year, 1, 8, cancellationToken);
-        var yearRuns = await ChildRunAsync(emulator, "import", year, EmptyRuns, 8, cancellationToken);
+        var yearAlone = await ChildRunAsync(emulator, "import", year, EmptyRuns, 8, cancellationToken);
 
         // The same number of lines all in this month: nothing is set aside, the state and the journal's end are read.
         var month = Directory.CreateDirectory(Path.Combine(work, "journal-month")).FullName;
         var firstOfMonth = new DateTimeOffset(DateTimeOffset.Now.Year, DateTimeOffset.Now.Month, 1, 0, 0, 1, DateTimeOffset.Now.Offset);
         WriteHistory(Path.Combine(month, "journal.csv"), firstOfMonth, DateTimeOffset.Now.AddMinutes(-1));
         await ChildRunAsync(emulator, "import", month, 1, 8, cancellationToken);
-        var monthRuns = await ChildRunAsync(emulator, "import", month, EmptyRuns, 8, cancellationToken);
-        // The empty history again: of its two medians the faster one is compared with, so a busy moment of the machine during
-        // the first measurement does not flatter the others.
-        var again = await ChildRunAsync(emulator, "import", empty, EmptyRuns, 8, cancellationToken);
-        var baseline = (again.Median < firstEmpty.Median ? again : firstEmpty) with { PeakWorkingSet = Math.Min(again.PeakWorkingSet, firstEmpty.PeakWorkingSet) };
+        var monthAlone = await ChildRunAsync(emulator, "import", month, EmptyRuns, 8, cancellationToken);
 
-        report.Figure($"import run, nothing new, empty history (median of {EmptyRuns} runs)", $"{firstEmpty.Median:0.0} ms, peak working set {Megabytes(firstEmpty.PeakWorkingSet)} MB");
-        report.Figure("  the same, measured again after the runs below", $"{again.Median:0.0} ms, peak working set {Megabytes(again.PeakWorkingSet)} MB");
+        // The times: the three folders taking turns in one process. The memory: each folder's own process above.
+        var turns = await ChildRunAsync(emulator, "import", string.Join(Path.PathSeparator, empty, year, month), EmptyRuns, 8, cancellationToken);
+        var emptyTime = turns.Median;
+        report.Figure($"import run, nothing new, empty history (median of {EmptyRuns} runs)", $"{emptyTime:0.000} ms, peak working set {Megabytes(emptyAlone.PeakWorkingSet)} MB");
         report.Figure($"first run over {HistoryLines:N0} lines of an older version (read once, set aside)", $"{migration.Median:0} ms, peak working set {Megabytes(migration.PeakWorkingSet)} MB");
-        foreach (var (name, runs) in new[] { ("a year's journal, set aside by month", yearRuns), ("all in this month's journal", monthRuns) })
+        foreach (var (name, times, alone) in new[] { ("a year's journal, set aside by month", turns.Others[0], yearAlone), ("all in this month's journal", turns.Others[1], monthAlone) })
         {
-            var time = runs.Median / baseline.Median;
-            var memory = (double)runs.PeakWorkingSet / baseline.PeakWorkingSet;
-            report.Target($"import run, nothing new, {HistoryLines:N0} lines ({name})", $"{runs.Median:0.0} ms = {time:0.00}x empty", "<= 1.2x empty", time <= 1.2);
-            report.Target("  peak working set of that process", $"{Megabytes(runs.PeakWorkingSet)} MB = {memory:0.00}x empty", "<= 1.2x empty", memory <= 1.2);
+            var median = ChildResult.MedianOf(times);
+            var time = median / emptyTime;
+            var memory = (double)alone.PeakWorkingSet / emptyAlone.PeakWorkingSet;
+            report.Target($"import run, nothing new, {HistoryLines:N0} lines ({name})", $"{median:0.000} ms = {time:0.00}x empty", "<= 1.2x empty", time <= 1.2);
+            report.Target("  peak working set of that process", $"{Megabytes(alone.PeakWorkingSet)} MB = {memory:0.00}x empty", "<= 1.2x empty", memory <= 1.2);
         }
     }
 
@@ -254,6 +253,11 @@ internal static class FolderBenchmark
 
     private sealed record ChildResult(List<double> Milliseconds, long PeakWorkingSet, int Rows)
     {
+        /// <summary>The run times of the other folders of an interleaved child, in the order given.</summary>
+        public List<List<double>> Others { get; init; } = new();
+
+        public static double MedianOf(List<double> milliseconds) => new ChildResult(milliseconds, 0, 0).Median;
+
         public double Median
         {
             get
@@ -279,7 +283,8 @@ internal static class FolderBenchmark
                  })
             start.ArgumentList.Add(argument);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("The child did not start.");
-        var times = new List<double>();
+        var folders = folder.Split(Path.PathSeparator).Length;
+        var times = Enumerable.Range(0, folders).Select(_ => new List<double>()).ToList();
         long peak = 0;
         var rows = 0;
         string? line;
@@ -288,15 +293,16 @@ internal static class FolderBenchmark
             var parts = line.Split(' ');
             switch (parts[0])
             {
-                case "run": times.Add(double.Parse(parts[1], CultureInfo.InvariantCulture)); break;
+                case "run": times[int.Parse(parts[2], CultureInfo.InvariantCulture)].Add(double.Parse(parts[1], CultureInfo.InvariantCulture)); break;
                 case "peak": peak = long.Parse(parts[1], CultureInfo.InvariantCulture); break;
                 case "rows": rows = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
                 default: Console.WriteLine("  child: " + line); break;
             }
         }
         await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0 || times.Count != runs) throw new InvalidOperationException($"The {kind} child ended with exit code {process.ExitCode} after {times.Count} of {runs} runs.");
-        return new ChildResult(times, peak, rows);
+        if (process.ExitCode != 0 || times.Any(t => t.Count != runs))
+            throw new InvalidOperationException($"The {kind} child ended with exit code {process.ExitCode} after {times.Sum(t => t.Count)} of {runs * folders} runs.");
+        return new ChildResult(times[0], peak, rows) { Others = times.Skip(1).ToList() };
     }
 
     /// <summary>
@@ -323,21 +329,24 @@ internal static class FolderBenchmark
         {
             if (Interlocked.Increment(ref errors) <= 5) Console.WriteLine($"error {error.ErrorId}: {target}: {error.Message}");
         }
-        for (var i = 0; i < runs; i++)
+        // Several folders (separated by the path separator) take turns, so a busy moment of the machine falls on each alike.
+        var folders = args[1].Split(Path.PathSeparator);
+        for (var i = 0; i < runs * folders.Length; i++)
         {
+            var folder = folders[i % folders.Length];
             var watch = Stopwatch.StartNew();
             if (args[0] == "import")
-                await new FolderImport(session, client, activity, args[1])
+                await new FolderImport(session, client, activity, folder)
                 {
                     EntityName = "Benchmark", ThrottleLimit = throttle, Settle = TimeSpan.Zero, PollInterval = TimeSpan.FromSeconds(15), Timeout = TimeSpan.FromMinutes(30),
                 }.RunAsync(new OperationCallbacks<FolderImportResult> { Result = _ => Interlocked.Increment(ref rows), Error = Error }, CancellationToken.None);
             else
             {
-                Directory.CreateDirectory(args[1]);
-                await new FolderExport(session, client, activity, args[1]) { ThrottleLimit = throttle }
+                Directory.CreateDirectory(folder);
+                await new FolderExport(session, client, activity, folder) { ThrottleLimit = throttle }
                     .RunAsync(new OperationCallbacks<FolderExportResult> { Result = _ => Interlocked.Increment(ref rows), Error = Error }, CancellationToken.None);
             }
-            Console.WriteLine(FormattableString.Invariant($"run {watch.Elapsed.TotalMilliseconds:0.000}"));
+            Console.WriteLine(FormattableString.Invariant($"run {watch.Elapsed.TotalMilliseconds:0.000} {i % folders.Length}"));
         }
         using var self = Process.GetCurrentProcess();
         Console.WriteLine($"rows {rows}");
