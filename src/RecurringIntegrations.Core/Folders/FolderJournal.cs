@@ -282,6 +282,7 @@ namespace RecurringIntegrations.Core.Folders
         private void Rotate(DateTimeOffset first, TimeProvider time, Func<string, FileShare, FileStream> open, CancellationToken cancellationToken)
         {
             WriteState(Path, _entries, _stream.Length, _lines, _first);
+            (_stateOffset, _stateCount) = (_stream.Length, _entries.Count);
             _stream.Dispose();
             var folder = System.IO.Path.GetDirectoryName(Path)!;
             var name = System.IO.Path.GetFileNameWithoutExtension(Path) + "." + first.ToLocalTime().ToString("yyyy-MM", CultureInfo.InvariantCulture) + System.IO.Path.GetExtension(Path);
@@ -291,7 +292,11 @@ namespace RecurringIntegrations.Core.Folders
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
-                throw WriteFailed(Path, ex);
+                // On Windows a reader that does not share deleting (Get-Content -Wait, a backup) keeps the file from being
+                // renamed: this run goes on with the same journal, and a later one sets it aside.
+                _stream = OpenForAppend(Path, time, open, cancellationToken);
+                _stream.Position = _stream.Length;
+                return;
             }
             _stream = OpenForAppend(Path, time, open, cancellationToken);
             WriteHeader();
