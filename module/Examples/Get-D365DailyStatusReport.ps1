@@ -5,7 +5,8 @@
     and each failure's errors.
 .DESCRIPTION
     Reads the journal CSV that Invoke-D365FolderImport appends to (Date, File, MessageId, Status, ...; a FileName
-    column is read as well as File), keeps the rows of -Date, and writes status-<yyyy-MM-dd>.csv and
+    column is read as well as File), and the journal of -Date's month where a new month set it aside beside it
+    (journal.yyyy-MM.csv), keeps the rows of -Date, and writes status-<yyyy-MM-dd>.csv and
     status-<yyyy-MM-dd>.html to -OutputFolder. The CSV has one row per message: Date, File, MessageId, Status,
     CheckedAt, ExecutionId, Errors (how many execution errors). The HTML page needs nothing but a browser: its style
     and its chart (SVG) are inside it, so it can be mailed or opened offline. A message whose status cannot be read is
@@ -39,7 +40,15 @@ $day = $Date.ToString('yyyy-MM-dd', [cultureinfo]::InvariantCulture)
 # A message settled by a later run has a later row too: one row per message, its first (the day it was sent).
 # Lines without a message id (a file about to be sent, or one that never got an id) name no message.
 # Renamed to the names Get-D365MessageStatus binds, so each status comes back naming its file and sending time.
-$sent = @(Import-Csv -LiteralPath $JournalPath | Where-Object { $_.MessageId -and $_.Date.StartsWith($day) } |
+# When a month ends, the next run renames the journal to <name>.yyyy-MM<extension> (the month of its first line) and begins
+# a new one: a day's lines are in its month's journal or in the current one.
+$folder = Split-Path -Parent $JournalPath
+if (-not $folder) { $folder = '.' }
+$month = [IO.Path]::GetFileNameWithoutExtension($JournalPath) + '.' + $Date.ToString('yyyy-MM', [cultureinfo]::InvariantCulture)
+$extension = [IO.Path]::GetExtension($JournalPath)
+$journals = @(Get-ChildItem -LiteralPath $folder -File | Where-Object { $_.Name.StartsWith($month) -and $_.Name.EndsWith($extension) } |
+    ForEach-Object { $_.FullName }) + @($JournalPath)
+$sent = @($journals | ForEach-Object { Import-Csv -LiteralPath $_ } | Where-Object { $_.MessageId -and $_.Date.StartsWith($day) } |
     Group-Object MessageId | ForEach-Object { $_.Group[0] } |
     Select-Object MessageId, @{ n = 'FileName'; e = { if ($_.PSObject.Properties['FileName']) { $_.FileName } else { $_.File } } },
         @{ n = 'EnqueuedAt'; e = { $_.Date } })

@@ -78,7 +78,7 @@ namespace RecurringIntegrations.PowerShell
         [ValidateRange(WaitParameters.MinTimeoutSeconds, WaitParameters.MaxTimeoutSeconds)]
         public int TimeoutSeconds { get; set; } = WaitParameters.DefaultTimeoutSeconds;
 
-        /// <summary>Seconds between status checks. Default 15.</summary>
+        /// <summary>The longest wait between status checks, in seconds (the first comes after half a second, the waits double up to this). Default 15.</summary>
         [Parameter]
         [ValidateRange(1, 3600)]
         public int PollIntervalSeconds { get; set; } = 15;

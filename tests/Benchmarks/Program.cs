@@ -37,6 +37,9 @@ internal static class Program
           --quick        a smoke run: --files 100 --big-mb 64
           --import-only  only Import-Module in fresh pwsh processes, on pwsh and on 7.4 LTS, and the demo on each
           --work DIR     folder for the temporary files (default: the system temp folder); removed at the end
+          --journal, --polling, --scale, --folders
+                         instead: the folder benchmarks (FolderBenchmark.cs): a run over 1,000,000 journal lines, status
+                         polling of 10 new files, 10,000-file folders; --folders runs all three
           --packages     instead: the package API benchmark (256 MB package import and export; --help after it for its options)
           --flow         instead: flow control under throttling, user scripts against Send-D365Enqueue (FlowBenchmark.cs;
                          200 files of 10 KB unless --files / --size-kb say otherwise)
@@ -47,6 +50,7 @@ internal static class Program
     public static async Task<int> Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "--packages") return await PackageBenchmark.RunAsync(args[1..]);
+        if (args.Length > 0 && args[0] is "--journal" or "--polling" or "--scale" or "--folders" or "--folder-child") return await FolderBenchmark.RunAsync(args);
         Options options;
         try
         {

@@ -40,10 +40,32 @@ namespace RecurringIntegrations.Core.Folders
             if (callbacks is null) throw new ArgumentNullException(nameof(callbacks));
             CheckThrottleLimit();
             var folder = FileChecks.PrepareOutputDirectory(_path);
-            using var journal = FolderJournal.Open(FolderJournal.PathFor(folder, JournalPath), Session.Time, cancellationToken);
+            using var journal = FolderJournal.Open(FolderJournal.PathFor(folder, JournalPath), Session.Time, cancellationToken, Unsettled);
             var run = new ExportRun(this, folder, journal, callbacks);
             run.Recover();
+            journal.Checkpoint();
             await run.Loop.RunAsync(ThrottleLimit, run.HandleAsync, cancellationToken).ConfigureAwait(false);
+            journal.Checkpoint();
+        }
+
+        /// <summary>
+        /// What a later run needs of the journal: the Saved and Missing lines of each message not acknowledged since (it comes
+        /// back and must not be saved twice, or reported missing twice). An acknowledged message is gone from the queue.
+        /// </summary>
+        private static IEnumerable<JournalEntry> Unsettled(IEnumerable<JournalEntry> entries)
+        {
+            var open = new Dictionary<Guid, List<JournalEntry>>();
+            foreach (var entry in entries)
+            {
+                if (entry.MessageId is not { } id) continue;
+                if (entry.Event == JournalEvent.Acknowledged) open.Remove(id);
+                else if (entry.Event == JournalEvent.Saved || entry.Event == JournalEvent.Missing)
+                {
+                    if (!open.TryGetValue(id, out var lines)) open[id] = lines = new List<JournalEntry>();
+                    lines.Add(entry);
+                }
+            }
+            return open.Values.SelectMany(lines => lines).OrderBy(entry => entry.Date).ToList();
         }
 
         private sealed class ExportRun(FolderExport export, string folder, FolderJournal journal, OperationCallbacks<FolderExportResult> callbacks)

@@ -102,7 +102,7 @@ namespace RecurringIntegrations.Core.Folders
             var journalPath = FolderJournal.PathFor(inbox, JournalPath);
             bool IsData(FileInfo file)
             {
-                if (IsJournal(file.FullName, journalPath) || !InboxFilter.Matches(file.Name, Filter)) return false;
+                if (FolderJournal.IsJournalFile(file.FullName, journalPath) || !InboxFilter.Matches(file.Name, Filter)) return false;
                 if (InboxFilter.SkipReason(file.Name, file.Attributes) is not { } why) return true;
                 verbose?.Invoke($"'{file.Name}' in the inbox is skipped: {why}, not data.");
                 return false;
@@ -114,9 +114,6 @@ namespace RecurringIntegrations.Core.Folders
         private static readonly HashSet<string> StateFolders = new HashSet<string>(
             new[] { SendingFolder, PendingFolder, ProcessedFolder, FailedFolder, UnconfirmedFolder }, StringComparer.OrdinalIgnoreCase);
 
-        private static bool IsJournal(string file, string journalPath) =>
-            FileNameComparer.Equals(file, journalPath) || FileNameComparer.Equals(file, journalPath + ".lock");
-
         private static StringComparer FileNameComparer =>
             Path.DirectorySeparatorChar == '\\' ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
@@ -127,12 +124,35 @@ namespace RecurringIntegrations.Core.Folders
             // The company parameters are checked before the journal is opened: a bad pattern takes no step.
             var listing = new InboxListing(CompanyFrom, Company, CompanyPattern);
             var inbox = FolderFiles.ExistingFolder(_inboxPath, "-Path");
-            using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath), Session.Time, cancellationToken);
+            using var journal = FolderJournal.Open(FolderJournal.PathFor(inbox, JournalPath), Session.Time, cancellationToken, entries => Unsettled(inbox, entries));
             var run = new ImportRun(this, inbox, journal, callbacks, listing);
             run.Recover();
             await run.ConfirmStartsAsync(cancellationToken).ConfigureAwait(false);
+            journal.Checkpoint();
             await run.SendNewFilesAsync(cancellationToken).ConfigureAwait(false);
             await run.WaitForOutcomesAsync(cancellationToken).ConfigureAwait(false);
+            journal.Checkpoint();
+        }
+
+        /// <summary>
+        /// What a later run needs of the journal: for each file still in 'sending' or 'pending', its lines since its last
+        /// 'Sending' (<see cref="ImportRun.Recover"/> reads nothing else). A file settled elsewhere needs none.
+        /// </summary>
+        private static IEnumerable<JournalEntry> Unsettled(string inbox, IEnumerable<JournalEntry> entries)
+        {
+            var inFlight = new HashSet<string>(FileNameComparer);
+            foreach (var folder in new[] { SendingFolder, PendingFolder })
+            {
+                var path = Path.Combine(inbox, folder);
+                if (!Directory.Exists(path)) continue;
+                // A company's files wait in its subfolder, under the journal name 'USMF/name'.
+                var files = Directory.EnumerateFiles(path).Select(Path.GetFileName)
+                    .Concat(Directory.EnumerateDirectories(path).SelectMany(company =>
+                        Directory.EnumerateFiles(company).Select(f => Path.GetFileName(company) + "/" + Path.GetFileName(f))));
+                foreach (var name in files.Where(f => !f.EndsWith(ErrorFileSuffix, StringComparison.Ordinal)))
+                    inFlight.Add(name);
+            }
+            return ImportRun.Attempts(entries.Where(entry => inFlight.Contains(entry.File))).Values.SelectMany(lines => lines).ToList();
         }
 
         /// <summary>A file that has a message id and waits for its outcome.</summary>
@@ -635,7 +655,7 @@ namespace RecurringIntegrations.Core.Folders
             }
 
             /// <summary>For each file name, its journal lines since its last 'Sending': the attempt now in flight.</summary>
-            private static Dictionary<string, List<JournalEntry>> Attempts(IReadOnlyList<JournalEntry> entries)
+            internal static Dictionary<string, List<JournalEntry>> Attempts(IEnumerable<JournalEntry> entries)
             {
                 var attempts = new Dictionary<string, List<JournalEntry>>(FileNameComparer);
                 foreach (var entry in entries)

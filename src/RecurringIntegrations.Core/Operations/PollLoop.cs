@@ -2,16 +2,22 @@ namespace RecurringIntegrations.Core.Operations
 {
     /// <summary>
     /// The one poll-until-final loop (Get-D365MessageStatus -Wait, the folder import's wait for outcomes): each round reads
-    /// every unfinished item (at most <see cref="MaxConcurrency"/> reads at once), hands each final one on the moment the
-    /// round has it, then waits <see cref="Interval"/> (never past the deadline) on the given clock. An item whose read
-    /// fails is handed to <see cref="OnFailed"/> once and not read again: a service that cannot answer for it will not
-    /// start to. At the deadline the loop returns the unfinished items with their last status.
+    /// every unfinished item (at most <see cref="MaxConcurrency"/> reads at once) and hands each final one on the moment the
+    /// round has it. The first round comes <see cref="FirstWait"/> after the start, about the time the service usually takes
+    /// to process a message, so a message just uploaded is not asked about before it can be done; each wait after that is
+    /// twice the one before, up to <see cref="Interval"/> (never past the deadline), so a quick outcome is seen quickly and
+    /// a slow one costs few calls. An item whose read fails is handed to <see cref="OnFailed"/> once and not read again: a
+    /// service that cannot answer for it will not start to. At the deadline every unfinished item is read a last time and
+    /// the loop returns them with their last status.
     /// </summary>
-    internal sealed class PollLoop<TItem, TStatus>(TimeProvider time, TimeSpan timeout, TimeSpan interval, int maxConcurrency)
+    internal sealed class PollLoop<TItem, TStatus>(TimeProvider time, TimeSpan timeout, TimeSpan interval, int maxConcurrency, TimeSpan firstWait)
     {
         public TimeSpan Timeout { get; } = timeout;
+        /// <summary>The longest wait between two rounds.</summary>
         public TimeSpan Interval { get; } = interval;
         public int MaxConcurrency { get; } = Math.Max(1, maxConcurrency);
+        /// <summary>The wait before the first round (at most <see cref="Interval"/>); each later wait doubles, up to the interval.</summary>
+        public TimeSpan FirstWait { get; } = firstWait < interval ? firstWait : interval;
 
         public Func<TItem, CancellationToken, Task<TStatus>> Read { get; set; } = (_, _) => throw new InvalidOperationException("PollLoop.Read is not set.");
         public Func<TStatus, bool> IsFinal { get; set; } = _ => true;
@@ -27,8 +33,12 @@ namespace RecurringIntegrations.Core.Operations
             var last = new Dictionary<int, TStatus>();
             var index = items.Select((item, i) => (item, i)).ToList();
             using var slots = new SemaphoreSlim(MaxConcurrency);
-            while (true)
+            var wait = FirstWait;
+            while (index.Count > 0)
             {
+                var left = deadline - time.GetUtcNow();
+                if (left > TimeSpan.Zero && wait > TimeSpan.Zero)
+                    await time.Delay(left < wait ? left : wait, cancellationToken).ConfigureAwait(false);
                 var round = await Task.WhenAll(index.Select(entry => ReadAsync(entry.item, entry.i, slots, cancellationToken))).ConfigureAwait(false);
                 var still = new List<(TItem, int)>();
                 foreach (var (item, i, status, error) in round)
@@ -42,11 +52,11 @@ namespace RecurringIntegrations.Core.Operations
                     }
                 }
                 index = still;
-                if (index.Count == 0) return Array.Empty<(TItem, TStatus)>();
-                var left = deadline - time.GetUtcNow();
-                if (left <= TimeSpan.Zero) return index.Select(entry => (entry.item, last[entry.i])).ToList();
-                await time.Delay(left < Interval ? left : Interval, cancellationToken).ConfigureAwait(false);
+                if (index.Count == 0) break;
+                if (deadline - time.GetUtcNow() <= TimeSpan.Zero) return index.Select(entry => (entry.item, last[entry.i])).ToList();
+                wait = wait > TimeSpan.Zero && wait + wait < Interval ? wait + wait : Interval;
             }
+            return Array.Empty<(TItem, TStatus)>();
         }
 
         private async Task<(TItem Item, int Index, TStatus? Status, Exception? Error)> ReadAsync(TItem item, int i, SemaphoreSlim slots, CancellationToken cancellationToken)

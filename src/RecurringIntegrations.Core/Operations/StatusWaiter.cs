@@ -7,8 +7,9 @@ namespace RecurringIntegrations.Core.Operations
 {
     /// <summary>
     /// Waits for many enqueued messages together, through the one <see cref="PollLoop{TItem, TStatus}"/>: each round polls
-    /// every unfinished message (at most <see cref="MaxConcurrency"/> calls at once), reports each one the moment its status
-    /// is terminal, then waits <see cref="PollInterval"/> on the session's clock. On timeout it reports the last status of every unfinished message (IsTerminal false)
+    /// every unfinished message (at most <see cref="MaxConcurrency"/> calls at once) and reports each one the moment its status
+    /// is terminal. The first round comes <see cref="FirstPoll"/> after the start, then the waits double up to
+    /// <see cref="PollInterval"/>, on the session's clock. On timeout it reports the last status of every unfinished message (IsTerminal false)
     /// and then ONE summary error, StatusWaitTimeout, whose target is the list of those message ids: a script sees every
     /// message once and one failure to act on, not one error per message.
     /// </summary>
@@ -24,7 +25,13 @@ namespace RecurringIntegrations.Core.Operations
         }
 
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(600);
+        /// <summary>The longest wait between two rounds of status calls.</summary>
         public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>
+        /// The wait before the first round: about the time the service takes to process a small message, so the first call
+        /// usually finds it done. Each later wait doubles, up to <see cref="PollInterval"/>.
+        /// </summary>
+        public TimeSpan FirstPoll { get; set; } = TimeSpan.FromSeconds(0.5);
         /// <summary>Status calls in flight at once; far below the service's 52 concurrent requests per user.</summary>
         public int MaxConcurrency { get; set; } = 8;
 
@@ -94,7 +101,7 @@ namespace RecurringIntegrations.Core.Operations
         /// <summary>The poll loop with this waiter's timeout, interval, concurrency and the session's clock.</summary>
         internal PollLoop<TItem, TStatus> Loop<TItem, TStatus>(Func<TItem, CancellationToken, Task<TStatus>> read, Func<TStatus, bool> isFinal,
             Func<TItem, TStatus, Task> onFinal, Action<TItem, TStatus?, Exception> onFailed) =>
-            new PollLoop<TItem, TStatus>(_session.Time, Timeout, PollInterval, MaxConcurrency)
+            new PollLoop<TItem, TStatus>(_session.Time, Timeout, PollInterval, MaxConcurrency, FirstPoll)
             {
                 Read = read,
                 IsFinal = isFinal,

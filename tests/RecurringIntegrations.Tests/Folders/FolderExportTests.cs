@@ -176,7 +176,7 @@ public sealed class FolderExportTests
             Assert.Equal("DiskFull", recorder.Errors.First().Error.ErrorId);
             Assert.Empty(env.Emulator.State.Acknowledged);
             Assert.Equal(1, env.Emulator.State.PendingExports(WellKnown.ExportActivity));
-            Assert.Equal(new[] { "journal.csv", "journal.csv.lock" }, Directory.GetFiles(mountPoint).Select(Path.GetFileName).OrderBy(n => n));
+            Assert.Equal(new[] { "journal.csv", "journal.csv.lock", "journal.csv.state" }, Directory.GetFiles(mountPoint).Select(Path.GetFileName).OrderBy(n => n));
             Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(mountPoint, "receiving")));
         }
         finally

@@ -84,12 +84,15 @@ public sealed class FolderJournalTests
             journal.Append(new JournalEntry { Event = JournalEvent.Acknowledged, File = "pkg", MessageId = Export });
         }
 
-        var lines = File.ReadAllLines(path).Select(FolderJournal.SplitCsv).ToList();
-        Assert.Equal(6, lines.Count);
+        // Its lines are of January: rewritten, it became the journal of that month, and a new journal began.
+        var archive = Path.Combine(folder, "journal.2026-01.csv");
+        var lines = File.ReadAllLines(archive).Select(FolderJournal.SplitCsv).ToList();
+        Assert.Equal(5, lines.Count);
         Assert.All(lines, fields => Assert.Equal(11, fields.Length));
         Assert.Equal("3", lines[3][7]);
         Assert.Equal(("", "True"), (lines[4][4], lines[4][8]));
-        Assert.Equal(read.Select(e => e.Date).Append(FolderJournal.Read(path).Last().Date), FolderJournal.Read(path).Select(e => e.Date));
+        Assert.Equal(read.Select(e => e.Date), FolderJournal.Read(archive).Select(e => e.Date));
+        Assert.Equal(new[] { JournalEvent.Acknowledged }, FolderJournal.Read(path).Select(e => e.Event));
         Assert.Empty(Directory.GetFiles(folder, "*.partial"));
     }
 

@@ -61,7 +61,7 @@ public sealed class FolderKillTests
             Assert.Equal(contents.Keys.OrderBy(n => n), located.Keys.OrderBy(n => n));
             Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.SendingFolder)));
             Assert.Empty(Directory.GetFiles(Path.Combine(inbox, FolderImport.PendingFolder)));
-            Assert.Equal(new[] { "journal.csv", "journal.csv.lock" }, Directory.GetFiles(inbox).Select(Path.GetFileName).OrderBy(n => n));
+            Assert.Equal(new[] { "journal.csv", "journal.csv.lock", "journal.csv.state" }, Directory.GetFiles(inbox).Select(Path.GetFileName).OrderBy(n => n));
 
             // The service's books: never twice; exactly once unless the file is in 'unconfirmed'.
             var onService = emulator.State.Enqueued.GroupBy(m => m.ExternalIdentifier!).ToDictionary(g => g.Key, g => g.ToList());

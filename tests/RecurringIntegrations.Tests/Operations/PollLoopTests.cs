@@ -18,18 +18,18 @@ public sealed class PollLoopTests
     private static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
 
     [Fact]
-    public async Task Polls_every_interval_reports_each_item_when_final_and_stops_at_the_deadline_with_the_last_statuses()
+    public async Task The_first_round_comes_after_the_first_wait_then_the_waits_double_up_to_the_interval_and_stop_at_the_deadline()
     {
         var clock = new ManualClock(Start);
         var reads = new ConcurrentQueue<(string Item, TimeSpan At)>();
         var finals = new List<(string Item, string Status, TimeSpan At)>();
-        var loop = new PollLoop<string, string>(clock, timeout: S(12), interval: S(5), maxConcurrency: 8)
+        var loop = new PollLoop<string, string>(clock, timeout: S(20), interval: S(5), maxConcurrency: 8, firstWait: S(0.5))
         {
             Read = (item, _) =>
             {
                 reads.Enqueue((item, clock.Elapsed));
                 var round = reads.Count(r => r.Item == item);
-                return Task.FromResult(item == "a" && round == 2 ? "Processed" : round == 1 ? "Queued" : "InProcess");
+                return Task.FromResult(item == "a" && round == 3 ? "Processed" : round == 1 ? "Queued" : "InProcess");
             },
             IsFinal = status => status == "Processed",
             OnFinal = (item, status) =>
@@ -41,7 +41,7 @@ public sealed class PollLoopTests
 
         var run = loop.RunAsync(new[] { "a", "b" }, CancellationToken.None);
         var waits = new List<TimeSpan>();
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < 7; i++)
         {
             var wait = await clock.NextTimerAsync();
             Assert.False(run.IsCompleted);
@@ -50,11 +50,34 @@ public sealed class PollLoopTests
         }
         var unfinished = await run;
 
-        Assert.Equal(new[] { S(5), S(5), S(2) }, waits);
-        Assert.Equal(new[] { S(0), S(5) }, reads.Where(r => r.Item == "a").Select(r => r.At));
-        Assert.Equal(new[] { S(0), S(5), S(10), S(12) }, reads.Where(r => r.Item == "b").Select(r => r.At));
-        Assert.Equal(new[] { ("a", "Processed", S(5)) }, finals);
+        // 0.5, 1, 2, 4, then the interval's 5, and the last wait cut at the deadline (20 s).
+        Assert.Equal(new[] { S(0.5), S(1), S(2), S(4), S(5), S(5), S(2.5) }, waits);
+        Assert.Equal(new[] { S(0.5), S(1.5), S(3.5) }, reads.Where(r => r.Item == "a").Select(r => r.At));
+        Assert.Equal(new[] { S(0.5), S(1.5), S(3.5), S(7.5), S(12.5), S(17.5), S(20) }, reads.Where(r => r.Item == "b").Select(r => r.At));
+        Assert.Equal(new[] { ("a", "Processed", S(3.5)) }, finals);
         Assert.Equal(new[] { ("b", "InProcess") }, unfinished);
+    }
+
+    [Fact]
+    public async Task A_first_wait_longer_than_the_interval_is_the_interval()
+    {
+        var clock = new ManualClock(Start);
+        var reads = new List<TimeSpan>();
+        var loop = new PollLoop<int, string>(clock, S(10), S(2), 8, firstWait: S(30))
+        {
+            Read = (_, _) =>
+            {
+                reads.Add(clock.Elapsed);
+                return Task.FromResult("Queued");
+            },
+            IsFinal = _ => false,
+        };
+
+        var run = loop.RunAsync(new[] { 1 }, CancellationToken.None);
+        while (!run.IsCompleted) clock.Advance(await clock.NextTimerAsync());
+        await run;
+
+        Assert.Equal(new[] { S(2), S(4), S(6), S(8), S(10) }, reads);
     }
 
     [Fact]
@@ -63,7 +86,7 @@ public sealed class PollLoopTests
         var clock = new ManualClock(Start);
         var reads = 0;
         var failed = new List<(string Item, string? Last, string Error)>();
-        var loop = new PollLoop<string, string>(clock, S(60), S(5), 8)
+        var loop = new PollLoop<string, string>(clock, S(60), S(5), 8, S(0.5))
         {
             Read = (_, _) => ++reads == 1 ? Task.FromResult("Queued") : throw new InvalidOperationException("gone"),
             IsFinal = status => status == "Processed",
@@ -72,32 +95,36 @@ public sealed class PollLoopTests
 
         var run = loop.RunAsync(new[] { "a" }, CancellationToken.None);
         clock.Advance(await clock.NextTimerAsync());
+        clock.Advance(await clock.NextTimerAsync());
 
         Assert.Empty(await run);
         Assert.Equal(new[] { ("a", (string?)"Queued", "gone") }, failed);
         Assert.Equal(2, reads);
-        Assert.Equal(S(5), clock.Elapsed);
+        Assert.Equal(S(1.5), clock.Elapsed);
     }
 
     [Fact]
-    public async Task Items_final_in_the_first_round_never_wait()
+    public async Task Items_final_in_the_first_round_wait_only_the_first_wait()
     {
         var clock = new ManualClock(Start);
-        var loop = new PollLoop<int, string>(clock, S(60), S(5), 1)
+        var loop = new PollLoop<int, string>(clock, S(60), S(5), 1, S(0.5))
         {
             Read = (_, _) => Task.FromResult("Processed"),
             IsFinal = _ => true,
         };
 
-        Assert.Empty(await loop.RunAsync(new[] { 1, 2, 3 }, CancellationToken.None));
-        Assert.Equal(TimeSpan.Zero, clock.Elapsed);
+        var run = loop.RunAsync(new[] { 1, 2, 3 }, CancellationToken.None);
+        clock.Advance(await clock.NextTimerAsync());
+
+        Assert.Empty(await run);
+        Assert.Equal(S(0.5), clock.Elapsed);
     }
 
     [Fact]
     public async Task A_zero_timeout_reads_once_and_returns_what_is_unfinished()
     {
         var clock = new ManualClock(Start);
-        var loop = new PollLoop<int, string>(clock, TimeSpan.Zero, S(5), 8) { Read = (_, _) => Task.FromResult("Queued"), IsFinal = _ => false };
+        var loop = new PollLoop<int, string>(clock, TimeSpan.Zero, S(5), 8, S(0.5)) { Read = (_, _) => Task.FromResult("Queued"), IsFinal = _ => false };
 
         Assert.Equal(new[] { (1, "Queued") }, await loop.RunAsync(new[] { 1 }, CancellationToken.None));
         Assert.Equal(TimeSpan.Zero, clock.Elapsed);
@@ -108,7 +135,7 @@ public sealed class PollLoopTests
     {
         var clock = new ManualClock(Start);
         using var cancel = new CancellationTokenSource();
-        var loop = new PollLoop<int, string>(clock, S(600), S(5), 8) { Read = (_, _) => Task.FromResult("Queued"), IsFinal = _ => false };
+        var loop = new PollLoop<int, string>(clock, S(600), S(5), 8, S(0.5)) { Read = (_, _) => Task.FromResult("Queued"), IsFinal = _ => false };
 
         var run = loop.RunAsync(new[] { 1 }, cancel.Token);
         await clock.NextTimerAsync();

@@ -39,6 +39,8 @@ namespace RecurringIntegrations.Tests.Operations
             Assert.Equal(ids[1], errors[0].MessageId);
         }
 
+        private static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
+
         [Fact]
         public async Task Wait_polls_on_the_session_s_clock_and_times_out_at_its_deadline()
         {
@@ -56,7 +58,7 @@ namespace RecurringIntegrations.Tests.Operations
             var run = new StatusWaiter(session, env.Client) { Timeout = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromSeconds(4) }
                 .RunAsync(new[] { id }, recorder.Callbacks(), CancellationToken.None);
             var waits = new System.Collections.Generic.List<(TimeSpan Wait, int PollsBefore)>();
-            for (var i = 0; i < 3; i++)
+            for (var i = 0; i < 5; i++)
             {
                 var wait = await clock.NextTimerAsync();
                 waits.Add((wait, polls()));
@@ -64,8 +66,9 @@ namespace RecurringIntegrations.Tests.Operations
             }
             await run;
 
-            Assert.Equal(new[] { (TimeSpan.FromSeconds(4), 1), (TimeSpan.FromSeconds(4), 2), (TimeSpan.FromSeconds(2), 3) }, waits);
-            Assert.Equal(4, polls());
+            // The first check half a second in, then waits doubling up to the interval, the last one cut at the deadline.
+            Assert.Equal(new[] { (S(0.5), 0), (S(1), 1), (S(2), 2), (S(4), 3), (S(2.5), 4) }, waits);
+            Assert.Equal(5, polls());
             var last = Assert.Single(recorder.Results);
             Assert.Equal(("Enqueued", false), (last.Status, last.IsTerminal));
             var (target, error) = Assert.Single(recorder.Errors);
