@@ -132,11 +132,13 @@ public sealed class FolderJournalTests
         Assert.Contains(named, error.Message);
     }
 
-    /// <summary>A journal as the second format wrote it: 10 columns, no Company.</summary>
+    private static string ThisMonth => DateTimeOffset.Now.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture) + "-01";
+
+    /// <summary>A journal as the second format wrote it (10 columns, no Company), begun this month so that it is not set aside.</summary>
     private static string SecondFormat(string folder) =>
         "\uFEFF\"Date\",\"Event\",\"File\",\"MessageId\",\"Status\",\"Path\",\"Length\",\"ErrorCount\",\"Expanded\",\"Detail\"\r\n" +
-        $"\"2026-01-02T03:04:05.006+00:00\",\"Sending\",\"b.csv\",\"\",\"\",\"{Path.Combine(folder, "sending", "b.csv")}\",\"\",\"\",\"\",\"\"\r\n" +
-        $"\"2026-01-02T03:04:05.106+00:00\",\"Sent\",\"b.csv\",\"{Message}\",\"\",\"{Path.Combine(folder, "sending", "b.csv")}\",\"\",\"\",\"\",\"\"\r\n";
+        $"\"{ThisMonth}T03:04:05.006+00:00\",\"Sending\",\"b.csv\",\"\",\"\",\"{Path.Combine(folder, "sending", "b.csv")}\",\"\",\"\",\"\",\"\"\r\n" +
+        $"\"{ThisMonth}T03:04:05.106+00:00\",\"Sent\",\"b.csv\",\"{Message}\",\"\",\"{Path.Combine(folder, "sending", "b.csv")}\",\"\",\"\",\"\",\"\"\r\n";
 
     [Fact]
     public void The_company_comes_back_as_appended_and_a_journal_without_its_column_loads_and_gains_it_when_opened()

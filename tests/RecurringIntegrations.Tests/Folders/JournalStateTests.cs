@@ -162,12 +162,12 @@ public sealed class JournalStateTests
     /// <summary>A journal whose lines are of <paramref name="month"/>, as an earlier run would have left it.</summary>
     private static void WriteJournalOf(string path, DateTimeOffset month, params (string Event, string File)[] lines)
     {
-        var text = new StringBuilder("\"Date\",\"Event\",\"File\",\"MessageId\",\"Status\",\"Path\",\"Length\",\"ErrorCount\",\"Expanded\",\"Detail\"\r\n");
+        var text = new StringBuilder("\"Date\",\"Event\",\"File\",\"MessageId\",\"Status\",\"Path\",\"Length\",\"ErrorCount\",\"Expanded\",\"Detail\",\"Company\"\r\n");
         var at = month;
         foreach (var (@event, file) in lines)
         {
             at = at.AddMinutes(1);
-            text.Append($"\"{at:yyyy-MM-dd'T'HH:mm:ss.fffzzz}\",\"{@event}\",\"{file}\",\"{Message}\",\"\",\"\",\"\",\"\",\"\",\"\"\r\n");
+            text.Append($"\"{at:yyyy-MM-dd'T'HH:mm:ss.fffzzz}\",\"{@event}\",\"{file}\",\"{Message}\",\"\",\"\",\"\",\"\",\"\",\"\",\"\"\r\n");
         }
         File.WriteAllText(path, text.ToString(), new UTF8Encoding(true));
     }
