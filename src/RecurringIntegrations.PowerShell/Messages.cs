@@ -10,7 +10,6 @@ namespace RecurringIntegrations.PowerShell
         public const string Disconnecting = "Disconnect the default D365 session";
         public const string NoDefaultSession = "There is no default D365 session to disconnect.";
         public const string EnqueueActivity = "Uploading files to activity {0}";
-        public const string EnqueueStatus = "{0} of {1} files";
         public const string EnqueueStreamingStatus = "{0} files uploaded";
 
         public const string DequeueActivity = "Downloading messages of activity {0}";

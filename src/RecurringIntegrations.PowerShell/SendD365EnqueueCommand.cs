@@ -7,8 +7,8 @@ namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
     /// Send-D365Enqueue: uploads files to an import activity, one EnqueuedMessage per file. With -ThrottleLimit 1 each file
-    /// is uploaded as it arrives from the pipeline (streaming, in order); above 1 the files are collected and uploaded that
-    /// many at once when the input ends.
+    /// is uploaded as it arrives from the pipeline (streaming, in order); above 1 uploads also start as files arrive, that
+    /// many at once, and each result is written when its upload ends (in input order with -Ordered).
     /// </summary>
     [Cmdlet(VerbsCommunications.Send, "D365Enqueue", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
     [OutputType(typeof(EnqueuedMessage))]
@@ -16,8 +16,10 @@ namespace RecurringIntegrations.PowerShell
     {
         public const string PathSet = "Path";
         public const string LiteralPathSet = "LiteralPath";
-        private readonly List<EnqueueRequest> _collected = new List<EnqueueRequest>();
         private int _uploaded;
+        /// <summary>-ThrottleLimit above 1: the uploads going on while input still arrives, and what ends them with the command.</summary>
+        private EnqueueStream? _stream;
+        private CancellationTokenSource? _streamCancellation;
 
         /// <summary>Files to upload; wildcards are expanded.</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -48,38 +50,76 @@ namespace RecurringIntegrations.PowerShell
         [Parameter]
         public string? ExternalIdentifier { get; set; }
 
+        /// <summary>With -ThrottleLimit above 1: write the results (and errors) in input order rather than as uploads end.</summary>
+        [Parameter]
+        public SwitchParameter Ordered { get; set; }
+
         private string ProgressActivity => string.Format(Messages.EnqueueActivity, ActivityId);
 
         protected override void Process()
         {
             var files = ParameterSetName == LiteralPathSet ? ResolveLiteral() : ResolveWildcards();
-            if (ThrottleLimit > 1)
+            if (files.Count == 0) return;
+            var batch = new EnqueueBatch(ActiveSession, Client, ActivityId) { ThrottleLimit = ThrottleLimit };
+            if (ThrottleLimit == 1)
             {
-                _collected.AddRange(files);
+                Run(token => batch.RunAsync(files, Callbacks(), token));
                 return;
             }
-            if (files.Count > 0) Upload(files, streaming: true);
+            if (_stream is null)
+            {
+                _streamCancellation = CancellationTokenSource.CreateLinkedTokenSource(CancellationToken);
+                _stream = batch.Stream(Callbacks(), Ordered, total: -1, _streamCancellation.Token);
+            }
+            var stream = _stream;
+            // Returns once every file has a slot; what finished meanwhile is written here, on the pipeline thread.
+            RunStream(async token =>
+            {
+                foreach (var file in files) await stream.AddAsync(file, token).ConfigureAwait(false);
+            });
         }
 
         protected override void End()
         {
-            if (_collected.Count > 0) Upload(_collected, streaming: false);
+            if (_stream != null)
+            {
+                var stream = _stream;
+                RunStream(_ => stream.CompleteAsync());
+                _streamCancellation!.Dispose();
+            }
             CompleteProgress(ProgressBar.Enqueue, ProgressActivity);
         }
 
-        private void Upload(IReadOnlyList<EnqueueRequest> files, bool streaming)
+        /// <summary>Pumps the stream's output while <paramref name="step"/> runs; if the command stops, its uploads end with it.</summary>
+        private void RunStream(Func<CancellationToken, Task> step)
         {
-            var batch = new EnqueueBatch(ActiveSession, Client, ActivityId) { ThrottleLimit = ThrottleLimit };
-            var callbacks = PostingCallbacks<EnqueuedMessage>(message =>
+            try
             {
-                _uploaded++;
-                WriteObject(message);
-            }, progress => WriteProgressRecord(ProgressBar.Enqueue, ProgressActivity,
-                streaming ? new OperationProgress(_uploaded, -1, progress.CurrentItem) : progress,
-                streaming ? string.Format(Messages.EnqueueStreamingStatus, _uploaded) : string.Format(Messages.EnqueueStatus, progress.Completed, progress.Total)),
-                confirm: true);
-            Run(token => batch.RunAsync(files, callbacks, token));
+                Run(step);
+            }
+            catch
+            {
+                _streamCancellation!.Cancel();
+                try
+                {
+                    _stream!.CompleteAsync().Wait();
+                }
+                catch (AggregateException)
+                {
+                    // Cancelled uploads: the command's own failure is the one to report.
+                }
+                _streamCancellation.Dispose();
+                throw;
+            }
         }
+
+        private OperationCallbacks<EnqueuedMessage> Callbacks() => PostingCallbacks<EnqueuedMessage>(message =>
+        {
+            _uploaded++;
+            WriteObject(message);
+        }, progress => WriteProgressRecord(ProgressBar.Enqueue, ProgressActivity,
+            new OperationProgress(_uploaded, -1, progress.CurrentItem), string.Format(Messages.EnqueueStreamingStatus, _uploaded)),
+            confirm: true);
 
         private List<EnqueueRequest> ResolveWildcards()
         {

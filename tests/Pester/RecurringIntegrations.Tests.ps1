@@ -114,6 +114,15 @@ Describe 'Import pipeline' {
         ($sent.MessageId | Select-Object -Unique).Count | Should -Be 3
     }
 
+    It 'uploads pipeline input with -ThrottleLimit as it arrives, and -Ordered writes the results in input order' {
+        $files = @('c.xml', 'a.xml', 'missing.xml', 'b.xml') | ForEach-Object { Join-Path $inFolder $_ }
+        $sent = $files | Send-D365Enqueue -ActivityId $import -EntityName 'Customer groups' -ThrottleLimit 4 -Ordered `
+            -ErrorVariable failures -ErrorAction SilentlyContinue
+        $sent.FileName | Should -Be @('c.xml', 'a.xml', 'b.xml')
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'EnqueueFileNotFound*'
+    }
+
     It 'writes EnqueueFileNotFound for a missing file and still sends the others' {
         $sent = Send-D365Enqueue -Path (Join-Path $inFolder 'a.xml'), (Join-Path $inFolder 'missing.xml'), (Join-Path $inFolder 'c.xml') `
             -ActivityId $import -EntityName 'Customer groups' -ErrorVariable failures -ErrorAction SilentlyContinue

@@ -19,10 +19,20 @@ namespace RecurringIntegrations.Core.Http
     /// success (doubling per round of calls, as TCP's slow start) until the first throttling; throttling lowers it to 70% of
     /// the calls then in flight, and from then on each success raises it by one per round of calls. It grows only while
     /// more calls at once are answered as fast as fewer were (as TCP Vegas): a call that took over 1.5 times the quickest
-    /// answer to the same kind of call (measured once 16 are in) was queued at the service, so one more in flight would
+    /// answer to the same kind of call (measured once the first 8 are in) was queued at the service, so one more in flight would
     /// only wait there too. That matters
     /// when the first 429 comes: every call still in flight then reaches the service while it has said to wait, and each
     /// makes the wait longer.</item>
+    /// <item>A busy environment is told from a rate limit: D365 also throttles by resource use, refusing a share of calls
+    /// whatever their pace. A throttling that comes while the pace is already lowered and has not grown back to the rate
+    /// the service let through (a rate limit throttles again only once the pace has passed it) shows that going slower did
+    /// not make the 429s rarer. From then on the session is in a busy environment: each refused call waits its own
+    /// Retry-After while the others go on, the pace is no longer lowered but set to the best rate the service let through
+    /// in the last <see cref="RecentRates"/> spells between throttlings (so never a crawl), and the cap on calls in flight
+    /// is back to where it was before the cuts and grows again. A rate limit refuses every call once it is reached (the
+    /// calls in flight when it throttles come back refused too), a busy environment only a share: <see cref="RefusedInARow"/>
+    /// refusals in a row mean a rate limit, and from then on the session keeps to the rules above (a busy spell ends, the
+    /// pace back where it was before it).</item>
     /// </list>
     /// </summary>
     internal sealed class FlowControl
@@ -30,6 +40,9 @@ namespace RecurringIntegrations.Core.Http
         public const int MaxInFlight = 52;
         private const int InitialInFlight = 8;
         private const double MinRate = 0.5;
+        private const int RecentRates = 8;
+        /// <summary>With 1 call in 5 refused by a busy environment, 6 in a row come once in 20,000 answers.</summary>
+        private const int RefusedInARow = 6;
         private static readonly TimeSpan Regrowth = TimeSpan.FromSeconds(10);
         /// <summary>The cubic's offset that starts the pace at 90% of the rate the service allowed: the cube root of 0.1.</summary>
         private static readonly double RestartBelow = Math.Pow(0.1, 1.0 / 3);
@@ -51,6 +64,12 @@ namespace RecurringIntegrations.Core.Http
         private int _inFlight;
         private TaskCompletionSource<bool> _slotFreed = NewSignal();
         private RateSample _sample = new RateSample(0, TimeSpan.Zero, TimeSpan.Zero, 0);
+        private double _uncutConcurrency = InitialInFlight;
+        private readonly Queue<double> _letThrough = new Queue<double>();
+        private bool _busyEnvironment;
+        private bool _rateLimited;
+        private double _rateBeforeBusy;
+        private int _refusedInARow;
         private readonly Dictionary<string, Answers> _answers = new Dictionary<string, Answers>(StringComparer.Ordinal);
 
         public FlowControl(TimeSpan budget, TimeProvider time)
@@ -72,6 +91,12 @@ namespace RecurringIntegrations.Core.Http
         public int ConcurrencyLimit
         {
             get { lock (_gate) return (int)_concurrency; }
+        }
+
+        /// <summary>Whether the service refuses a share of calls whatever their pace (resource-based throttling): see the summary.</summary>
+        public bool BusyEnvironment
+        {
+            get { lock (_gate) return _busyEnvironment; }
         }
 
         /// <summary>
@@ -101,16 +126,18 @@ namespace RecurringIntegrations.Core.Http
             {
                 TimeSpan wait;
                 Task slot;
-                bool paused;
+                bool paused, ownWait;
                 lock (_gate)
                 {
                     var now = Now;
                     slot = _slotFreed.Task;
-                    paused = _pausedUntil > now;
+                    ownWait = message.RefusedUntil > _pausedUntil;
+                    var until = ownWait ? message.RefusedUntil : _pausedUntil;
+                    paused = until > now;
                     if (paused)
-                        wait = _pausedUntil - now;
+                        wait = until - now;
                     else if (_pacing && Refill(now) < 1)
-                        wait = TimeSpan.FromSeconds((1 - _tokens) / CurrentRate(now));
+                        wait = TokenWait(1 - _tokens, CurrentRate(now));
                     else if (_inFlight >= (int)_concurrency)
                         wait = Timeout.InfiniteTimeSpan;
                     else
@@ -127,7 +154,9 @@ namespace RecurringIntegrations.Core.Http
                         ? $"the session is paused {Format.Duration(wait)} more, beyond what is left of it"
                         : "the session's pace leaves no room within it");
                 if (paused && wait >= TimeSpan.FromSeconds(1))
-                    message.Say($"{message.Operation}: waiting {Format.Duration(wait)}: the session is paused because the service throttled it.");
+                    message.Say(ownWait
+                        ? $"{message.Operation}: waiting {Format.Duration(wait)}: the busy environment refused this call and asked it to wait."
+                        : $"{message.Operation}: waiting {Format.Duration(wait)}: the session is paused because the service throttled it.");
                 var started = Now;
                 if (wait == Timeout.InfiniteTimeSpan)
                 {
@@ -158,25 +187,64 @@ namespace RecurringIntegrations.Core.Http
                 var now = Now;
                 _inFlight--;
                 Deactivate(now);
-                if (throttledFor is { } pause && pause > TimeSpan.Zero)
+                var refused = throttledFor is { } named && named > TimeSpan.Zero;
+                if (attempt.Response != null) _refusedInARow = refused ? _refusedInARow + 1 : 0;
+                if (_refusedInARow >= RefusedInARow && !_rateLimited)
                 {
+                    _rateLimited = true;
+                    if (_busyEnvironment)
+                    {
+                        // Every call refused: a rate limit after all. This 429 starts a throttling, from the pace the session
+                        // kept before it took the environment for busy.
+                        _busyEnvironment = false;
+                        _baseRate = _rateBeforeBusy;
+                        OnPlateau(now);
+                        _throttledAt = TimeSpan.MinValue;
+                        line = $"{message.Operation}: {RefusedInARow} calls in a row were throttled: the service limits the rate after all, and the session paces its calls again.";
+                    }
+                }
+                if (refused && _busyEnvironment)
+                {
+                    // A busy environment's 429: only this call waits what it was told; the pace and the other calls go on.
+                    message.RefusedUntil = now + throttledFor!.Value;
+                }
+                else if (refused)
+                {
+                    var pause = throttledFor!.Value;
                     if (admittedAt > _throttledAt)
                     {
                         // A new throttling: calls sent before the last one was known answer for that one (once per round trip, as TCP).
                         _throttledAt = now;
                         var busy = _busy + (_active > 0 ? ActiveSince(_activeSince, now) : TimeSpan.Zero);
-                        // At most 30% lower per throttling (AIMD, as AWS's adaptive mode): a short sample says little.
-                        _sample = new RateSample(_successes, busy, now + pause, _pacing ? 0.7 * CurrentRate(now) : 0);
-                        _baseRate = _sample.Rate(now);
-                        _pacing = true;
-                        // Nothing goes during the pause, and the pace starts from an empty bucket after it (set below).
-                        _tokens = 0;
+                        var successes = _successes;
+                        if (successes > 0 && busy > TimeSpan.Zero)
+                        {
+                            if (_letThrough.Count == RecentRates) _letThrough.Dequeue();
+                            _letThrough.Enqueue(successes / busy.TotalSeconds);
+                        }
                         _busy = TimeSpan.Zero;
                         _activeSince = now;
                         _successes = 0;
-                        _concurrency = Math.Max(2, Math.Min(_concurrency, Math.Ceiling((_inFlight + 1) * 0.7)));
-                        line = $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
-                               $"every call of the session waits {Format.Duration(pause)}; then the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight.";
+                        if (!_rateLimited && _pacing && CurrentRate(now) <= _baseRate)
+                        {
+                            BecomeBusy(message, now, pause);
+                            line = $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}) although the pace was lowered: " +
+                                   $"the environment is busy, not limiting the rate. Each refused call waits its own Retry-After; the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight.";
+                        }
+                        else
+                        {
+                            _uncutConcurrency = Math.Max(_uncutConcurrency, _concurrency);
+                            // At most 30% lower per throttling (AIMD, as AWS's adaptive mode): a short sample says little.
+                            _sample = new RateSample(successes, busy, now + pause, _pacing ? 0.7 * CurrentRate(now) : 0);
+                            _baseRate = _sample.Rate(now);
+                            _pacing = true;
+                            // Nothing goes during the pause, and the pace starts from an empty bucket after it (set below).
+                            _tokens = 0;
+                            _concurrency = Math.Max(2, Math.Min(_concurrency, Math.Ceiling((_inFlight + 1) * 0.7)));
+                            line = (line == null ? "" : line + " ") +
+                                   $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
+                                   $"every call of the session waits {Format.Duration(pause)}; then the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight.";
+                        }
                     }
                     else if (now + pause < _sample.WaitEnds)
                     {
@@ -185,7 +253,7 @@ namespace RecurringIntegrations.Core.Http
                         _sample.WaitEnds = now + pause;
                         _baseRate = _sample.Rate(_throttledAt);
                     }
-                    if (now + pause > _pausedUntil)
+                    if (!_busyEnvironment && now + pause > _pausedUntil)
                     {
                         // The pace starts when the pause ends; calls that were on their way when the service said to wait
                         // make it end later.
@@ -196,8 +264,9 @@ namespace RecurringIntegrations.Core.Http
                 else if (attempt.Succeeded)
                 {
                     _successes++;
+                    // In a busy environment the 429s are not about load: the cap grows as before the first throttling.
                     if (_concurrency < MaxInFlight && AnsweredPromptly(message, now - admittedAt))
-                        _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing ? 1 / _concurrency : 1));
+                        _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing && !_busyEnvironment ? 1 / _concurrency : 1));
                 }
                 freed = _slotFreed;
                 _slotFreed = NewSignal();
@@ -205,6 +274,35 @@ namespace RecurringIntegrations.Core.Http
             if (line != null) message.Say(line);
             freed.TrySetResult(true);
         }
+
+        /// <summary>
+        /// Going slower did not make the 429s rarer: the pace goes back to the best rate the service let through recently
+        /// (from there it follows the cubic's plateau, as when it came back to a rate), the cap on calls in flight to what it
+        /// was before the cuts, and this call alone waits what it was told.
+        /// </summary>
+        private void BecomeBusy(HttpMessage message, TimeSpan now, TimeSpan pause)
+        {
+            _busyEnvironment = true;
+            _rateBeforeBusy = _baseRate;
+            _baseRate = Math.Max(MinRate, Math.Max(_baseRate, _letThrough.Count > 0 ? _letThrough.Max() : 0));
+            OnPlateau(now);
+            _refilledAt = now;
+            _tokens = 1;
+            _concurrency = Math.Max(_concurrency, _uncutConcurrency);
+            message.RefusedUntil = now + pause;
+        }
+
+        /// <summary>Puts the pace on the cubic's plateau, at the base rate now: no restart below it.</summary>
+        private void OnPlateau(TimeSpan now) => _rateSince = now - TimeSpan.FromTicks((long)(Regrowth.Ticks * RestartBelow));
+
+        /// <summary>
+        /// How long until <paramref name="tokens"/> more come at <paramref name="rate"/>, in whole milliseconds rounded up:
+        /// timers (the system's and the tests' fake one) count whole milliseconds, so a shorter wait would end at once and the
+        /// wait loop spin without the clock moving.
+        /// </summary>
+        internal static TimeSpan TokenWait(double tokens, double rate) =>
+            // Less a nanosecond: 1 / (1 / 0.15) is 150.00000000000003 ms, which is 150.
+            TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(tokens / rate * 1000 - 1e-6)));
 
         /// <summary>
         /// Whether the call took at most 1.5 times the quickest answer to the same kind of call (its operation: Enqueue,
@@ -216,7 +314,7 @@ namespace RecurringIntegrations.Core.Http
             if (!_answers.TryGetValue(message.Operation, out var answers)) _answers[message.Operation] = answers = new Answers();
             answers.Count++;
             if (took < answers.Quickest) answers.Quickest = took;
-            return answers.Count > 2 * InitialInFlight && took.Ticks <= answers.Quickest.Ticks * 3 / 2;
+            return answers.Count > InitialInFlight && took.Ticks <= answers.Quickest.Ticks * 3 / 2;
         }
 
         /// <summary>What one throttling says of the rate: the calls let through over the time they took plus the wait named.</summary>

@@ -44,6 +44,8 @@ namespace RecurringIntegrations.Core.Http
         public int ThrottledTries { get; set; }
         /// <summary>Time this call spent held back by the session's flow control (pauses, pacing) and its throttled tries.</summary>
         public TimeSpan ThrottledWait { get; set; }
+        /// <summary>On the flow control's clock: until when this call alone waits, as the service asked of it in a busy environment.</summary>
+        public TimeSpan RefusedUntil { get; set; }
         public TimeSpan Elapsed => _time.GetElapsedTime(_startedAt);
 
         /// <summary>Reads a successful answer within the try, so that an I/O failure while reading counts as a failed try.</summary>

@@ -142,8 +142,8 @@ public sealed class FlowControlTests
     public void The_cap_grows_only_while_calls_are_answered_as_fast_as_the_quickest(double later, int cap)
     {
         var flow = Flow();
-        // The first 16 answers set the measure (100 ms); the 17th, as fast or over 1.5 times slower, decides.
-        Succeed(flow, 16, 100);
+        // The first 8 answers set the measure (100 ms); the 9th, as fast or over 1.5 times slower, decides.
+        Succeed(flow, 8, 100);
         Assert.Equal(8, flow.ConcurrencyLimit);
         Succeed(flow, 1, later);
         Assert.Equal(cap, flow.ConcurrencyLimit);
@@ -194,5 +194,202 @@ public sealed class FlowControlTests
         Assert.Equal(4, mocked.Transport.Requests.Count);
         Assert.All(mocked.Transport.SentAt.Skip(1), at => Assert.True(at >= 2000, $"a call went at {at} ms, within the pause"));
         Assert.Contains(mocked.VerboseLines, l => l.StartsWith("Dequeue was throttled (429, Retry-After 2.0 s): every call of the session waits 2.0 s;"));
+    }
+
+    [Fact]
+    public void While_answers_stay_fast_the_cap_doubles_each_round_and_reaches_32_in_three()
+    {
+        var flow = Flow();
+        var caps = new List<int>();
+        for (var round = 0; round < 4; round++)
+        {
+            // As many calls as the cap allows go at once and are all answered 100 ms later.
+            var calls = Enumerable.Range(0, flow.ConcurrencyLimit).Select(_ => Call()).ToList();
+            var admitted = calls.Select(c => Mocked.Done(flow.EnterAsync(c))).ToList();
+            Advance(100);
+            for (var i = 0; i < calls.Count; i++) Answer(flow, calls[i], admitted[i], 200);
+            caps.Add(flow.ConcurrencyLimit);
+        }
+        // The first round sets the measure; then one more per prompt answer, up to the service's 52.
+        Assert.Equal(new[] { 8, 16, 32, 52 }, caps);
+    }
+
+    [Fact]
+    public void A_token_wait_is_whole_milliseconds_and_never_zero()
+    {
+        // 1e-9 of a token at 1000 calls/s is 1e-12 s, which TimeSpan.FromSeconds rounds to 0 ticks; and a timer ends a wait
+        // under a millisecond at once. Either way the wait loop would spin without the clock moving.
+        Assert.Equal(TimeSpan.Zero, TimeSpan.FromSeconds(1e-9 / 1000));
+        Assert.Equal(TimeSpan.FromMilliseconds(1), FlowControl.TokenWait(1e-9, 1000));
+        Assert.Equal(TimeSpan.FromMilliseconds(1), FlowControl.TokenWait(0.099, 100.1));
+        Assert.Equal(TimeSpan.FromMilliseconds(10), FlowControl.TokenWait(1, 100.1));
+        Assert.Equal(TimeSpan.FromMilliseconds(150), FlowControl.TokenWait(1, 1 / 0.15));
+    }
+
+    [Fact]
+    public void A_pace_whose_next_token_is_under_a_millisecond_away_admits_the_call_a_millisecond_later()
+    {
+        // The busy environment's pace (100 calls/s) after 9 ms of a 10 ms token: 0.1 ms to go, which a timer would not wait.
+        var flow = ThrottledOnce();
+        var refused = Call();
+        Answer(flow, refused, Admit(flow, refused), 429, "1");
+        var first = Call();
+        var firstAdmitted = Mocked.Done(flow.EnterAsync(first));
+        Advance(9);
+        var next = flow.EnterAsync(Call());
+        Assert.False(next.IsCompleted);
+        Advance(1);
+        Assert.Equal(firstAdmitted + TimeSpan.FromMilliseconds(10), Mocked.Done(next));
+    }
+
+    /// <summary>Lets a call in, moving fake time on a millisecond at a time while the flow control holds it back.</summary>
+    private TimeSpan Admit(FlowControl flow, HttpMessage call)
+    {
+        var entering = flow.EnterAsync(call);
+        for (var waited = 0; !entering.IsCompleted; waited++)
+        {
+            Assert.True(waited < 10_000, $"not admitted within 10 s; pace {flow.Rate}, cap {flow.ConcurrencyLimit}");
+            Advance(1);
+        }
+        return Mocked.Done(entering);
+    }
+
+    /// <summary>
+    /// 4 calls of 10 ms each got through (100 calls/s let through), then a 429 with Retry-After 1: the pace is
+    /// 4 / (0.04 + 1 - 0.5) = 7.41 calls/s after the 1 s pause, from 90% of it, and at most 2 calls in flight.
+    /// </summary>
+    private FlowControl ThrottledOnce()
+    {
+        var flow = Flow();
+        Succeed(flow, 4, 10);
+        var throttled = Call();
+        Answer(flow, throttled, Mocked.Done(flow.EnterAsync(throttled)), 429, "1");
+        Advance(1000);
+        Assert.Equal(0.9 * 4 / 0.54, flow.Rate!.Value, 9);
+        Assert.Equal(2, flow.ConcurrencyLimit);
+        Assert.False(flow.BusyEnvironment);
+        return flow;
+    }
+
+    [Fact]
+    public void A_service_that_refuses_calls_whatever_the_pace_keeps_its_pace_and_each_refused_call_waits_its_own_Retry_After()
+    {
+        var flow = ThrottledOnce();
+        // Refused again at the lowered pace (its first token 1 / 6.67 s = 150 ms after the pause): going slower did not help.
+        var refused = Call();
+        var admitted = Admit(flow, refused);
+        Assert.Equal(TimeSpan.FromMilliseconds(1190), admitted);
+        Answer(flow, refused, admitted, 429, "1");
+
+        Assert.True(flow.BusyEnvironment);
+        // The pace is the best rate let through recently (100 calls/s), the cap back to the 8 it was before the cut.
+        Assert.Equal(100, flow.Rate!.Value, 6);
+        Assert.Equal(8, flow.ConcurrencyLimit);
+        // The refused call waits its Retry-After; another call is not paused.
+        var again = flow.EnterAsync(refused);
+        var other = Call();
+        var otherEntered = flow.EnterAsync(other);
+        Assert.Equal(TimeSpan.FromMilliseconds(1190), Mocked.Done(otherEntered));
+        Advance(999);
+        Assert.False(again.IsCompleted);
+        Advance(1);
+        Assert.Equal(TimeSpan.FromMilliseconds(2190), Mocked.Done(again));
+        Answer(flow, refused, Mocked.Done(again), 200);
+        Answer(flow, other, Mocked.Done(otherEntered), 200);
+
+        // Later sporadic 429s lower nothing: the call after each goes one token (10 ms) later, and the others never pause.
+        for (var i = 0; i < 3; i++)
+        {
+            var sporadic = Call();
+            var sporadicAdmitted = Admit(flow, sporadic);
+            Answer(flow, sporadic, sporadicAdmitted, 429, "1");
+            Assert.True(flow.BusyEnvironment);
+            Assert.Equal(8, flow.ConcurrencyLimit);
+            Assert.True(flow.Rate!.Value >= 100, $"pace {flow.Rate}");
+            var next = Call();
+            var nextAdmitted = Admit(flow, next);
+            Assert.Equal(sporadicAdmitted + TimeSpan.FromMilliseconds(10), nextAdmitted);
+            Answer(flow, next, nextAdmitted, 200);
+        }
+    }
+
+    [Fact]
+    public void A_rate_limit_that_throttles_only_once_the_pace_has_grown_past_it_is_still_paced_down()
+    {
+        var flow = ThrottledOnce();
+        var allowed = 4 / 0.54;
+        // 6 s after the pause the cubic has passed the rate the service allowed; the next 429 is the limit's.
+        Advance(6000);
+        var grown = flow.Rate!.Value;
+        Assert.True(grown > allowed);
+        var throttled = Call();
+        Answer(flow, throttled, Admit(flow, throttled), 429, "1");
+
+        Assert.False(flow.BusyEnvironment);
+        var waiting = flow.EnterAsync(Call());
+        Advance(999);
+        Assert.False(waiting.IsCompleted);
+        // Lowered: 30% below the pace it was throttled at, from 90% of that after the pause.
+        Advance(1);
+        Assert.Equal(0.9 * 0.7 * grown, flow.Rate!.Value, 3);
+    }
+
+    [Fact]
+    public void Six_refusals_in_a_row_mean_a_rate_limit_after_all_and_the_session_stays_paced()
+    {
+        var flow = ThrottledOnce();
+        var first = Call();
+        Answer(flow, first, Admit(flow, first), 429, "1");
+        Assert.True(flow.BusyEnvironment);
+        var fine = Call();
+        Answer(flow, fine, Admit(flow, fine), 200);
+
+        // Five refusals in a row are a busy environment's bad luck (1 in 3,125 at 1 in 5 refused) ...
+        for (var i = 0; i < 5; i++)
+        {
+            var call = Call();
+            Answer(flow, call, Admit(flow, call), 429, "2");
+            Assert.True(flow.BusyEnvironment);
+        }
+        // ... the sixth is a rate limit: it pauses the whole session again, for the 2 s it names.
+        var sixth = Call();
+        Answer(flow, sixth, Admit(flow, sixth), 429, "2");
+        Assert.False(flow.BusyEnvironment);
+        var waiting = flow.EnterAsync(Call());
+        Advance(1999);
+        Assert.False(waiting.IsCompleted);
+        Advance(1);
+        // The pace is measured from the one the session kept before the busy spell (7.41 calls/s), not from scratch.
+        Assert.True(flow.Rate!.Value >= 0.9 * 0.7 * 4 / 0.54 - 1e-9, $"pace {flow.Rate}");
+
+        // A later throttling at a lowered pace is taken for the rate limit it is, not for a busy environment.
+        var again = Call();
+        Answer(flow, again, Admit(flow, again), 429, "1");
+        Assert.False(flow.BusyEnvironment);
+        var paused = flow.EnterAsync(Call());
+        Advance(999);
+        Assert.False(paused.IsCompleted);
+    }
+
+    [Fact]
+    public void Calls_in_flight_all_refused_with_the_first_429_mark_a_rate_limit_and_no_busy_environment_follows()
+    {
+        var flow = Flow();
+        Succeed(flow, 4, 10);
+        // Six calls in flight when the service throttles: all come back refused, as a rate limit does.
+        var calls = Enumerable.Range(0, 6).Select(_ => Call()).ToList();
+        var admitted = calls.Select(c => Mocked.Done(flow.EnterAsync(c))).ToList();
+        Advance(10);
+        for (var i = 0; i < calls.Count; i++) Answer(flow, calls[i], admitted[i], 429, "1");
+        Advance(1000);
+        Assert.NotNull(flow.Rate);
+
+        // Throttled again at the lowered pace: with a busy environment ruled out, it is paced down.
+        var again = Call();
+        Answer(flow, again, Admit(flow, again), 429, "1");
+        Assert.False(flow.BusyEnvironment);
+        var paused = flow.EnterAsync(Call());
+        Advance(999);
+        Assert.False(paused.IsCompleted);
     }
 }
