@@ -73,7 +73,7 @@ function Invoke-Build {
 
 # Runs module/Examples/Demo.ps1 against a fresh emulator with sample files. The finally block also runs on Ctrl+C,
 # so the emulator never outlives the demo and the sample files go; the report stays in out/demo.
-function Invoke-Demo {
+function Invoke-Demo([switch] $OnPremises) {
     Import-Module (Join-Path $root 'src/RecurringIntegrations.Emulator/Emulator.psm1') -Force
     $samples = Join-Path ([IO.Path]::GetTempPath()) ('ri-demo-' + [guid]::NewGuid().ToString('N'))
     $inbox = Join-Path $samples 'in'
@@ -369,7 +369,7 @@ switch ($Task) {
     'Test' { Invoke-Test }
     'Demo' {
         Invoke-Build
-        Invoke-Demo
+        Invoke-Demo -OnPremises:$OnPremises
     }
     'Analyze' {
         $analysis = Invoke-ScriptAnalysis
