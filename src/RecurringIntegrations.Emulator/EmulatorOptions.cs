@@ -112,9 +112,16 @@ public sealed class EmulatorOptions
     public List<EmulatorActivity> Activities { get; } = new();
 }
 
-/// <summary>A data entity as /Metadata/DataEntities lists it; <paramref name="Label"/> is its display name in data projects.</summary>
+/// <summary>
+/// A data entity as /Metadata/DataEntities lists it. <paramref name="Label"/> is its display name in data projects, the text
+/// /Metadata/Labels answers for its <paramref name="LabelId"/>; left null the id is @Emulator:&lt;Name&gt;, empty the entity has no label.
+/// </summary>
 public sealed record EmulatedDataEntity(string Name, string PublicEntityName, string PublicCollectionName, string Label, string Category,
-    bool IsReadOnly = false, bool DataManagementEnabled = true);
+    bool IsReadOnly = false, bool DataManagementEnabled = true, string? LabelId = null)
+{
+    /// <summary>The label id the metadata lists, null for an entity without a label.</summary>
+    public string? EffectiveLabelId => LabelId is null ? "@Emulator:" + Name : LabelId.Length == 0 ? null : LabelId;
+}
 
 public sealed record EmulatorActivity(Guid Id, ActivityKind Kind, string Name);
 
@@ -133,25 +140,28 @@ public static class WellKnown
     /// <summary>The data project registered when <see cref="EmulatorOptions.DefinitionGroups"/> is left empty.</summary>
     public const string DefinitionGroup = "Emulator package project";
 
-    /// <summary>A realistic slice of an environment's data entities (names as in a Finance and Operations environment).</summary>
+    /// <summary>
+    /// A realistic slice of an environment's data entities (names as in a Finance and Operations environment; label ids in the
+    /// application's styles, @SYS&lt;number&gt; and @&lt;LabelFile&gt;:&lt;Name&gt;, not the application's own ids).
+    /// </summary>
     public static readonly IReadOnlyList<EmulatedDataEntity> DataEntities = new EmulatedDataEntity[]
     {
-        new("CustCustomerGroupEntity", "CustomerGroup", "CustomerGroups", "Customer groups", "Reference"),
-        new("CustCustomerV3Entity", "CustomerV3", "CustomersV3", "Customers V3", "Master"),
-        new("CustCustomerPostingProfileEntity", "CustomerPostingProfile", "CustomerPostingProfiles", "Customer posting profiles", "Reference"),
-        new("CustCustomerPaymentJournalLineEntity", "CustomerPaymentJournalLine", "CustomerPaymentJournalLines", "Customer payment journal line", "Document"),
-        new("CustInvoiceJourEntity", "CustomerInvoiceJournalHeader", "CustomerInvoiceJournalHeaders", "Customer invoice journal headers", "Document", IsReadOnly: true),
-        new("CustParametersEntity", "AccountsReceivableParameters", "AccountsReceivableParameters", "Accounts receivable parameters", "Parameters"),
-        new("VendVendorGroupEntity", "VendorGroup", "VendorGroups", "Vendor groups", "Reference"),
-        new("VendVendorV2Entity", "VendorV2", "VendorsV2", "Vendors V2", "Master"),
-        new("EcoResReleasedProductV2Entity", "ReleasedProductV2", "ReleasedProductsV2", "Released products V2", "Master"),
-        new("InventWarehouseEntity", "Warehouse", "Warehouses", "Warehouses", "Master"),
-        new("LedgerMainAccountEntity", "MainAccount", "MainAccounts", "Main accounts", "Master"),
-        new("LedgerJournalLineEntity", "GeneralJournalLine", "GeneralJournalLines", "General journal lines", "Document"),
-        new("SalesOrderHeaderV2Entity", "SalesOrderHeaderV2", "SalesOrderHeadersV2", "Sales order headers V2", "Document"),
-        new("SalesOrderLineV2Entity", "SalesOrderLineV2", "SalesOrderLinesV2", "Sales order lines V2", "Document"),
-        new("PurchPurchaseOrderHeaderV2Entity", "PurchaseOrderHeaderV2", "PurchaseOrderHeadersV2", "Purchase order headers V2", "Document"),
-        new("ExchangeRateEntity", "ExchangeRate", "ExchangeRates", "Exchange rates", "Reference"),
-        new("SystemUserEntity", "SystemUser", "SystemUsers", "Users", "Reference", DataManagementEnabled: false),
+        new("CustCustomerGroupEntity", "CustomerGroup", "CustomerGroups", "Customer groups", "Reference", LabelId: "@SYS11904"),
+        new("CustCustomerV3Entity", "CustomerV3", "CustomersV3", "Customers V3", "Master", LabelId: "@AccountsReceivable:CustomersV3"),
+        new("CustCustomerPostingProfileEntity", "CustomerPostingProfile", "CustomerPostingProfiles", "Customer posting profiles", "Reference", LabelId: "@SYS21698"),
+        new("CustCustomerPaymentJournalLineEntity", "CustomerPaymentJournalLine", "CustomerPaymentJournalLines", "Customer payment journal line", "Document", LabelId: "@AccountsReceivable:CustomerPaymentJournalLine"),
+        new("CustInvoiceJourEntity", "CustomerInvoiceJournalHeader", "CustomerInvoiceJournalHeaders", "Customer invoice journal headers", "Document", IsReadOnly: true, LabelId: "@AccountsReceivable:CustomerInvoiceJournalHeaders"),
+        new("CustParametersEntity", "AccountsReceivableParameters", "AccountsReceivableParameters", "Accounts receivable parameters", "Parameters", LabelId: "@SYS7137"),
+        new("VendVendorGroupEntity", "VendorGroup", "VendorGroups", "Vendor groups", "Reference", LabelId: "@SYS11905"),
+        new("VendVendorV2Entity", "VendorV2", "VendorsV2", "Vendors V2", "Master", LabelId: "@AccountsPayable:VendorsV2"),
+        new("EcoResReleasedProductV2Entity", "ReleasedProductV2", "ReleasedProductsV2", "Released products V2", "Master", LabelId: "@SCM:ReleasedProductsV2"),
+        new("InventWarehouseEntity", "Warehouse", "Warehouses", "Warehouses", "Master", LabelId: "@SYS6437"),
+        new("LedgerMainAccountEntity", "MainAccount", "MainAccounts", "Main accounts", "Master", LabelId: "@SYS135620"),
+        new("LedgerJournalLineEntity", "GeneralJournalLine", "GeneralJournalLines", "General journal lines", "Document", LabelId: "@GeneralLedger:GeneralJournalLines"),
+        new("SalesOrderHeaderV2Entity", "SalesOrderHeaderV2", "SalesOrderHeadersV2", "Sales order headers V2", "Document", LabelId: "@SCM:SalesOrderHeadersV2"),
+        new("SalesOrderLineV2Entity", "SalesOrderLineV2", "SalesOrderLinesV2", "Sales order lines V2", "Document", LabelId: "@SCM:SalesOrderLinesV2"),
+        new("PurchPurchaseOrderHeaderV2Entity", "PurchaseOrderHeaderV2", "PurchaseOrderHeadersV2", "Purchase order headers V2", "Document", LabelId: "@SCM:PurchaseOrderHeadersV2"),
+        new("ExchangeRateEntity", "ExchangeRate", "ExchangeRates", "Exchange rates", "Reference", LabelId: "@SYS4083"),
+        new("SystemUserEntity", "SystemUser", "SystemUsers", "Users", "Reference", DataManagementEnabled: false, LabelId: "@SYS25412"),
     };
 }

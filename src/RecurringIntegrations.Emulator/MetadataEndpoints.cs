@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -7,7 +8,9 @@ namespace RecurringIntegrations.Emulator;
 
 /// <summary>
 /// The environment's data entities: GET /Metadata/DataEntities (OData, PascalCase fields, paged with @odata.nextLink and
-/// a $skiptoken) and the InitializeDataManagement action, which refreshes data management's entity list and answers 204
+/// a $skiptoken), GET /Metadata/Labels(Id='...',Language='...') for the entities' labels (their display names; the
+/// emulator's texts are English and answer for any language, as the application falls back to its default language; an
+/// unknown label is the service's OData 404) and the InitializeDataManagement action, which refreshes data management's entity list and answers 204
 /// with no body when it is done (it holds the call for <see cref="EmulatorOptions.ProcessingDelay"/>).
 /// </summary>
 public sealed class MetadataEndpoints
@@ -26,11 +29,36 @@ public sealed class MetadataEndpoints
     internal void Map(IEndpointRouteBuilder routes)
     {
         routes.MapGet("/Metadata/DataEntities", ListAsync).WithMetadata(new Operation("DataEntities", OperationAccess.Service));
+        // The key segment is one path segment, Labels(Id='...',Language='...'), so the route takes the segment and reads it.
+        routes.MapGet("/Metadata/{segment}", LabelAsync).WithMetadata(new Operation("Labels", OperationAccess.Service));
         DataEndpoints.MapAction(routes, "InitializeDataManagement", async context =>
         {
             await Task.Delay(options.ProcessingDelay, context.RequestAborted);
             Interlocked.Increment(ref _refreshes);
             context.Response.StatusCode = 204;
+        });
+    }
+
+    private static readonly Regex LabelKey = new(@"^Labels\(Id='(?<id>(?:[^']|'')*)',Language='(?<language>(?:[^']|'')*)'\)$", RegexOptions.CultureInvariant);
+
+    private Task LabelAsync(HttpContext context, string segment)
+    {
+        var key = LabelKey.Match(segment);
+        if (!key.Success)
+            return Wire.WriteODataErrorAsync(context, 404, $"No HTTP resource was found that matches the request URI '{context.Request.Path}'.");
+        var id = key.Groups["id"].Value.Replace("''", "'");
+        var language = key.Groups["language"].Value.Replace("''", "'");
+        var entity = Entities.FirstOrDefault(e => string.Equals(e.EffectiveLabelId, id, StringComparison.OrdinalIgnoreCase));
+        if (entity is null)
+            return Wire.WriteODataErrorAsync(context, 404, $"Label '{id}' was not found for language '{language}'.");
+        return Wire.WriteJsonAsync(context, 200, Wire.ODataContentType, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("@odata.context", IdentityEndpoints.Origin(context) + context.Request.PathBase + "/Metadata/$metadata#Labels/$entity");
+            w.WriteString("Id", entity.EffectiveLabelId);
+            w.WriteString("Language", language);
+            w.WriteString("Value", entity.Label);
+            w.WriteEndObject();
         });
     }
 
@@ -52,7 +80,7 @@ public sealed class MetadataEndpoints
                 w.WriteString("Name", entity.Name);
                 w.WriteString("PublicEntityName", entity.PublicEntityName);
                 w.WriteString("PublicCollectionName", entity.PublicCollectionName);
-                w.WriteString("LabelId", "@EMU:" + entity.Label.Replace(' ', '_'));
+                w.WriteString("LabelId", entity.EffectiveLabelId);
                 w.WriteBoolean("DataServiceEnabled", true);
                 w.WriteBoolean("DataManagementEnabled", entity.DataManagementEnabled);
                 w.WriteString("EntityCategory", entity.Category);

@@ -9,8 +9,9 @@ using RecurringIntegrations.Core.Model;
 namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
-    /// Tab completion of -EntityName from the session's data entities (GET /Metadata/DataEntities), fetched once per session
-    /// on the first completion. Completion runs on the host's completion thread, not in a cmdlet: the fetch runs on the thread
+    /// Tab completion of -EntityName from the session's data entities (GET /Metadata/DataEntities), offering their display
+    /// names ('Customer groups', the name enqueue and packages take) read from their labels in the UI culture's language. The
+    /// list and its labels are fetched once per session, on the first completion. Completion runs on the host's completion thread, not in a cmdlet: the fetch runs on the thread
     /// pool (Core never needs this thread back, so nothing can deadlock) and completion waits for it a few seconds at most;
     /// a list not there yet completes nothing this time and is there the next. A fetch that failed is tried again next time.
     /// </summary>
@@ -25,7 +26,8 @@ namespace RecurringIntegrations.PowerShell
         {
             var session = SessionOf(fakeBoundParameters) ?? D365Session.Default;
             if (session is null) return Array.Empty<CompletionResult>();
-            var list = Lists.GetValue(session, s => Task.Run(() => new MetadataClient(s).GetDataEntitiesAsync(CancellationToken.None)));
+            var language = MetadataClient.CultureLanguage;
+            var list = Lists.GetValue(session, s => Task.Run(() => FetchAsync(s, language)));
             try
             {
                 if (!list.Wait(Patience)) return Array.Empty<CompletionResult>();
@@ -38,21 +40,19 @@ namespace RecurringIntegrations.PowerShell
             return Complete(list.Result, wordToComplete);
         }
 
-        /// <summary>Entities usable by data management whose name starts with the word (quotes stripped), else contains it.</summary>
-        internal static IEnumerable<CompletionResult> Complete(IReadOnlyList<DataEntity> entities, string? wordToComplete)
+        /// <summary>Only the entities data management can use need their labels, which are read one call each.</summary>
+        private static async Task<IReadOnlyList<DataEntity>> FetchAsync(D365Session session, string language)
         {
-            var word = (wordToComplete ?? string.Empty).Trim('\'', '"');
-            var usable = entities.Where(e => e.DataManagementEnabled && e.Name.Length > 0).ToArray();
-            var matches = usable.Where(e => e.Name.StartsWith(word, StringComparison.OrdinalIgnoreCase)).ToArray();
-            if (matches.Length == 0) matches = usable.Where(e => e.Name.IndexOf(word, StringComparison.OrdinalIgnoreCase) >= 0).ToArray();
-            return matches
-                .OrderBy(e => e.Name, StringComparer.OrdinalIgnoreCase)
-                .Select(e => new CompletionResult(Quoted(e.Name), e.Name, CompletionResultType.ParameterValue,
-                    e.Name + " (" + (e.PublicCollectionName ?? e.PublicEntityName ?? "") + ", " + (e.Category ?? "") + ")"));
+            var client = new MetadataClient(session);
+            var usable = (await client.GetDataEntitiesAsync(CancellationToken.None).ConfigureAwait(false))
+                .Where(e => e.DataManagementEnabled && e.Name.Length > 0).ToArray();
+            await client.ResolveDisplayNamesAsync(usable, language, CancellationToken.None).ConfigureAwait(false);
+            return usable;
         }
 
-        private static string Quoted(string name) =>
-            name.IndexOfAny(new[] { ' ', '\'', '"', '$', '`', ';', '(', ')', '{', '}', ',', '&', '@', '#' }) < 0 ? name : "'" + name.Replace("'", "''") + "'";
+        internal static IEnumerable<CompletionResult> Complete(IReadOnlyList<DataEntity> entities, string? wordToComplete) =>
+            EntityNameMatcher.Match(entities, wordToComplete)
+                .Select(m => new CompletionResult(m.CompletionText, m.ListItemText, CompletionResultType.ParameterValue, m.ToolTip));
 
         private static D365Session? SessionOf(IDictionary fakeBoundParameters)
         {

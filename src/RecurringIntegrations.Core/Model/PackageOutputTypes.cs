@@ -65,6 +65,11 @@ namespace RecurringIntegrations.Core.Model
         public string? PublicCollectionName { get; set; }
         /// <summary>The label of its display name ("Customer groups" in data projects), as a label id.</summary>
         public string? LabelId { get; set; }
+        /// <summary>
+        /// Its display name, the entity name data projects, enqueue and packages take ('Customer groups'): the text of its label,
+        /// or its public (else application) name when it has no label or the label could not be read. Null until resolved.
+        /// </summary>
+        public string? DisplayName { get; set; }
         /// <summary>Master, Reference, Document, Transaction or Parameters.</summary>
         public string? Category { get; set; }
         public bool IsReadOnly { get; set; }
