@@ -91,32 +91,40 @@ Describe 'A 100 MB package through the asynchronous actions' {
 }
 
 Describe 'Get-D365DataEntity and -EntityName completion' {
-    It 'lists the customer entities with their names, category and read-only flag' {
+    It 'lists the customer entities with their names, display name, category and read-only flag' {
         $entities = @(Get-D365DataEntity *customer*)
         $entities.Name | Should -Contain 'CustCustomerGroupEntity'
         $entities.Name | Should -Not -Contain 'VendVendorGroupEntity'
         $groups = $entities | Where-Object Name -eq 'CustCustomerGroupEntity'
         $groups.PSTypeNames[0] | Should -Be 'RecurringIntegrations.DataEntity'
-        ($groups.PublicEntityName, $groups.PublicCollectionName, $groups.Category, $groups.IsReadOnly) | Should -Be @('CustomerGroup', 'CustomerGroups', 'Reference', $false)
+        ($groups.DisplayName, $groups.PublicEntityName, $groups.PublicCollectionName, $groups.Category, $groups.IsReadOnly) |
+            Should -Be @('Customer groups', 'CustomerGroup', 'CustomerGroups', 'Reference', $false)
         ($entities | Where-Object Name -eq 'CustInvoiceJourEntity').IsReadOnly | Should -BeTrue
+    }
+
+    It 'matches -Name against display names too' {
+        (Get-D365DataEntity '* groups').Name | Should -Be @('CustCustomerGroupEntity', 'VendVendorGroupEntity')
     }
 
     It 'shows a table that fits 80 columns' {
         $text = Get-D365DataEntity *customer* | Format-Table | Out-String -Width 80
-        $text | Should -Match 'Name\s+PublicCollectionName\s+Category\s+ReadOnly'
-        $text | Should -Match 'CustCustomerGroupEntity\s+CustomerGroups\s+Reference\s+False'
+        $text | Should -Match 'DisplayName\s+Category\s+ReadOnly\s+Name'
+        $text | Should -Match 'Customer groups\s+Reference\s+False\s+CustCustomerGroupEntity'
         ($text -split "`r?`n" | Where-Object { $_.TrimEnd().Length -gt 80 }) | Should -BeNullOrEmpty
     }
 
-    It 'completes -EntityName of every cmdlet from the session entity list' {
-        foreach ($line in 'Send-D365Enqueue -EntityName CustC', 'Invoke-D365FolderImport -EntityName CustC', 'New-D365DataPackage -EntityName CustC',
-            'Get-D365ExecutionError -ExecutionId x -EntityName CustC') {
-            $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
-            $completions | Should -Contain 'CustCustomerGroupEntity' -Because $line
-            $completions | Should -Not -Contain 'VendVendorGroupEntity' -Because $line
+    It 'completes -EntityName of every cmdlet with the display names of the session entity list' {
+        foreach ($line in 'Send-D365Enqueue -EntityName Customer', 'Invoke-D365FolderImport -EntityName Customer', 'New-D365DataPackage -EntityName Customer',
+            'Get-D365ExecutionError -ExecutionId x -EntityName Customer') {
+            $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+            $completions.CompletionText | Should -Contain "'Customer groups'" -Because $line
+            $completions.CompletionText | Should -Not -Contain "'Vendor groups'" -Because $line
+            ($completions | Where-Object ListItemText -eq 'Customer groups').ToolTip | Should -Be 'CustCustomerGroupEntity (CustomerGroups, Reference)'
         }
         $line = 'Send-D365Enqueue -EntityName group'
-        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('CustCustomerGroupEntity', 'VendVendorGroupEntity')
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @("'Customer groups'", "'Vendor groups'")
+        $line = "Send-D365Enqueue -EntityName 'Vendor g"
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @("'Vendor groups'")
     }
 }
 
