@@ -10,7 +10,7 @@ namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
     /// Tab completion of -EntityName from the session's data entities (GET /Metadata/DataEntities), offering their display
-    /// names ('Customer groups', the name enqueue and packages take) read from their labels in the UI culture's language. The
+    /// names ('Customer groups', the name enqueue and packages take) read from their labels in en-us. The
     /// list and its labels are fetched once per session, on the first completion. Completion runs on the host's completion thread, not in a cmdlet: the fetch runs on the thread
     /// pool (Core never needs this thread back, so nothing can deadlock) and completion waits for it a few seconds at most;
     /// a list not there yet completes nothing this time and is there the next. A fetch that failed is tried again next time.
@@ -26,7 +26,7 @@ namespace RecurringIntegrations.PowerShell
         {
             var session = SessionOf(fakeBoundParameters) ?? D365Session.Default;
             if (session is null) return Array.Empty<CompletionResult>();
-            var language = MetadataClient.CultureLanguage;
+            var language = MetadataClient.EntityNameLanguage;
             var list = Lists.GetValue(session, s => Task.Run(() => FetchAsync(s, language)));
             try
             {

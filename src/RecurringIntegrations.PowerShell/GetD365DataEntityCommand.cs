@@ -6,7 +6,7 @@ namespace RecurringIntegrations.PowerShell
 {
     /// <summary>
     /// Get-D365DataEntity: the environment's data entities from its metadata (GET /Metadata/DataEntities, every page), one
-    /// DataEntity each: the entity name, its display name (the text of its label in the UI culture's language, read once per
+    /// DataEntity each: the entity name, its display name (the text of its label in en-us, the language data projects name entities in, read once per
     /// session), its OData names, category and whether it is read-only.
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "D365DataEntity")]
@@ -23,7 +23,7 @@ namespace RecurringIntegrations.PowerShell
         {
             var client = new MetadataClient(ActiveSession, VerboseLines);
             IReadOnlyList<DataEntity> entities = Array.Empty<DataEntity>();
-            var language = MetadataClient.CultureLanguage;
+            var language = MetadataClient.EntityNameLanguage;
             if (!RunForItem(ActiveSession.Environment, async token =>
                 {
                     entities = await client.GetDataEntitiesAsync(token).ConfigureAwait(false);

@@ -53,9 +53,12 @@ namespace RecurringIntegrations.Core.Api
             return entities;
         }
 
-        /// <summary>The language of the current UI culture as the metadata names it (en-us); the invariant culture reads en-us.</summary>
-        public static string CultureLanguage =>
-            string.IsNullOrEmpty(CultureInfo.CurrentUICulture.Name) ? DefaultLanguage : CultureInfo.CurrentUICulture.Name.ToLowerInvariant();
+        /// <summary>
+        /// The language whose label texts are the entities' names in data projects (the enqueue's entity=): the names the
+        /// entity list was refreshed with, in the environment's language, en-us almost everywhere. Not the user's UI
+        /// culture: a German Windows would be offered German names the service refuses.
+        /// </summary>
+        public static string EntityNameLanguage => DefaultLanguage;
 
         /// <summary>
         /// Sets each entity's <see cref="DataEntity.DisplayName"/> to the text of its label in <paramref name="language"/>
