@@ -68,6 +68,13 @@ namespace RecurringIntegrations.Core.Http
         private readonly Queue<double> _letThrough = new Queue<double>();
         private bool _busyEnvironment;
         private bool _rateLimited;
+        private bool _undecided;
+        private TimeSpan _refusedAdmittedAt;
+        private int _laterPassed;
+        private int _laterRefused;
+        private TimeSpan _probeFrom;
+        private int _probesPassed;
+        private double _cutConcurrency;
         private double _rateBeforeBusy;
         private int _refusedInARow;
         private readonly Dictionary<string, Answers> _answers = new Dictionary<string, Answers>(StringComparer.Ordinal);
@@ -122,9 +129,10 @@ namespace RecurringIntegrations.Core.Http
 
         private async Task<TimeSpan> WaitTurnAsync(HttpMessage message)
         {
+            var told = TimeSpan.MinValue;
             while (true)
             {
-                TimeSpan wait;
+                TimeSpan wait, until = TimeSpan.Zero;
                 Task slot;
                 bool paused, ownWait;
                 lock (_gate)
@@ -132,7 +140,7 @@ namespace RecurringIntegrations.Core.Http
                     var now = Now;
                     slot = _slotFreed.Task;
                     ownWait = message.RefusedUntil > _pausedUntil;
-                    var until = ownWait ? message.RefusedUntil : _pausedUntil;
+                    until = ownWait ? message.RefusedUntil : _pausedUntil;
                     paused = until > now;
                     if (paused)
                         wait = until - now;
@@ -153,19 +161,23 @@ namespace RecurringIntegrations.Core.Http
                     throw Throttled(message, paused
                         ? $"the session is paused {Format.Duration(wait)} more, beyond what is left of it"
                         : "the session's pace leaves no room within it");
-                if (paused && wait >= TimeSpan.FromSeconds(1))
-                    message.Say(ownWait
-                        ? $"{message.Operation}: waiting {Format.Duration(wait)}: the busy environment refused this call and asked it to wait."
-                        : $"{message.Operation}: waiting {Format.Duration(wait)}: the session is paused because the service throttled it.");
-                var started = Now;
-                if (wait == Timeout.InfiniteTimeSpan)
+                if (paused && wait >= TimeSpan.FromSeconds(1) && until != told)
                 {
+                    told = until;
+                    message.Say(ownWait
+                        ? $"{message.Operation}: waiting {Format.Duration(wait)}: the service refused this call and asked it to wait."
+                        : $"{message.Operation}: waiting {Format.Duration(wait)}: the session is paused because the service throttled it.");
+                }
+                var started = Now;
+                if (wait == Timeout.InfiniteTimeSpan || (paused && !ownWait))
+                {
+                    // A freed slot, or an answer that ends the session's pause (a busy environment, see Leave), lets it go sooner.
                     using var stop = CancellationTokenSource.CreateLinkedTokenSource(message.CancellationToken);
-                    var expired = _time.Delay(left, stop.Token);
+                    var expired = _time.Delay(wait == Timeout.InfiniteTimeSpan ? left : wait, stop.Token);
                     var first = await Task.WhenAny(slot, expired).ConfigureAwait(false);
                     stop.Cancel();
                     message.CancellationToken.ThrowIfCancellationRequested();
-                    if (first == expired) throw Throttled(message, "no call slot of the session came free within it");
+                    if (first == expired && wait == Timeout.InfiniteTimeSpan) throw Throttled(message, "no call slot of the session came free within it");
                 }
                 else
                 {
@@ -188,11 +200,15 @@ namespace RecurringIntegrations.Core.Http
                 _inFlight--;
                 Deactivate(now);
                 var refused = throttledFor is { } named && named > TimeSpan.Zero;
+                // Whatever the session does, a refused call itself waits at least what it was told.
+                if (refused) message.RefusedUntil = now + throttledFor!.Value;
                 if (attempt.Response != null) _refusedInARow = refused ? _refusedInARow + 1 : 0;
                 if (_refusedInARow >= RefusedInARow && !_rateLimited)
                 {
                     _rateLimited = true;
-                    if (_busyEnvironment)
+                    if (_undecided)
+                        line = $"{message.Operation}: {RefusedInARow} calls in a row were throttled: the service limits the rate; {PaceAfterRateLimit()}.";
+                    else if (_busyEnvironment)
                     {
                         // Every call refused: a rate limit after all. This 429 starts a throttling, from the pace the session
                         // kept before it took the environment for busy.
@@ -206,7 +222,6 @@ namespace RecurringIntegrations.Core.Http
                 if (refused && _busyEnvironment)
                 {
                     // A busy environment's 429: only this call waits what it was told; the pace and the other calls go on.
-                    message.RefusedUntil = now + throttledFor!.Value;
                 }
                 else if (refused)
                 {
@@ -225,11 +240,18 @@ namespace RecurringIntegrations.Core.Http
                         _busy = TimeSpan.Zero;
                         _activeSince = now;
                         _successes = 0;
-                        if (!_rateLimited && _pacing && CurrentRate(now) <= _baseRate)
+                        if (_undecided)
                         {
-                            BecomeBusy(message, now, pause);
+                            // Refused again as soon as the pause was over, at the pace of before: a rate limit. The pace is what
+                            // the first throttling measured, not this short spell.
+                            line = $"{message.Operation} was throttled again right after the pause ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
+                                   $"the service limits the rate. Every call of the session waits {Format.Duration(pause)}; {PaceAfterRateLimit()}.";
+                        }
+                        else if (!_rateLimited && _pacing && CurrentRate(now) <= _baseRate)
+                        {
+                            BecomeBusy(now);
                             line = $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}) although the pace was lowered: " +
-                                   $"the environment is busy, not limiting the rate. Each refused call waits its own Retry-After; the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight.";
+                                   $"the environment is busy, not limiting the rate. {BusyTerms()}";
                         }
                         else
                         {
@@ -237,21 +259,38 @@ namespace RecurringIntegrations.Core.Http
                             // At most 30% lower per throttling (AIMD, as AWS's adaptive mode): a short sample says little.
                             _sample = new RateSample(successes, busy, now + pause, _pacing ? 0.7 * CurrentRate(now) : 0);
                             _baseRate = _sample.Rate(now);
-                            _pacing = true;
-                            // Nothing goes during the pause, and the pace starts from an empty bucket after it (set below).
-                            _tokens = 0;
-                            _concurrency = Math.Max(2, Math.Min(_concurrency, Math.Ceiling((_inFlight + 1) * 0.7)));
-                            line = (line == null ? "" : line + " ") +
-                                   $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
-                                   $"every call of the session waits {Format.Duration(pause)}; then the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight.";
+                            _cutConcurrency = Math.Max(2, Math.Min(_concurrency, Math.Ceiling((_inFlight + 1) * 0.7)));
+                            if (!_pacing && !_rateLimited)
+                            {
+                                // The first throttling: a rate limit or a busy environment. The session waits what the service said
+                                // while the answers of calls sent after this one tell which; failing that, the first calls after
+                                // the pause do (see the summary).
+                                _undecided = true;
+                                _refusedAdmittedAt = admittedAt;
+                                _laterPassed = _laterRefused = _probesPassed = 0;
+                                line = (line == null ? "" : line + " ") +
+                                       $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
+                                       $"every call of the session waits {Format.Duration(pause)}.";
+                            }
+                            else
+                            {
+                                line = (line == null ? "" : line + " ") +
+                                       $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
+                                       $"every call of the session waits {Format.Duration(pause)}; {PaceAfterRateLimit()}.";
+                            }
                         }
                     }
-                    else if (now + pause < _sample.WaitEnds)
+                    else
                     {
-                        // An answer for the same throttling naming an earlier end: the longer wait was a penalty for calls
-                        // already on their way, not the service's rate.
-                        _sample.WaitEnds = now + pause;
-                        _baseRate = _sample.Rate(_throttledAt);
+                        if (now + pause < _sample.WaitEnds)
+                        {
+                            // An answer for the same throttling naming an earlier end: the longer wait was a penalty for calls
+                            // already on their way, not the service's rate.
+                            _sample.WaitEnds = now + pause;
+                            _baseRate = _sample.Rate(_throttledAt);
+                        }
+                        if (_undecided && admittedAt > _refusedAdmittedAt && ++_laterRefused >= 2 && _laterRefused > _laterPassed)
+                            line = $"{message.Operation}: calls sent after the throttled one were refused too: the service limits the rate; {PaceAfterRateLimit()}.";
                     }
                     if (!_busyEnvironment && now + pause > _pausedUntil)
                     {
@@ -259,11 +298,19 @@ namespace RecurringIntegrations.Core.Http
                         // make it end later.
                         _pausedUntil = now + pause;
                         _rateSince = _refilledAt = _pausedUntil;
+                        if (_undecided) _probeFrom = _pausedUntil;
                     }
                 }
                 else if (attempt.Succeeded)
                 {
                     _successes++;
+                    if (_undecided && (admittedAt > _refusedAdmittedAt && admittedAt <= _throttledAt ? ++_laterPassed >= 2 && _laterPassed > _laterRefused
+                                                                                                       : admittedAt >= _probeFrom && ++_probesPassed >= 2))
+                    {
+                        BecomeBusy(now);
+                        line = $"{message.Operation}: calls sent {(_probesPassed >= 2 ? "after the pause" : "after the throttled one")} went through: " +
+                               $"the environment is busy, not limiting the rate. {BusyTerms()}";
+                    }
                     // In a busy environment the 429s are not about load: the cap grows as before the first throttling.
                     if (_concurrency < MaxInFlight && AnsweredPromptly(message, now - admittedAt))
                         _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing && !_busyEnvironment ? 1 / _concurrency : 1));
@@ -276,20 +323,39 @@ namespace RecurringIntegrations.Core.Http
         }
 
         /// <summary>
-        /// Going slower did not make the 429s rarer: the pace goes back to the best rate the service let through recently
-        /// (from there it follows the cubic's plateau, as when it came back to a rate), the cap on calls in flight to what it
-        /// was before the cuts, and this call alone waits what it was told.
+        /// The 429s are not about the session's pace: a session that was paced goes back to the best rate the service let
+        /// through recently (from there it follows the cubic's plateau, as when it came back to a rate; one that was not stays
+        /// unpaced: a rate measured over the few calls before a first 429 would be a crawl), the cap on calls in
+        /// flight to what it was before the cuts, and a pause of the whole session ends: each refused call waits alone.
         /// </summary>
-        private void BecomeBusy(HttpMessage message, TimeSpan now, TimeSpan pause)
+        private void BecomeBusy(TimeSpan now)
         {
             _busyEnvironment = true;
+            _undecided = false;
             _rateBeforeBusy = _baseRate;
             _baseRate = Math.Max(MinRate, Math.Max(_baseRate, _letThrough.Count > 0 ? _letThrough.Max() : 0));
             OnPlateau(now);
             _refilledAt = now;
             _tokens = 1;
             _concurrency = Math.Max(_concurrency, _uncutConcurrency);
-            message.RefusedUntil = now + pause;
+            if (_pausedUntil > now) _pausedUntil = now;
+        }
+
+        private string BusyTerms() =>
+            $"Each refused call waits its own Retry-After; {(_pacing ? $"the pace is {_baseRate:0.0} calls/s" : "no pace")}, at most {(int)_concurrency} in flight.";
+
+        /// <summary>
+        /// The throttling is a rate limit: from the end of the pause the session is paced at the rate the throttling measured,
+        /// with fewer calls in flight. Returns the terms, for the verbose line.
+        /// </summary>
+        private string PaceAfterRateLimit()
+        {
+            _undecided = false;
+            _pacing = true;
+            // Nothing goes during the pause, and the pace starts from an empty bucket after it.
+            _tokens = 0;
+            _concurrency = _cutConcurrency;
+            return $"then the pace is {_baseRate:0.0} calls/s, at most {(int)_concurrency} in flight";
         }
 
         /// <summary>Puts the pace on the cubic's plateau, at the base rate now: no restart below it.</summary>

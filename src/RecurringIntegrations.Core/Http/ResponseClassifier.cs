@@ -10,7 +10,7 @@ namespace RecurringIntegrations.Core.Http
             failure.Status is null || failure.Status == 408 || failure.Status == 429 || failure.Status == 500 ||
             failure.Status == 502 || failure.Status == 503 || failure.Status == 504;
 
-        /// <param name="done">What was done before giving up ("Tried 6 times over 3.1 s, then gave up."), or null.</param>
+        /// <param name="done">What was done before giving up ("Tried 8 times over 23.8 s, then gave up."), or null.</param>
         public abstract D365Exception Error(TryContext attempt, Failure failure, string? done);
     }
 

@@ -10,7 +10,7 @@ namespace RecurringIntegrations.Core.Http
     /// <summary>Turns a failed answer of the service into a <see cref="D365Exception"/> that says what to do.</summary>
     internal static class ResponseErrors
     {
-        /// <param name="done">What was done before giving up ("Gave up after 6 tries over 3.1 s."), or null.</param>
+        /// <param name="done">What was done before giving up ("Gave up after 8 tries over 23.8 s."), or null.</param>
         public static D365Exception FromResponse(string operation, HttpResponseMessage response, string body, Uri environment, string? done = null)
         {
             var error = Translate(operation, response, body, environment);

@@ -4,8 +4,12 @@ namespace RecurringIntegrations.Core.Http
     public sealed class RetryOptions
     {
         /// <summary>Tries that failed for a transient reason (throttling not counted), the first included.</summary>
-        public int MaxAttempts { get; set; } = 6;
-        public TimeSpan BaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+        public int MaxAttempts { get; set; } = 8;
+        /// <summary>
+        /// The first back-off's ceiling, doubling per failed try (with jitter, half to all of it): a quarter second, so a single
+        /// failure costs little (the AWS SDKs start at 100 ms), while 8 tries still span 16 to 32 s of an environment's hiccup.
+        /// </summary>
+        public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(250);
         public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(30);
         /// <summary>The most time spent backing off between failed tries of one call (throttling waits not counted).</summary>
         public TimeSpan MaxTotalWait { get; set; } = TimeSpan.FromMinutes(5);

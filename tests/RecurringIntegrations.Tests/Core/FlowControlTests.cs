@@ -83,6 +83,6 @@ public class FlowControlTests
 
         // Nothing listens there: no try can have created a message, so every try allowed was made.
         Assert.Equal("ConnectionFailed", error.ErrorId);
-        Assert.Matches(@"Tried 6 times over [0-9.]+ s, then gave up\.", error.Message);
+        Assert.Matches(@"Tried 8 times over [0-9.]+ s, then gave up\.", error.Message);
     }
 }

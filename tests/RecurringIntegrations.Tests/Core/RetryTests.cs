@@ -63,7 +63,7 @@ public class RetryTests
         Assert.Equal("ConnectionFailed", error.ErrorId);
         Assert.Equal(D365ErrorCategory.ConnectionError, error.Category);
         Assert.Contains(lines, l => l.Contains("trying again"));
-        Assert.Matches(@"Tried 6 times over [0-9.]+ s, then gave up\.", error.Message);
+        Assert.Matches(@"Tried 8 times over [0-9.]+ s, then gave up\.", error.Message);
         Assert.True(File.Exists(file));
     }
 

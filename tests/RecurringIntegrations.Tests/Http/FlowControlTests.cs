@@ -57,8 +57,8 @@ public sealed class FlowControlTests
 
     /// <summary>
     /// 10 calls got through in 0.3 s of calling (30 ms each), then the service asked for 2 s: at 0.3 s, the session is paused
-    /// until 2.3 s, and the rate it allowed is 10 / (0.3 + 2 - 0.5) = 5.56 calls/s (Retry-After's whole seconds counted as
-    /// the half second less they stand for on average).
+    /// until 2.3 s, and the rate it allowed, if it limits the rate, is 10 / (0.3 + 2 - 0.5) = 5.56 calls/s (Retry-After's whole
+    /// seconds counted as the half second less they stand for on average).
     /// </summary>
     private FlowControl ThrottledAfterTenCalls()
     {
@@ -69,32 +69,138 @@ public sealed class FlowControlTests
         return flow;
     }
 
+    /// <summary>
+    /// <see cref="ThrottledAfterTenCalls"/>, then the first call after the pause (at 2.3 s) is refused too, with
+    /// Retry-After 1: a rate limit. The session is paused until 3.3 s and paced from then on.
+    /// </summary>
+    private FlowControl RateLimitedAfterTenCalls()
+    {
+        var flow = ThrottledAfterTenCalls();
+        Advance(2000);
+        var probe = Call();
+        Answer(flow, probe, Mocked.Done(flow.EnterAsync(probe)), 429, "1");
+        return flow;
+    }
+
     [Fact]
-    public void A_429_pauses_every_call_until_the_time_it_names_then_paces_them_at_what_the_service_let_through()
+    public void A_first_429_pauses_every_call_until_the_time_it_names_and_sets_no_pace_yet()
     {
         var flow = ThrottledAfterTenCalls();
 
         var next = Enumerable.Range(0, 3).Select(_ => flow.EnterAsync(Call())).ToList();
         Advance(1999);
         Assert.All(next, t => Assert.False(t.IsCompleted));
-        // At most 70% of the calls in flight when it came (one), and never fewer than 2.
+        Advance(1);
+        // A rate limit or a busy environment: the calls after the pause go as before it, and their answers tell which.
+        Assert.All(next, t => Assert.Equal(TimeSpan.FromMilliseconds(2300), Mocked.Done(t)));
+        Assert.Null(flow.Rate);
+        Assert.False(flow.BusyEnvironment);
+        // Nor is the cap cut: it grew by one for each of the 9th and 10th prompt answers.
+        Assert.Equal(10, flow.ConcurrencyLimit);
+    }
+
+    [Fact]
+    public void A_call_refused_right_after_the_pause_marks_a_rate_limit_and_the_session_is_paced_at_what_the_first_throttling_let_through()
+    {
+        var flow = RateLimitedAfterTenCalls();
+
+        var next = Enumerable.Range(0, 3).Select(_ => flow.EnterAsync(Call())).ToList();
+        Advance(999);
+        Assert.All(next, t => Assert.False(t.IsCompleted));
+        // At most 70% of the calls in flight when the first 429 came (one), and never fewer than 2.
         Assert.Equal(2, flow.ConcurrencyLimit);
         Advance(1);
-        // The pace restarts 10% below that rate, from an empty bucket: the first call goes 1 / 5.0 s after the pause.
+        // The pace restarts 10% below 5.56 calls/s (not the short spell after the pause), from an empty bucket: the first
+        // call goes 1 / 5.0 s after the pause.
         Assert.Equal(5.0, flow.Rate!.Value, 9);
+        Assert.False(flow.BusyEnvironment);
         Advance(199);
         Assert.All(next, t => Assert.False(t.IsCompleted));
         Advance(1);
-        Assert.Equal(TimeSpan.FromMilliseconds(2500), Mocked.Done(Assert.Single(next, t => t.IsCompleted)));
+        Assert.Equal(TimeSpan.FromMilliseconds(3500), Mocked.Done(Assert.Single(next, t => t.IsCompleted)));
+    }
+
+    [Fact]
+    public async Task Calls_sent_after_the_refused_one_that_go_through_mark_a_busy_environment_and_end_the_pause_at_once()
+    {
+        var flow = Flow();
+        Succeed(flow, 4, 10);
+        // Four calls in flight; the first is refused (Retry-After 1), the three sent after it go through.
+        var calls = Enumerable.Range(0, 4).Select(_ => Call()).ToList();
+        var admitted = new List<TimeSpan>();
+        foreach (var call in calls)
+        {
+            admitted.Add(Mocked.Done(flow.EnterAsync(call)));
+            Advance(1);
+        }
+        Answer(flow, calls[0], admitted[0], 429, "1");
+        var held = flow.EnterAsync(Call());
+        Assert.False(held.IsCompleted);
+        Answer(flow, calls[1], admitted[1], 200);
+        Assert.False(flow.BusyEnvironment);
+        Answer(flow, calls[2], admitted[2], 200);
+
+        // Two of them: a rate limit would have refused every call after the first; the pause ends now, for all but the refused call.
+        Assert.True(flow.BusyEnvironment);
+        // The answer wakes the held call on the thread pool: awaited here, not slept for.
+        Assert.Equal(TimeSpan.FromMilliseconds(44), await held);
+        var again = flow.EnterAsync(calls[0]);
+        Advance(999);
+        Assert.False(again.IsCompleted);
+        Advance(1);
+        Assert.Equal(TimeSpan.FromMilliseconds(1044), Mocked.Done(again));
+        Assert.Equal(8, flow.ConcurrencyLimit);
+    }
+
+    [Fact]
+    public void Calls_after_the_pause_that_go_through_mark_a_busy_environment_and_the_session_is_not_paced()
+    {
+        var flow = ThrottledAfterTenCalls();
+        Advance(2000);
+
+        Succeed(flow, 1, 30);
+        Assert.False(flow.BusyEnvironment);
+        Succeed(flow, 1, 30);
+
+        Assert.True(flow.BusyEnvironment);
+        // Not paced: the session was not before the 429, and a rate measured over the 10 calls before it would be a crawl.
+        Assert.Null(flow.Rate);
+        var next = Enumerable.Range(0, 8).Select(_ => flow.EnterAsync(Call())).ToList();
+        Assert.All(next, t => Assert.True(t.IsCompletedSuccessfully));
+    }
+
+    [Fact]
+    public void Calls_sent_after_the_refused_one_that_are_refused_too_mark_a_rate_limit_during_the_pause()
+    {
+        var flow = Flow();
+        Succeed(flow, 4, 10);
+        var calls = Enumerable.Range(0, 3).Select(_ => Call()).ToList();
+        var admitted = new List<TimeSpan>();
+        foreach (var call in calls)
+        {
+            admitted.Add(Mocked.Done(flow.EnterAsync(call)));
+            Advance(1);
+        }
+        Answer(flow, calls[0], admitted[0], 429, "1");
+        Answer(flow, calls[1], admitted[1], 429, "2");
+        Assert.Null(flow.Rate);
+        Answer(flow, calls[2], admitted[2], 429, "2");
+
+        // Paced from the end of the longest wait named (2 s after 43 ms), at what got through: 4 / (0.043 + 1 - 0.5).
+        Assert.False(flow.BusyEnvironment);
+        Assert.Equal(0.9 * 4 / 0.543, flow.Rate!.Value, 6);
+        var waiting = flow.EnterAsync(Call());
+        Advance(1999);
+        Assert.False(waiting.IsCompleted);
     }
 
     [Fact]
     public void The_pace_comes_back_to_the_rate_the_service_allowed_and_then_grows_as_a_cubic()
     {
-        var flow = ThrottledAfterTenCalls();
+        var flow = RateLimitedAfterTenCalls();
         var allowed = 10 / 1.8;
 
-        Advance(2000);
+        Advance(1000);
         Assert.Equal(0.9 * allowed, flow.Rate!.Value, 9);
         // Back to the rate in 10 s times the cube root of 0.1 (4.64 s), then twice it 10 s later.
         Advance(10_000 * Math.Pow(0.1, 1.0 / 3));
@@ -116,8 +222,12 @@ public sealed class FlowControlTests
         // Both were sent before the service throttled: the first answer names 4 s (it had been called while told to wait),
         // the second the 2 s the service's own window asks for. The pace is what got through over the shorter one.
         Answer(flow, first, firstAdmitted, 429, "4");
-        Assert.Equal(10 / 3.8 * 0.9, flow.Rate!.Value, 9);
         Answer(flow, echo, echoAdmitted, 429, "2");
+        // The session waits the longer one; refused again then, it is paced.
+        Advance(4000);
+        var probe = Call();
+        Answer(flow, probe, Mocked.Done(flow.EnterAsync(probe)), 429, "1");
+        Advance(1000);
         Assert.Equal(10 / 1.8 * 0.9, flow.Rate!.Value, 9);
     }
 
@@ -193,7 +303,7 @@ public sealed class FlowControlTests
 
         Assert.Equal(4, mocked.Transport.Requests.Count);
         Assert.All(mocked.Transport.SentAt.Skip(1), at => Assert.True(at >= 2000, $"a call went at {at} ms, within the pause"));
-        Assert.Contains(mocked.VerboseLines, l => l.StartsWith("Dequeue was throttled (429, Retry-After 2.0 s): every call of the session waits 2.0 s;"));
+        Assert.Contains(mocked.VerboseLines, l => l.StartsWith("Dequeue was throttled (429, Retry-After 2.0 s): every call of the session waits 2.0 s."));
     }
 
     [Fact]
@@ -255,8 +365,9 @@ public sealed class FlowControlTests
     }
 
     /// <summary>
-    /// 4 calls of 10 ms each got through (100 calls/s let through), then a 429 with Retry-After 1: the pace is
-    /// 4 / (0.04 + 1 - 0.5) = 7.41 calls/s after the 1 s pause, from 90% of it, and at most 2 calls in flight.
+    /// 4 calls of 10 ms each got through (100 calls/s let through), then a 429 with Retry-After 1, and the first call after
+    /// the pause (at 1.04 s) was refused too: a rate limit. The pace is 4 / (0.04 + 1 - 0.5) = 7.41 calls/s after the second
+    /// 1 s pause (from 2.04 s), from 90% of it, and at most 2 calls in flight.
     /// </summary>
     private FlowControl ThrottledOnce()
     {
@@ -264,6 +375,9 @@ public sealed class FlowControlTests
         Succeed(flow, 4, 10);
         var throttled = Call();
         Answer(flow, throttled, Mocked.Done(flow.EnterAsync(throttled)), 429, "1");
+        Advance(1000);
+        var probe = Call();
+        Answer(flow, probe, Mocked.Done(flow.EnterAsync(probe)), 429, "1");
         Advance(1000);
         Assert.Equal(0.9 * 4 / 0.54, flow.Rate!.Value, 9);
         Assert.Equal(2, flow.ConcurrencyLimit);
@@ -278,7 +392,7 @@ public sealed class FlowControlTests
         // Refused again at the lowered pace (its first token 1 / 6.67 s = 150 ms after the pause): going slower did not help.
         var refused = Call();
         var admitted = Admit(flow, refused);
-        Assert.Equal(TimeSpan.FromMilliseconds(1190), admitted);
+        Assert.Equal(TimeSpan.FromMilliseconds(2190), admitted);
         Answer(flow, refused, admitted, 429, "1");
 
         Assert.True(flow.BusyEnvironment);
@@ -289,11 +403,11 @@ public sealed class FlowControlTests
         var again = flow.EnterAsync(refused);
         var other = Call();
         var otherEntered = flow.EnterAsync(other);
-        Assert.Equal(TimeSpan.FromMilliseconds(1190), Mocked.Done(otherEntered));
+        Assert.Equal(TimeSpan.FromMilliseconds(2190), Mocked.Done(otherEntered));
         Advance(999);
         Assert.False(again.IsCompleted);
         Advance(1);
-        Assert.Equal(TimeSpan.FromMilliseconds(2190), Mocked.Done(again));
+        Assert.Equal(TimeSpan.FromMilliseconds(3190), Mocked.Done(again));
         Answer(flow, refused, Mocked.Done(again), 200);
         Answer(flow, other, Mocked.Done(otherEntered), 200);
 

@@ -133,9 +133,9 @@ public sealed class ResendRuleTests : IDisposable
         var client = new DataPackageClient(mocked.Session);
 
         var call = client.GetExecutionSummaryStatusAsync("exec-1", None);
-        mocked.Advance(500);
+        mocked.Advance(125);
 
         Assert.Equal("Executing", Mocked.Done(call));
-        Assert.Equal(new[] { 0.0, 500 }, mocked.Transport.SentAt);
+        Assert.Equal(new[] { 0.0, 125 }, mocked.Transport.SentAt);
     }
 }

@@ -25,16 +25,16 @@ public sealed class RetryPolicyTests
         var call = mocked.Client.GetMessageStatusAsync(MessageId, None);
         mocked.Step(10_000, call);
 
-        // Jitter 0 takes half of each ceiling (1 s, 2 s, 4 s, 8 s): 0.5 s, 1 s, 2 s, 4 s.
-        Assert.Equal(new[] { 0.0, 500, 1500, 3500, 7500 }, mocked.Transport.SentAt);
+        // Jitter 0 takes half of each ceiling (0.25 s, 0.5 s, 1 s, 2 s): 125 ms, 250 ms, 0.5 s, 1 s.
+        Assert.Equal(new[] { 0.0, 125, 375, 875, 1875 }, mocked.Transport.SentAt);
         Assert.Equal("Processed", Mocked.Done(call));
-        Assert.Contains("GetMessageStatus: trying again in 0.5 s (try 2, at most 6 failed) after 500 Internal Server Error.", mocked.VerboseLines);
+        Assert.Contains("GetMessageStatus: trying again in 0.1 s (try 2, at most 8 failed) after 500 Internal Server Error.", mocked.VerboseLines);
     }
 
     [Fact]
     public void The_backoff_stops_growing_at_its_cap_and_jitter_scales_it()
     {
-        var options = new RetryOptions { MaxAttempts = 9, MaxDelay = TimeSpan.FromSeconds(10) };
+        var options = new RetryOptions { MaxAttempts = 9, BaseDelay = TimeSpan.FromSeconds(1), MaxDelay = TimeSpan.FromSeconds(10) };
         using var mocked = Mocked.Connect(options, 0.5, Status(500), Status(500), Status(500), Status(500), Status(500), Status(500), Json(Processed));
 
         var call = mocked.Client.GetMessageStatusAsync(MessageId, None);
@@ -56,8 +56,8 @@ public sealed class RetryPolicyTests
 
         var error = Assert.IsType<D365Exception>(call.Exception!.InnerException);
         Assert.Equal("ServiceError", error.ErrorId);
-        Assert.Equal(new[] { 0.0, 500, 1500, 3500, 7500, 15_500 }, mocked.Transport.SentAt);
-        Assert.Contains("Tried 6 times over 16 s, then gave up.", error.Message);
+        Assert.Equal(new[] { 0.0, 125, 375, 875, 1875, 3875, 7875, 15_875 }, mocked.Transport.SentAt);
+        Assert.Contains("Tried 8 times over 16 s, then gave up.", error.Message);
     }
 
     [Fact]
@@ -68,10 +68,10 @@ public sealed class RetryPolicyTests
         var call = mocked.Client.GetMessageStatusAsync(MessageId, None);
         mocked.Step(60_000, call);
 
-        // 0.5 s and 1 s fit in 3 s; the next 2 s would not.
+        // 125 ms, 250 ms, 0.5 s and 1 s fit in 3 s; the next 2 s would not.
         var error = Assert.IsType<D365Exception>(call.Exception!.InnerException);
-        Assert.Equal(new[] { 0.0, 500, 1500 }, mocked.Transport.SentAt);
-        Assert.Contains("Tried 3 times over 1.5 s, then gave up: another wait would pass 3.0 s of backing off.", error.Message);
+        Assert.Equal(new[] { 0.0, 125, 375, 875, 1875 }, mocked.Transport.SentAt);
+        Assert.Contains("Tried 5 times over 1.9 s, then gave up: another wait would pass 3.0 s of backing off.", error.Message);
     }
 
     [Fact]
@@ -117,8 +117,8 @@ public sealed class RetryPolicyTests
         var other = mocked.Client.GetMessageStatusAsync(MessageId, None);
         mocked.Step(10_000, call);
 
-        // The call backs off 0.5 s, then 1 s; another call of the session goes at once meanwhile.
-        Assert.Equal(new[] { 0.0, 100, 500, 1500 }, mocked.Transport.SentAt);
+        // The call backs off 125 ms, then 250 ms; another call of the session goes at once meanwhile.
+        Assert.Equal(new[] { 0.0, 100, 125, 375 }, mocked.Transport.SentAt);
         Assert.True(call.IsCompletedSuccessfully);
         Assert.Equal("Processed", Mocked.Done(other));
         Assert.Null(mocked.Session.Flow.Rate);
@@ -132,12 +132,12 @@ public sealed class RetryPolicyTests
         var call = mocked.Client.DequeueAsync(Guid.NewGuid(), None);
         mocked.Step(60_000, call);
 
-        // 0.5 s and 1 s of backing off fit in the budget of 3 s; the next 2 s would not.
+        // 125 ms, 250 ms, 0.5 s and 1 s of backing off fit in the budget of 3 s; the next 2 s would not.
         var error = Assert.IsType<D365Exception>(call.Exception!.InnerException);
-        Assert.Equal(new[] { 0.0, 500, 1500 }, mocked.Transport.SentAt);
+        Assert.Equal(new[] { 0.0, 125, 375, 875, 1875 }, mocked.Transport.SentAt);
         Assert.Equal("Throttled", error.ErrorId);
         Assert.Equal(D365ErrorCategory.LimitsExceeded, error.Category);
-        Assert.Contains("has waited 1.5 s (3 tries answered 429/503) out of the session's throttling budget of 3.0 s; the service kept answering 429", error.Message);
+        Assert.Contains("has waited 1.9 s (5 tries answered 429/503) out of the session's throttling budget of 3.0 s; the service kept answering 429", error.Message);
         Assert.Contains("-ThrottlingBudget", error.Message);
     }
 
@@ -151,10 +151,10 @@ public sealed class RetryPolicyTests
         Assert.Single(mocked.Transport.Requests);
         mocked.Step(1_000, call);
 
-        // Ended at 10 s, tried again 0.5 s later.
-        Assert.Equal(new[] { 0.0, 10_500 }, mocked.Transport.SentAt);
+        // Ended at 10 s, tried again 125 ms later.
+        Assert.Equal(new[] { 0.0, 10_125 }, mocked.Transport.SentAt);
         Assert.True(call.IsCompletedSuccessfully);
-        Assert.Contains("Dequeue: trying again in 0.5 s (try 2, at most 6 failed) after no answer within 10 s.", mocked.VerboseLines);
+        Assert.Contains("Dequeue: trying again in 0.1 s (try 2, at most 8 failed) after no answer within 10 s.", mocked.VerboseLines);
     }
 
     [Fact]

@@ -53,9 +53,9 @@ public sealed class StoragePipelineTests : IDisposable
         var upload = storage.UploadAsync(BlobUrl, path, new FileInfo(path).Length, 1, null, CancellationToken.None);
         mocked.Step(5_000, upload);
 
-        // 503: 0.5 s of backoff; 429 with Retry-After 2: 2 s, for this call alone.
+        // 503: 125 ms of backoff; 429 with Retry-After 2: 2 s, for this call alone.
         Assert.True(upload.IsCompletedSuccessfully);
-        Assert.Equal(new[] { 0.0, 500, 2500 }, mocked.Transport.SentAt);
+        Assert.Equal(new[] { 0.0, 125, 2125 }, mocked.Transport.SentAt);
         Assert.Null(mocked.Session.Flow.Rate);
         Assert.DoesNotContain(mocked.VerboseLines, l => l.Contains("SECRET"));
     }
@@ -71,7 +71,7 @@ public sealed class StoragePipelineTests : IDisposable
         mocked.Step(1_000, upload);
 
         Assert.True(upload.IsCompletedSuccessfully);
-        Assert.Equal(new[] { 0.0, 500 }, mocked.Transport.SentAt);
+        Assert.Equal(new[] { 0.0, 125 }, mocked.Transport.SentAt);
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class StoragePipelineTests : IDisposable
 
         var error = Assert.IsType<D365Exception>(upload.Exception!.InnerException);
         Assert.Equal("PackageStorageUnreachable", error.ErrorId);
-        Assert.StartsWith("Put Blob: no complete answer from the storage host account.blob.core.windows.net: No such host is known. Tried 6 times over 16 s, then gave up.", error.Message);
-        Assert.Equal(6, mocked.Transport.Requests.Count);
+        Assert.StartsWith("Put Blob: no complete answer from the storage host account.blob.core.windows.net: No such host is known. Tried 8 times over 16 s, then gave up.", error.Message);
+        Assert.Equal(8, mocked.Transport.Requests.Count);
     }
 }

@@ -137,9 +137,9 @@ public sealed class BlobTransferTests : IDisposable
 
         var error = Assert.IsType<D365Exception>(upload.Exception!.InnerException);
         Assert.Equal("PackageStorageFailed", error.ErrorId);
-        Assert.StartsWith("Put Block: the storage host answered 500 Internal Server Error (ServerBusy). Tried 6 times over", error.Message);
+        Assert.StartsWith("Put Block: the storage host answered 500 Internal Server Error (ServerBusy). Tried 8 times over", error.Message);
         Assert.Null(storage.CommittedList);
-        Assert.Equal(6, storage.BlockArrivals.Count(id => BlockIndex(id) == 1));
+        Assert.Equal(8, storage.BlockArrivals.Count(id => BlockIndex(id) == 1));
     }
 
     [Fact]
@@ -283,7 +283,7 @@ public sealed class BlobTransferTests : IDisposable
         var error = Assert.IsType<D365Exception>(await DownloadFails(blobs, target));
 
         Assert.Equal("PackageStorageUnreachable", error.ErrorId);
-        Assert.StartsWith("Get Blob: no complete answer from the storage host account.blob.core.windows.net: the download ended after 1023 of 1024 bytes. Tried 6 times", error.Message);
+        Assert.StartsWith("Get Blob: no complete answer from the storage host account.blob.core.windows.net: the download ended after 1023 of 1024 bytes. Tried 8 times", error.Message);
         Assert.Empty(Directory.GetFiles(_folder, "*", new EnumerationOptions { AttributesToSkip = 0 }));
     }
 
@@ -313,7 +313,7 @@ public sealed class BlobTransferTests : IDisposable
 
         Assert.Equal("PackageStorageUnreachable", error.ErrorId);
         Assert.Contains("the bytes that arrived do not match the Content-MD5 the storage sent", error.Message);
-        Assert.Equal(6, storage.Requests.Count);
+        Assert.Equal(8, storage.Requests.Count);
         Assert.Empty(Directory.GetFiles(_folder, "*", new EnumerationOptions { AttributesToSkip = 0 }));
     }
 
