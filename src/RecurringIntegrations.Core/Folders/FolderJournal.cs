@@ -150,11 +150,12 @@ namespace RecurringIntegrations.Core.Folders
         public static FolderJournal Open(string path, TimeProvider? time = null, CancellationToken cancellationToken = default,
             Func<IEnumerable<JournalEntry>, IEnumerable<JournalEntry>>? unsettled = null) =>
             Open(path, time ?? TimeProvider.System, (file, share) => new FileStream(file, FileMode.OpenOrCreate, FileAccess.ReadWrite, share, 4096, FileOptions.None),
-                cancellationToken, unsettled);
+                File.Move, cancellationToken, unsettled);
 
         /// <param name="open">Opens a file for reading and writing with the given sharing; a test puts Windows' sharing violations here.</param>
-        internal static FolderJournal Open(string path, TimeProvider time, Func<string, FileShare, FileStream> open, CancellationToken cancellationToken,
-            Func<IEnumerable<JournalEntry>, IEnumerable<JournalEntry>>? unsettled = null)
+        /// <param name="move">Renames a file (the month's rotation); a test puts Windows' sharing violations here too.</param>
+        internal static FolderJournal Open(string path, TimeProvider time, Func<string, FileShare, FileStream> open, Action<string, string> move,
+            CancellationToken cancellationToken, Func<IEnumerable<JournalEntry>, IEnumerable<JournalEntry>>? unsettled = null)
         {
             unsettled ??= entries => entries;
             var lockStream = TakeLock(path + ".lock", time, open, cancellationToken);
@@ -186,7 +187,7 @@ namespace RecurringIntegrations.Core.Folders
                     var journal = new FolderJournal(path, lockStream, stream, entries, unsettled, lines, head.First);
                     if (resume) (journal._stateOffset, journal._stateCount) = (state!.Offset, state.Entries.Count);
                     if (stream.Length == 0) journal.WriteHeader();
-                    else if (head.FirstDate is { } first && !SameMonth(first, DateTimeOffset.Now)) journal.Rotate(first, time, open, cancellationToken);
+                    else if (head.FirstDate is { } first && !SameMonth(first, DateTimeOffset.Now)) journal.Rotate(first, time, open, move, cancellationToken);
                     return journal;
                 }
                 catch
@@ -284,7 +285,8 @@ namespace RecurringIntegrations.Core.Folders
         /// first, reaching to the old journal's end: a crash before the rename leaves the journal as it was, one after it leaves
         /// a state whose journal is gone, and the new journal's lines are all read on top of it.
         /// </summary>
-        private void Rotate(DateTimeOffset first, TimeProvider time, Func<string, FileShare, FileStream> open, CancellationToken cancellationToken)
+        private void Rotate(DateTimeOffset first, TimeProvider time, Func<string, FileShare, FileStream> open, Action<string, string> move,
+            CancellationToken cancellationToken)
         {
             WriteState(Path, _entries, _stream.Length, _lines, _first);
             (_stateOffset, _stateCount) = (_stream.Length, _entries.Count);
@@ -293,7 +295,7 @@ namespace RecurringIntegrations.Core.Folders
             var name = System.IO.Path.GetFileNameWithoutExtension(Path) + "." + first.ToLocalTime().ToString("yyyy-MM", CultureInfo.InvariantCulture) + System.IO.Path.GetExtension(Path);
             try
             {
-                File.Move(Path, FileNames.Free(folder, name));
+                move(Path, FileNames.Free(folder, name));
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {

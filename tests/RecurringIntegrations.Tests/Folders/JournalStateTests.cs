@@ -24,7 +24,7 @@ public sealed class JournalStateTests
     private static string NewFolder() => Directory.CreateTempSubdirectory().FullName;
 
     /// <summary>The rule of these tests: a line is settled once a Processed line of its file follows it.</summary>
-    private static IEnumerable<JournalEntry> Unsettled(IEnumerable<JournalEntry> entries)
+    internal static IEnumerable<JournalEntry> Unsettled(IEnumerable<JournalEntry> entries)
     {
         var open = new Dictionary<string, List<JournalEntry>>();
         foreach (var entry in entries)
@@ -160,7 +160,7 @@ public sealed class JournalStateTests
     }
 
     /// <summary>A journal whose lines are of <paramref name="month"/>, as an earlier run would have left it.</summary>
-    private static void WriteJournalOf(string path, DateTimeOffset month, params (string Event, string File)[] lines)
+    internal static void WriteJournalOf(string path, DateTimeOffset month, params (string Event, string File)[] lines)
     {
         var text = new StringBuilder("\"Date\",\"Event\",\"File\",\"MessageId\",\"Status\",\"Path\",\"Length\",\"ErrorCount\",\"Expanded\",\"Detail\",\"Company\"\r\n");
         var at = month;

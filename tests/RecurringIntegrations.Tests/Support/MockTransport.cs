@@ -107,17 +107,32 @@ public sealed class MockTransport(TimeProvider time, params Func<HttpRequestMess
 
     private sealed class DeafHangException : HangException;
 
-    /// <summary>A stream whose reads ignore the token and end only when it is disposed (then with ObjectDisposedException).</summary>
-    public sealed class DeafStream : Stream
+    /// <summary>
+    /// A stream that brings <paramref name="first"/> (none by default), then stalls: its reads ignore the token and end only
+    /// when it is disposed (then with ObjectDisposedException).
+    /// </summary>
+    public sealed class DeafStream(byte[]? first = null) : Stream
     {
         private readonly TaskCompletionSource<int> _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _brought;
 
         public bool Disposed => _disposed.Task.IsCompleted;
         public int Reads { get; private set; }
+        /// <summary>Ends when a read has found nothing more to bring and waits.</summary>
+        public Task Stalled => _stalled.Task;
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         {
             Reads++;
+            if (first is not null && _brought < first.Length)
+            {
+                var brought = Math.Min(count, first.Length - _brought);
+                Buffer.BlockCopy(first, _brought, buffer, offset, brought);
+                _brought += brought;
+                return Task.FromResult(brought);
+            }
+            _stalled.TrySetResult();
             return _disposed.Task;
         }
 
