@@ -13,8 +13,9 @@ namespace RecurringIntegrations.Emulator;
 /// checked, and an Authorization header is refused and recorded as a leak (the environment's token must never come here).
 /// Limits of storage version 2015-02-21: Put Blob up to 64 MiB, Put Block up to 4 MiB.
 /// As in Azure, Put Block List commits without copying bytes: a blob is its list of pieces (blobs/NAME, one file name of
-/// pieces/ a line), the files of its blocks in the list's order, or the one file of a Put Blob; uncommitted blocks wait in
-/// blocks/. Pieces are never changed, only replaced by a later commit, which then deletes the old ones.
+/// pieces/ a line), the files of its blocks in the list's order, or the one file of a Put Blob. Uncommitted blocks wait in
+/// blocks/NAME/ until a commit takes those it names and drops the others. Pieces are never changed, only replaced by a
+/// later commit, which then deletes the old ones.
 /// </summary>
 public sealed class BlobStore : IDisposable
 {
@@ -197,6 +198,7 @@ public sealed class BlobStore : IDisposable
         // Into a file of its own first: a block whose body broke off is not there, and one put again replaces the earlier whole.
         var partial = PiecePath(NewPieceName());
         await ReceiveBodyAsync(context, partial);
+        Directory.CreateDirectory(BlocksFolder(blobName));
         File.Move(partial, BlockPath(blobName, blockId), overwrite: true);
         Interlocked.Increment(ref _putBlocks);
         context.Response.StatusCode = StatusCodes.Status201Created;
@@ -228,6 +230,8 @@ public sealed class BlobStore : IDisposable
             File.Move(BlockPath(blobName, id), PiecePath(pieces[id]));
         }
         Commit(blobName, ids.Select(id => pieces[id]).ToList());
+        // As Azure: the blob's blocks that the list did not name are gone with the commit.
+        if (Directory.Exists(BlocksFolder(blobName))) Directory.Delete(BlocksFolder(blobName), recursive: true);
         context.Response.StatusCode = StatusCodes.Status201Created;
     }
 
@@ -343,8 +347,11 @@ public sealed class BlobStore : IDisposable
 
     private static string NewPieceName() => Guid.NewGuid().ToString("N");
 
+    /// <summary>The uncommitted blocks of one blob.</summary>
+    private string BlocksFolder(string blobName) => Path.Combine(_root, "blocks", blobName);
+
     private string BlockPath(string blobName, string blockId) =>
-        Path.Combine(_root, "blocks", blobName + "." + Convert.ToHexString(Encoding.UTF8.GetBytes(blockId)));
+        Path.Combine(BlocksFolder(blobName), Convert.ToHexString(Encoding.UTF8.GetBytes(blockId)));
 
     private string Sign(string path, string permissions, string expiry)
     {

@@ -81,7 +81,7 @@ public sealed class BlobStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task A_block_list_commits_the_blocks_in_its_order_with_a_block_put_again_as_last_put()
+    public async Task A_block_list_commits_the_blocks_in_its_order_with_a_block_put_again_as_last_put_and_drops_the_others()
     {
         await using var storage = await Storage.StartAsync();
         await storage.PutBlockAsync("b1", Bytes(0, 10));
@@ -101,6 +101,9 @@ public sealed class BlobStoreTests : IDisposable
         Assert.Equal(expected, await whole.Content.ReadAsByteArrayAsync());
         using var blob = storage.Blobs.OpenRead(Storage.BlobName)!;
         Assert.Equal(expected, ReadAll(blob));
+        // As in Azure, the blocks the list left out went with the commit.
+        using var late = await storage.PutBlockListAsync("unlisted");
+        Assert.Equal((HttpStatusCode.BadRequest, "InvalidBlockList"), (late.StatusCode, late.Headers.GetValues("x-ms-error-code").Single()));
     }
 
     [Fact]
