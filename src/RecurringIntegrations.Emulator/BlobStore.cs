@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Xml.Linq;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Extensions;
 
 namespace RecurringIntegrations.Emulator;
 
@@ -11,17 +12,23 @@ namespace RecurringIntegrations.Emulator;
 /// Blobs live in files (a 256 MB package costs no memory). Access is by SAS URL only: the signature and the expiry are
 /// checked, and an Authorization header is refused and recorded as a leak (the environment's token must never come here).
 /// Limits of storage version 2015-02-21: Put Blob up to 64 MiB, Put Block up to 4 MiB.
+/// As in Azure, Put Block List commits without copying bytes: a blob is its list of pieces (blobs/NAME, one file name of
+/// pieces/ a line), the files of its blocks in the list's order, or the one file of a Put Blob. Uncommitted blocks wait in
+/// blocks/NAME/ until a commit takes those it names and drops the others. Pieces are never changed, only replaced by a
+/// later commit, which then deletes the old ones.
 /// </summary>
 public sealed class BlobStore : IDisposable
 {
     public const string Container = "dmf";
     public const long MaxPutBlobBytes = 64L * 1024 * 1024;
     public const long MaxBlockBytes = 4L * 1024 * 1024;
+    private const int CopyBufferSize = 1024 * 1024;
     private readonly EmulatorOptions _options;
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
     private readonly string _root;
     private readonly bool _ownsRoot;
     private readonly List<string> _leaks = new();
+    private readonly object _commits = new();
     private int _putBlobs;
     private int _putBlocks;
 
@@ -30,7 +37,7 @@ public sealed class BlobStore : IDisposable
         _options = options;
         _ownsRoot = options.BlobFolder is null;
         _root = options.BlobFolder ?? Path.Combine(Path.GetTempPath(), "d365-emulator-blobs-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path.Combine(_root, "blocks"));
+        foreach (var folder in new[] { "blocks", "blobs", "pieces" }) Directory.CreateDirectory(Path.Combine(_root, folder));
     }
 
     /// <summary>Requests that reached the storage host with an Authorization header ("METHOD path", no query): each one a leaked credential.</summary>
@@ -65,25 +72,44 @@ public sealed class BlobStore : IDisposable
         return IsSafeName(blobName);
     }
 
-    internal bool Exists(string blobName) => IsSafeName(blobName) && File.Exists(BlobPath(blobName));
+    internal bool Exists(string blobName) => IsSafeName(blobName) && File.Exists(ListPath(blobName));
 
-    internal string BlobPath(string blobName) => Path.Combine(_root, blobName);
+    /// <summary>The committed blob as a read-only seekable stream, or null when there is none.</summary>
+    internal BlobReadStream? OpenRead(string blobName)
+    {
+        if (!IsSafeName(blobName)) return null;
+        // Under the commit lock: a commit that replaces the blob deletes its pieces only after this has opened them.
+        lock (_commits)
+        {
+            var list = ListPath(blobName);
+            if (!File.Exists(list)) return null;
+            return new BlobReadStream(File.ReadAllLines(list).Select(PiecePath).ToList());
+        }
+    }
 
     /// <summary>Puts a file the emulator made (an export, an error keys file) into the store.</summary>
     internal void Store(string blobName, Action<Stream> write)
     {
-        using var file = new FileStream(BlobPath(blobName), FileMode.Create, FileAccess.Write, FileShare.None);
-        write(file);
+        var piece = NewPieceName();
+        using (var file = new FileStream(PiecePath(piece), FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            write(file);
+        Commit(blobName, new[] { piece });
     }
 
-    internal void StoreCopy(string blobName, string sourcePath) => File.Copy(sourcePath, BlobPath(blobName), overwrite: true);
+    internal void StoreCopy(string blobName, string sourcePath)
+    {
+        var piece = NewPieceName();
+        File.Copy(sourcePath, PiecePath(piece));
+        Commit(blobName, new[] { piece });
+    }
 
     public async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
-        // The round trip to a storage account far away: every call waits it out before it is handled.
+        // The round trip to a storage account far away: every answer waits it out once before it starts (after the body of
+        // a Put has arrived, before a Get's first byte), and the bytes then flow at full speed.
         if (_options.StorageLatency > TimeSpan.Zero)
-            await Task.Delay(_options.StorageLatency, context.RequestAborted);
+            context.Response.OnStarting(() => Task.Delay(_options.StorageLatency, context.RequestAborted));
         if (request.Headers.Authorization.Count > 0)
         {
             lock (_leaks) _leaks.Add($"{request.Method} {request.Path}");
@@ -118,7 +144,7 @@ public sealed class BlobStore : IDisposable
             case ("PUT", "blocklist"):
                 await PutBlockListAsync(context, blobName);
                 return;
-            case ("GET", ""):
+            case ("GET" or "HEAD", ""):
                 await GetBlobAsync(context, blobName);
                 return;
         }
@@ -154,9 +180,9 @@ public sealed class BlobStore : IDisposable
             await ErrorAsync(context, 413, "RequestBodyTooLarge", $"The request body is too large and exceeds the maximum permissible limit of {MaxPutBlobBytes} bytes; upload it in blocks.");
             return;
         }
-        var partial = BlobPath(blobName) + ".partial";
-        await CopyBodyAsync(context, partial);
-        File.Move(partial, BlobPath(blobName), overwrite: true);
+        var piece = NewPieceName();
+        await ReceiveBodyAsync(context, PiecePath(piece));
+        Commit(blobName, new[] { piece });
         Interlocked.Increment(ref _putBlobs);
         context.Response.StatusCode = StatusCodes.Status201Created;
     }
@@ -169,7 +195,11 @@ public sealed class BlobStore : IDisposable
                 $"A block needs a blockid and at most {MaxBlockBytes} bytes.");
             return;
         }
-        await CopyBodyAsync(context, BlockPath(blobName, blockId));
+        // Into a file of its own first: a block whose body broke off is not there, and one put again replaces the earlier whole.
+        var partial = PiecePath(NewPieceName());
+        await ReceiveBodyAsync(context, partial);
+        Directory.CreateDirectory(BlocksFolder(blobName));
+        File.Move(partial, BlockPath(blobName, blockId), overwrite: true);
         Interlocked.Increment(ref _putBlocks);
         context.Response.StatusCode = StatusCodes.Status201Created;
     }
@@ -192,38 +222,43 @@ public sealed class BlobStore : IDisposable
             await ErrorAsync(context, 400, "InvalidBlockList", "The specified block list is invalid.");
             return;
         }
-        var partial = BlobPath(blobName) + ".partial";
-        // Azure commits a list without copying; here the blocks are joined, in large synchronous copies (a 256 MB package
-        // in 4 MiB blocks), so that the join costs as little of the client's time as it can.
-        using (var target = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1))
-            foreach (var id in ids)
-                using (var block = new FileStream(BlockPath(blobName, id), FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
-                    block.CopyTo(target, 1024 * 1024);
-        File.Move(partial, BlobPath(blobName), overwrite: true);
-        foreach (var id in ids.Distinct()) File.Delete(BlockPath(blobName, id));
+        // Each block becomes a piece of the blob by a rename, no byte copied; a block named twice is one piece read twice.
+        var pieces = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var id in ids.Distinct())
+        {
+            pieces[id] = NewPieceName();
+            File.Move(BlockPath(blobName, id), PiecePath(pieces[id]));
+        }
+        Commit(blobName, ids.Select(id => pieces[id]).ToList());
+        // As Azure: the blob's blocks that the list did not name are gone with the commit.
+        if (Directory.Exists(BlocksFolder(blobName))) Directory.Delete(BlocksFolder(blobName), recursive: true);
         context.Response.StatusCode = StatusCodes.Status201Created;
     }
 
-    /// <summary>Get Blob: the whole blob (200), or with a Range or x-ms-range header 'bytes=first-last' (or 'bytes=first-') that part (206), as Azure storage answers.</summary>
+    /// <summary>
+    /// Get Blob: the whole blob (200), or with a Range or x-ms-range header 'bytes=first-last' (or 'bytes=first-') that part
+    /// (206), as Azure storage answers. HEAD (Get Blob Properties) answers the same headers without the body.
+    /// </summary>
     private async Task GetBlobAsync(HttpContext context, string blobName)
     {
-        var file = BlobPath(blobName);
-        if (!File.Exists(file))
+        await using var blob = OpenRead(blobName);
+        if (blob is null)
         {
             await ErrorAsync(context, 404, "BlobNotFound", "The specified blob does not exist.");
             return;
         }
-        var length = new FileInfo(file).Length;
+        var length = blob.Length;
         var response = context.Response;
         response.ContentType = "application/octet-stream";
         response.Headers["x-ms-blob-type"] = "BlockBlob";
         response.Headers["Accept-Ranges"] = "bytes";
         var range = context.Request.Headers["x-ms-range"].ToString() is { Length: > 0 } msRange ? msRange : context.Request.Headers.Range.ToString();
-        if (range.Length == 0)
+        var head = HttpMethods.IsHead(context.Request.Method);
+        if (range.Length == 0 || head)
         {
             response.StatusCode = 200;
             response.ContentLength = length;
-            await response.SendFileAsync(file, context.RequestAborted);
+            if (!head) await StreamCopyOperation.CopyToAsync(blob, response.Body, length, CopyBufferSize, context.RequestAborted);
             return;
         }
         if (!TryParseRange(range, length, out var first, out var last))
@@ -235,7 +270,8 @@ public sealed class BlobStore : IDisposable
         response.StatusCode = 206;
         response.ContentLength = last - first + 1;
         response.Headers["Content-Range"] = $"bytes {first}-{last}/{length}";
-        await response.SendFileAsync(file, first, last - first + 1, context.RequestAborted);
+        blob.Position = first;
+        await StreamCopyOperation.CopyToAsync(blob, response.Body, last - first + 1, CopyBufferSize, context.RequestAborted);
     }
 
     /// <summary>One range 'bytes=first-last' or 'bytes=first-' that starts inside the blob; its end is cut to the blob's.</summary>
@@ -256,14 +292,66 @@ public sealed class BlobStore : IDisposable
         return true;
     }
 
-    private static async Task CopyBodyAsync(HttpContext context, string path)
+    /// <summary>
+    /// Makes <paramref name="pieces"/> the blob's content in one step (the list file is renamed into place), then deletes the
+    /// pieces it had before. Readers open their pieces under the same lock, so none finds a piece gone.
+    /// </summary>
+    private void Commit(string blobName, IReadOnlyList<string> pieces)
     {
-        await using var target = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 81920, useAsync: true);
-        await context.Request.Body.CopyToAsync(target, 81920, context.RequestAborted);
+        var list = ListPath(blobName);
+        var partial = PiecePath(NewPieceName());
+        File.WriteAllLines(partial, pieces);
+        string[] replaced;
+        lock (_commits)
+        {
+            replaced = File.Exists(list) ? File.ReadAllLines(list) : Array.Empty<string>();
+            File.Move(partial, list, overwrite: true);
+        }
+        foreach (var piece in replaced) File.Delete(PiecePath(piece));
     }
 
+    /// <summary>
+    /// The request's body into a new file, straight from the request's buffers; not flushed to the disk, as the emulator
+    /// keeps no promise across a crash of the machine. A body that breaks off leaves no file.
+    /// </summary>
+    private static async Task ReceiveBodyAsync(HttpContext context, string path)
+    {
+        try
+        {
+            using var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write);
+            var reader = context.Request.BodyReader;
+            var segments = new List<ReadOnlyMemory<byte>>();
+            long written = 0;
+            while (true)
+            {
+                var read = await reader.ReadAsync(context.RequestAborted);
+                // One write of all the buffers that have arrived (the pipe's are 4 KB each).
+                segments.Clear();
+                foreach (var segment in read.Buffer) segments.Add(segment);
+                RandomAccess.Write(file, segments, written);
+                written += read.Buffer.Length;
+                reader.AdvanceTo(read.Buffer.End);
+                if (read.IsCompleted) return;
+            }
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+
+    private string ListPath(string blobName) => Path.Combine(_root, "blobs", blobName);
+
+    private string PiecePath(string piece) => Path.Combine(_root, "pieces", piece);
+
+    private static string NewPieceName() => Guid.NewGuid().ToString("N");
+
+    /// <summary>The uncommitted blocks of one blob.</summary>
+    private string BlocksFolder(string blobName) => Path.Combine(_root, "blocks", blobName);
+
     private string BlockPath(string blobName, string blockId) =>
-        Path.Combine(_root, "blocks", blobName + "." + Convert.ToHexString(Encoding.UTF8.GetBytes(blockId)));
+        Path.Combine(BlocksFolder(blobName), Convert.ToHexString(Encoding.UTF8.GetBytes(blockId)));
 
     private string Sign(string path, string permissions, string expiry)
     {

@@ -72,8 +72,9 @@ public sealed class EmulatorOptions
     /// (<see cref="Emulator.DataFolder"/>); null keeps them in memory.</summary>
     public string? DataFolder { get; set; }
 
-    /// <summary>Added to every call of the blob storage before it is handled, as the round trip to a storage account far
-    /// away (scenario setting storageLatencyMs, or --storage-latency-ms).</summary>
+    /// <summary>Added once to every call of the blob storage, before its answer starts (after a Put's body has arrived), as
+    /// the round trip to a storage account far away; the bytes themselves are not slowed (scenario setting
+    /// storageLatencyMs, or --storage-latency-ms).</summary>
     public TimeSpan StorageLatency { get; set; }
 
     /// <summary>How long the SAS URLs of the blob store stay valid (the service's are about 35 minutes).</summary>

@@ -204,7 +204,8 @@ public sealed class PackageEndpoints
         }
         else
         {
-            final = Inspect(_blobs.BlobPath(blobName), entities, errors);
+            using var package = _blobs.OpenRead(blobName)!;
+            final = Inspect(package, entities, errors);
         }
         var id = await StartAsync(context, p.Text("executionId"), "Import", group, legalEntity, blobName, final, errors);
         if (id is null) return;
@@ -256,12 +257,12 @@ public sealed class PackageEndpoints
     }
 
     /// <summary>Reads the package as the service would: PackageHeader.xml and Manifest.xml, then every data file the manifest names.</summary>
-    private static string Inspect(string zipPath, List<string> entities, List<PackageEntityError> errors)
+    private static string Inspect(Stream package, List<string> entities, List<PackageEntityError> errors)
     {
         const string temp = @"C:\Users\Service\AppData\Local\Temp\";
         try
         {
-            using var zip = ZipFile.OpenRead(zipPath);
+            using var zip = new ZipArchive(package, ZipArchiveMode.Read);
             ZipArchiveEntry? Entry(string name) => zip.Entries.FirstOrDefault(e => string.Equals(e.FullName, name, StringComparison.OrdinalIgnoreCase));
             foreach (var required in new[] { "PackageHeader.xml", "Manifest.xml" })
                 if (Entry(required) is null)

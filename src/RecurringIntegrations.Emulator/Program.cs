@@ -36,7 +36,7 @@ internal static class Program
           --ready-file PATH         once listening, write the connection details as JSON to PATH
           --blob-folder DIR         keep the package API's blobs in DIR (default: a temp folder removed on a clean stop)
           --blob-host NAME          host name of the package API's blob storage (default localhost)
-          --storage-latency-ms N    every call of the blob storage waits N ms first, as a storage account far away
+          --storage-latency-ms N    every blob storage call waits N ms before it answers, as a storage account far away
           --proxy-port N            also serve an HTTP proxy (CONNECT only) on 127.0.0.1:N (0: a free one) that sends
                                     every tunnel, whatever host it names, to this emulator: host names that resolve
                                     nowhere (https://d365.proxied.test) then reach the emulator only through it

@@ -193,7 +193,11 @@ public sealed class FolderKillTests
             // The service's books: five imports, one of each package.
             var executions = emulator.Packages.Executions;
             Assert.Equal(5, executions.Count);
-            var imported = executions.Select(e => Hash(emulator.Blobs.BlobPath(e.PackageBlob!))).ToList();
+            var imported = executions.Select(e =>
+            {
+                using var blob = emulator.Blobs.OpenRead(e.PackageBlob!)!;
+                return Convert.ToHexString(SHA256.HashData(blob));
+            }).ToList();
             Assert.Equal(hashes.Values.OrderBy(h => h), imported.OrderBy(h => h));
             // The journal: package-2 went back to the inbox once; package-3's held import went on under its first execution id.
             var journal = FolderJournal.Read(Path.Combine(inbox, "journal.csv"));

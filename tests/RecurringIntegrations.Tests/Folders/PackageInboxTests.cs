@@ -45,10 +45,16 @@ public sealed class PackageInboxTests
 
     private static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
+    private static string BlobHash(Emulated env, string blobName)
+    {
+        using var blob = env.Emulator.Blobs.OpenRead(blobName)!;
+        return Convert.ToHexString(SHA256.HashData(blob));
+    }
+
     /// <summary>How many of the emulator's imports were of this very package.</summary>
     private static int ImportsOf(Emulated env, string packageHash) =>
         env.Emulator.Packages.Executions.Count(e => e.Kind == "Import" && e.PackageBlob != null && env.Emulator.Blobs.Exists(e.PackageBlob) &&
-                                                   Hash(env.Emulator.Blobs.BlobPath(e.PackageBlob)) == packageHash);
+                                                   BlobHash(env, e.PackageBlob) == packageHash);
 
     [Fact]
     public async Task Imports_each_package_under_an_execution_id_it_journals_first_and_sorts_them_by_outcome_with_the_errors_beside_the_failed_one()
@@ -153,7 +159,7 @@ public sealed class PackageInboxTests
         Assert.Equal(FolderImportOutcome.Processed, Assert.Single(built.Results).Outcome);
         Assert.Equal("CUSTGROUP\r\n40\r\n", File.ReadAllText(Path.Combine(inbox, "processed", "groups.csv")));
         var execution = Assert.Single(env.Emulator.Packages.Executions);
-        using var zip = ZipFile.OpenRead(env.Emulator.Blobs.BlobPath(execution.PackageBlob!));
+        using var zip = new ZipArchive(env.Emulator.Blobs.OpenRead(execution.PackageBlob!)!);
         Assert.Equal(new[] { "Manifest.xml", "PackageHeader.xml", "groups.csv" }, zip.Entries.Select(e => e.FullName).OrderBy(n => n, StringComparer.Ordinal));
         using (var manifest = new StreamReader(zip.GetEntry("Manifest.xml")!.Open()))
             Assert.Contains("<EntityName>Customer groups</EntityName>", manifest.ReadToEnd());
