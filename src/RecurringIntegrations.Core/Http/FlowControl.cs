@@ -15,30 +15,35 @@ namespace RecurringIntegrations.Core.Http
     /// whole seconds, rounded up). After the pause the pace follows TCP CUBIC's
     /// curve around that rate: it restarts 10% below it, comes back to it in 4.6 s, stays near it for a while (where the
     /// service throttled before), then grows faster, doubling <see cref="Regrowth"/> after it passed it.</item>
-    /// <item>Calls in flight are capped (52, the service's own per-user limit). The cap starts at 8 and grows by one per
-    /// success (doubling per round of calls, as TCP's slow start) until the first throttling; throttling lowers it to 70% of
-    /// the calls then in flight, and from then on each success raises it by one per round of calls. It grows only while
-    /// more calls at once are answered as fast as fewer were (as TCP Vegas): a call that took over 1.5 times the quickest
-    /// answer to the same kind of call (measured once the first 8 are in) was queued at the service, so one more in flight would
-    /// only wait there too. That matters
-    /// when the first 429 comes: every call still in flight then reaches the service while it has said to wait, and each
-    /// makes the wait longer.</item>
+    /// <item>Calls in flight are capped at 52, the service's own per-user limit, from the first call on: a user who asks for
+    /// -ThrottleLimit 32 gets 32 at once. Calls that queue at the service lower the cap (as TCP Vegas): an answer that took
+    /// over twice the quickest answer to the same kind of call (measured once the first 8 are in) lowers it by one, to no
+    /// less than 8, since one more call in flight would only wait there too; a prompt answer (at most 1.5 times the quickest)
+    /// raises it by one again. Throttling lowers it to 70% of the calls then in flight, and from then on each prompt answer
+    /// raises it by one per round of calls.</item>
     /// <item>A busy environment is told from a rate limit: D365 also throttles by resource use, refusing a share of calls
-    /// whatever their pace. A throttling that comes while the pace is already lowered and has not grown back to the rate
-    /// the service let through (a rate limit throttles again only once the pace has passed it) shows that going slower did
-    /// not make the 429s rarer. From then on the session is in a busy environment: each refused call waits its own
-    /// Retry-After while the others go on, the pace is no longer lowered but set to the best rate the service let through
-    /// in the last <see cref="RecentRates"/> spells between throttlings (so never a crawl), and the cap on calls in flight
-    /// is back to where it was before the cuts and grows again. A rate limit refuses every call once it is reached (the
-    /// calls in flight when it throttles come back refused too), a busy environment only a share: <see cref="RefusedInARow"/>
-    /// refusals in a row mean a rate limit, and from then on the session keeps to the rules above (a busy spell ends, the
-    /// pace back where it was before it).</item>
+    /// whatever their pace. The first 429 pauses the session (a rate limit refuses every call until its wait is over, and
+    /// each call during it makes the wait longer) but sets no pace yet. Calls sent after the refused one that go through
+    /// while the pause runs (two, more than were refused) show a busy environment; calls sent after it refused too show a
+    /// rate limit. With no such calls (one call at a time), the first calls after the pause decide: two through, busy; one
+    /// refused, a rate limit, paced from then on at what the first throttling measured. In a busy environment the pause ends
+    /// at once, each refused call waits its own Retry-After while the others go on, and a session that was not paced stays
+    /// unpaced (a rate measured over the few calls before a first 429 would be a crawl). A paced session throttled again while
+    /// its pace is lowered and has not grown back to the rate the service let through (a rate limit throttles again only once
+    /// the pace has passed it) is in a busy environment too: going slower did not make the 429s rarer; its pace goes back to
+    /// the best rate the service let through in the last <see cref="RecentRates"/> spells between throttlings. A rate limit
+    /// refuses every call once it is reached, a busy environment only a share: <see cref="RefusedInARow"/> refusals in a row
+    /// mean a rate limit, and from then on the session keeps to the rules above (a busy spell ends, paced from the rate
+    /// measured before it).</item>
     /// </list>
     /// </summary>
     internal sealed class FlowControl
     {
         public const int MaxInFlight = 52;
-        private const int InitialInFlight = 8;
+        /// <summary>Answers of a kind that only set the measure of a prompt answer (see <see cref="Measure"/>).</summary>
+        private const int MeasuredAnswers = 8;
+        /// <summary>Queued answers lower the cap on calls in flight to no less than this.</summary>
+        private const int QueuedInFlight = 8;
         private const double MinRate = 0.5;
         private const int RecentRates = 8;
         /// <summary>With 1 call in 5 refused by a busy environment, 6 in a row come once in 20,000 answers.</summary>
@@ -60,11 +65,11 @@ namespace RecurringIntegrations.Core.Http
         private TimeSpan _activeSince;
         private TimeSpan _busy;
         private TimeSpan _throttledAt = TimeSpan.MinValue;
-        private double _concurrency = InitialInFlight;
+        private double _concurrency = MaxInFlight;
         private int _inFlight;
         private TaskCompletionSource<bool> _slotFreed = NewSignal();
         private RateSample _sample = new RateSample(0, TimeSpan.Zero, TimeSpan.Zero, 0);
-        private double _uncutConcurrency = InitialInFlight;
+        private double _uncutConcurrency = MaxInFlight;
         private readonly Queue<double> _letThrough = new Queue<double>();
         private bool _busyEnvironment;
         private bool _rateLimited;
@@ -213,6 +218,7 @@ namespace RecurringIntegrations.Core.Http
                         // Every call refused: a rate limit after all. This 429 starts a throttling, from the pace the session
                         // kept before it took the environment for busy.
                         _busyEnvironment = false;
+                        _pacing = true;
                         _baseRate = _rateBeforeBusy;
                         OnPlateau(now);
                         _throttledAt = TimeSpan.MinValue;
@@ -311,9 +317,12 @@ namespace RecurringIntegrations.Core.Http
                         line = $"{message.Operation}: calls sent {(_probesPassed >= 2 ? "after the pause" : "after the throttled one")} went through: " +
                                $"the environment is busy, not limiting the rate. {BusyTerms()}";
                     }
+                    var speed = Measure(message, now - admittedAt);
                     // In a busy environment the 429s are not about load: the cap grows as before the first throttling.
-                    if (_concurrency < MaxInFlight && AnsweredPromptly(message, now - admittedAt))
+                    if (speed == Speed.Prompt && _concurrency < MaxInFlight)
                         _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing && !_busyEnvironment ? 1 / _concurrency : 1));
+                    else if (speed == Speed.Queued && _concurrency > QueuedInFlight)
+                        _concurrency = Math.Max(QueuedInFlight, _concurrency - 1);
                 }
                 freed = _slotFreed;
                 _slotFreed = NewSignal();
@@ -370,17 +379,20 @@ namespace RecurringIntegrations.Core.Http
             // Less a nanosecond: 1 / (1 / 0.15) is 150.00000000000003 ms, which is 150.
             TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(tokens / rate * 1000 - 1e-6)));
 
+        private enum Speed { Unknown, Prompt, Between, Queued }
+
         /// <summary>
-        /// Whether the call took at most 1.5 times the quickest answer to the same kind of call (its operation: Enqueue,
-        /// Dequeue, GetMessageStatus...), that is, was not queued. The first answers of a kind only set the measure: they
-        /// include opening connections, which makes any later answer look quick.
+        /// How fast the call was answered against the quickest answer to the same kind of call (its operation: Enqueue,
+        /// Dequeue, GetMessageStatus...): at most 1.5 times it is prompt, over twice it the call was queued at the service. The
+        /// first answers of a kind only set the measure: they include opening connections, which makes any later answer look quick.
         /// </summary>
-        private bool AnsweredPromptly(HttpMessage message, TimeSpan took)
+        private Speed Measure(HttpMessage message, TimeSpan took)
         {
             if (!_answers.TryGetValue(message.Operation, out var answers)) _answers[message.Operation] = answers = new Answers();
             answers.Count++;
             if (took < answers.Quickest) answers.Quickest = took;
-            return answers.Count > InitialInFlight && took.Ticks <= answers.Quickest.Ticks * 3 / 2;
+            if (answers.Count <= MeasuredAnswers) return Speed.Unknown;
+            return took.Ticks <= answers.Quickest.Ticks * 3 / 2 ? Speed.Prompt : took.Ticks > answers.Quickest.Ticks * 2 ? Speed.Queued : Speed.Between;
         }
 
         /// <summary>What one throttling says of the rate: the calls let through over the time they took plus the wait named.</summary>

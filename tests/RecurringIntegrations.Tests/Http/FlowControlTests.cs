@@ -95,8 +95,8 @@ public sealed class FlowControlTests
         Assert.All(next, t => Assert.Equal(TimeSpan.FromMilliseconds(2300), Mocked.Done(t)));
         Assert.Null(flow.Rate);
         Assert.False(flow.BusyEnvironment);
-        // Nor is the cap cut: it grew by one for each of the 9th and 10th prompt answers.
-        Assert.Equal(10, flow.ConcurrencyLimit);
+        // Nor is the cap cut: it is still the service's 52.
+        Assert.Equal(52, flow.ConcurrencyLimit);
     }
 
     [Fact]
@@ -149,7 +149,7 @@ public sealed class FlowControlTests
         Assert.False(again.IsCompleted);
         Advance(1);
         Assert.Equal(TimeSpan.FromMilliseconds(1044), Mocked.Done(again));
-        Assert.Equal(8, flow.ConcurrencyLimit);
+        Assert.Equal(52, flow.ConcurrencyLimit);
     }
 
     [Fact]
@@ -167,6 +167,31 @@ public sealed class FlowControlTests
         Assert.Null(flow.Rate);
         var next = Enumerable.Range(0, 8).Select(_ => flow.EnterAsync(Call())).ToList();
         Assert.All(next, t => Assert.True(t.IsCompletedSuccessfully));
+    }
+
+    [Fact]
+    public void An_unpaced_busy_session_refused_six_times_in_a_row_is_paced_from_what_the_first_throttling_measured()
+    {
+        var flow = ThrottledAfterTenCalls();
+        Advance(2000);
+        Succeed(flow, 2, 30);
+        Assert.True(flow.BusyEnvironment);
+        Assert.Null(flow.Rate);
+
+        for (var i = 0; i < 6; i++)
+        {
+            var call = Call();
+            Answer(flow, call, Admit(flow, call), 429, "2");
+        }
+
+        // A rate limit after all (a window that let a burst through after the pause): paced, and not from the few calls
+        // since, but from the 5.56 calls/s the first throttling measured, at most 30% lower.
+        Assert.False(flow.BusyEnvironment);
+        var waiting = flow.EnterAsync(Call());
+        Advance(1999);
+        Assert.False(waiting.IsCompleted);
+        Advance(1);
+        Assert.True(flow.Rate!.Value >= 0.9 * 0.7 * 10 / 1.8 - 1e-9, $"pace {flow.Rate}");
     }
 
     [Fact]
@@ -232,31 +257,39 @@ public sealed class FlowControlTests
     }
 
     [Fact]
-    public async Task Calls_in_flight_are_capped_at_8_and_a_freed_slot_lets_the_next_one_go()
+    public async Task Calls_in_flight_are_capped_at_the_services_52_from_the_first_and_a_freed_slot_lets_the_next_one_go()
     {
         var flow = Flow();
-        var calls = Enumerable.Range(0, 9).Select(_ => Call()).ToList();
+        var calls = Enumerable.Range(0, 53).Select(_ => Call()).ToList();
         var entered = calls.Select(flow.EnterAsync).ToList();
 
-        Assert.All(entered.Take(8), t => Assert.True(t.IsCompletedSuccessfully));
-        Assert.False(entered[8].IsCompleted);
+        Assert.All(entered.Take(52), t => Assert.True(t.IsCompletedSuccessfully));
+        Assert.False(entered[52].IsCompleted);
         Advance(100);
         Answer(flow, calls[0], Mocked.Done(entered[0]), 200);
         // A freed slot wakes the waiting call on the thread pool: awaited here, not slept for.
-        Assert.Equal(TimeSpan.FromMilliseconds(100), await entered[8]);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), await entered[52]);
     }
 
-    [Theory]
-    [InlineData(100, 9)]
-    [InlineData(151, 8)]
-    public void The_cap_grows_only_while_calls_are_answered_as_fast_as_the_quickest(double later, int cap)
+    [Fact]
+    public void Answers_that_queue_lower_the_cap_one_each_to_8_and_prompt_ones_raise_it_again()
     {
         var flow = Flow();
-        // The first 8 answers set the measure (100 ms); the 9th, as fast or over 1.5 times slower, decides.
+        // The first 8 answers set the measure (100 ms) and change nothing.
         Succeed(flow, 8, 100);
+        Assert.Equal(52, flow.ConcurrencyLimit);
+        // Up to twice the quickest is not yet queued; over it is.
+        Succeed(flow, 1, 200);
+        Assert.Equal(52, flow.ConcurrencyLimit);
+        Succeed(flow, 1, 201);
+        Assert.Equal(51, flow.ConcurrencyLimit);
+        Succeed(flow, 50, 300);
         Assert.Equal(8, flow.ConcurrencyLimit);
-        Succeed(flow, 1, later);
-        Assert.Equal(cap, flow.ConcurrencyLimit);
+        // Over 1.5 times the quickest is not prompt; at most it is, and each such answer raises the cap by one.
+        Succeed(flow, 1, 151);
+        Assert.Equal(8, flow.ConcurrencyLimit);
+        Succeed(flow, 3, 150);
+        Assert.Equal(11, flow.ConcurrencyLimit);
     }
 
     [Fact]
@@ -278,7 +311,7 @@ public sealed class FlowControlTests
     public async Task A_call_that_finds_no_free_slot_within_the_budget_fails_when_the_budget_is_spent()
     {
         var flow = Flow(budgetSeconds: 3);
-        var slots = Enumerable.Range(0, 8).Select(_ => flow.EnterAsync(Call())).ToList();
+        var slots = Enumerable.Range(0, 52).Select(_ => flow.EnterAsync(Call())).ToList();
         var waiting = flow.EnterAsync(Call());
 
         Advance(2999);
@@ -304,24 +337,6 @@ public sealed class FlowControlTests
         Assert.Equal(4, mocked.Transport.Requests.Count);
         Assert.All(mocked.Transport.SentAt.Skip(1), at => Assert.True(at >= 2000, $"a call went at {at} ms, within the pause"));
         Assert.Contains(mocked.VerboseLines, l => l.StartsWith("Dequeue was throttled (429, Retry-After 2.0 s): every call of the session waits 2.0 s."));
-    }
-
-    [Fact]
-    public void While_answers_stay_fast_the_cap_doubles_each_round_and_reaches_32_in_three()
-    {
-        var flow = Flow();
-        var caps = new List<int>();
-        for (var round = 0; round < 4; round++)
-        {
-            // As many calls as the cap allows go at once and are all answered 100 ms later.
-            var calls = Enumerable.Range(0, flow.ConcurrencyLimit).Select(_ => Call()).ToList();
-            var admitted = calls.Select(c => Mocked.Done(flow.EnterAsync(c))).ToList();
-            Advance(100);
-            for (var i = 0; i < calls.Count; i++) Answer(flow, calls[i], admitted[i], 200);
-            caps.Add(flow.ConcurrencyLimit);
-        }
-        // The first round sets the measure; then one more per prompt answer, up to the service's 52.
-        Assert.Equal(new[] { 8, 16, 32, 52 }, caps);
     }
 
     [Fact]
@@ -396,9 +411,9 @@ public sealed class FlowControlTests
         Answer(flow, refused, admitted, 429, "1");
 
         Assert.True(flow.BusyEnvironment);
-        // The pace is the best rate let through recently (100 calls/s), the cap back to the 8 it was before the cut.
+        // The pace is the best rate let through recently (100 calls/s), the cap back to the 52 it was before the cut.
         Assert.Equal(100, flow.Rate!.Value, 6);
-        Assert.Equal(8, flow.ConcurrencyLimit);
+        Assert.Equal(52, flow.ConcurrencyLimit);
         // The refused call waits its Retry-After; another call is not paused.
         var again = flow.EnterAsync(refused);
         var other = Call();
@@ -418,7 +433,7 @@ public sealed class FlowControlTests
             var sporadicAdmitted = Admit(flow, sporadic);
             Answer(flow, sporadic, sporadicAdmitted, 429, "1");
             Assert.True(flow.BusyEnvironment);
-            Assert.Equal(8, flow.ConcurrencyLimit);
+            Assert.Equal(52, flow.ConcurrencyLimit);
             Assert.True(flow.Rate!.Value >= 100, $"pace {flow.Rate}");
             var next = Call();
             var nextAdmitted = Admit(flow, next);
