@@ -74,11 +74,32 @@ namespace RecurringIntegrations.Core.Operations
 
         internal async Task UploadAsync(EnqueueRequest file, OperationCallbacks<EnqueuedMessage> callbacks, CancellationToken cancellationToken)
         {
+            if (await ConfirmAsync(file, callbacks, cancellationToken).ConfigureAwait(false) is { } length)
+                await SendAsync(file, length, callbacks, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Checks the file and asks -WhatIf / -Confirm; its length when it is to be sent, null when it was declined or cannot be
+        /// (the error then reported). Checked before asking, so -Confirm is never offered a file that cannot be sent.
+        /// </summary>
+        internal async Task<long?> ConfirmAsync(EnqueueRequest file, OperationCallbacks<EnqueuedMessage> callbacks, CancellationToken cancellationToken)
+        {
             try
             {
-                // Checked before asking, so -Confirm is never offered a file that cannot be sent.
                 var length = FileChecks.ReadableFileLength(file.Path);
-                if (!await callbacks.ConfirmAsync(file.Path, ActionText, cancellationToken).ConfigureAwait(false)) return;
+                return await callbacks.ConfirmAsync(file.Path, ActionText, cancellationToken).ConfigureAwait(false) ? length : (long?)null;
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                callbacks.OnError(file.Path, Failures.AsD365(ex, $"Uploading '{file.Path}' failed"));
+                return null;
+            }
+        }
+
+        internal async Task SendAsync(EnqueueRequest file, long length, OperationCallbacks<EnqueuedMessage> callbacks, CancellationToken cancellationToken)
+        {
+            try
+            {
                 var fileName = Path.GetFileName(file.Path);
                 var externalIdentifier = string.IsNullOrWhiteSpace(file.ExternalIdentifier) ? fileName : file.ExternalIdentifier;
                 var messageId = await Client.EnqueueAsync(ActivityId, file.Path, file.EntityName, file.Company, externalIdentifier, cancellationToken)
@@ -105,9 +126,11 @@ namespace RecurringIntegrations.Core.Operations
     }
 
     /// <summary>
-    /// Uploads files as they are added, at most the throttle limit at once: <see cref="AddAsync"/> waits only for a free
-    /// slot, so the first upload starts while the producer still makes the rest. Each file's outcome (its EnqueuedMessage or
-    /// its error) is reported when its upload ends, or, when ordered, once every file added before it has been reported.
+    /// Uploads files as they are added, at most the throttle limit at once: <see cref="AddAsync"/> checks and confirms the
+    /// file, then waits only while as many files again as the limit wait their turn (read ahead: when an upload ends, the
+    /// next file starts at once, not when the producer, a pipeline, hands over another), so the first upload starts while
+    /// the producer still makes the rest. Each file's outcome (its EnqueuedMessage or its error) is reported when its upload
+    /// ends, or, when ordered, once every file added before it has been reported.
     /// </summary>
     public sealed class EnqueueStream
     {
@@ -115,7 +138,10 @@ namespace RecurringIntegrations.Core.Operations
         private readonly OperationCallbacks<EnqueuedMessage> _callbacks;
         private readonly int _total;
         private readonly CancellationToken _cancellationToken;
-        private readonly SemaphoreSlim _slots;
+        /// <summary>Files added and not done: the uploads going and as many again waiting their turn.</summary>
+        private readonly SemaphoreSlim _accepted;
+        /// <summary>Uploads going (each with its file open).</summary>
+        private readonly SemaphoreSlim _running;
         private readonly List<Task> _uploads = new List<Task>();
         private readonly object _gate = new object();
         /// <summary>Ordered only: outcomes of files whose earlier files are still going, by their place in the input.</summary>
@@ -130,19 +156,26 @@ namespace RecurringIntegrations.Core.Operations
             _callbacks = callbacks;
             _total = total;
             _cancellationToken = cancellationToken;
-            _slots = new SemaphoreSlim(batch.ThrottleLimit);
+            _accepted = new SemaphoreSlim(2 * batch.ThrottleLimit);
+            _running = new SemaphoreSlim(batch.ThrottleLimit);
             _held = ordered ? new Dictionary<int, List<Action>>() : null;
         }
 
-        /// <summary>Starts uploading <paramref name="file"/> once a slot is free; returns when it has started, not when it is done.</summary>
+        /// <summary>Checks and confirms <paramref name="file"/> and queues its upload; returns when it is queued, not when it is done.</summary>
         public async Task AddAsync(EnqueueRequest file, CancellationToken cancellationToken)
         {
             if (file is null) throw new ArgumentNullException(nameof(file));
-            // Waiting here, not inside the task, keeps at most ThrottleLimit uploads (and their open files) alive at once.
-            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
             int place;
             lock (_gate) place = _added++;
-            var upload = Task.Run(() => UploadAsync(file, place));
+            var callbacks = Recorder(place, out var outcome);
+            // Confirmed here, on the producer's turn: an upload that starts later does not wait for the pipeline thread.
+            if (!(await _batch.ConfirmAsync(file, callbacks, cancellationToken).ConfigureAwait(false) is { } length))
+            {
+                Done(file, place, outcome);
+                return;
+            }
+            await _accepted.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var upload = Task.Run(() => UploadAsync(file, length, place, callbacks, outcome));
             lock (_gate) _uploads.Add(upload);
         }
 
@@ -152,33 +185,55 @@ namespace RecurringIntegrations.Core.Operations
             lock (_gate) return Task.WhenAll(_uploads.ToArray());
         }
 
-        private async Task UploadAsync(EnqueueRequest file, int place)
+        private async Task UploadAsync(EnqueueRequest file, long length, int place, OperationCallbacks<EnqueuedMessage> callbacks, List<Action>? outcome)
         {
             try
             {
-                if (_held is null)
+                await _running.WaitAsync(_cancellationToken).ConfigureAwait(false);
+                try
                 {
-                    await _batch.UploadAsync(file, _callbacks, _cancellationToken).ConfigureAwait(false);
-                    Completed(file);
-                    return;
+                    await _batch.SendAsync(file, length, callbacks, _cancellationToken).ConfigureAwait(false);
                 }
-                // Ordered: the outcome is kept until every earlier file's is out.
-                var outcome = new List<Action>();
-                var recorder = new OperationCallbacks<EnqueuedMessage>
+                finally
                 {
-                    Confirm = _callbacks.Confirm,
-                    Warning = _callbacks.Warning,
-                    Result = message => outcome.Add(() => _callbacks.OnResult(message)),
-                    Error = (target, error) => outcome.Add(() => _callbacks.OnError(target, error)),
-                };
-                await _batch.UploadAsync(file, recorder, _cancellationToken).ConfigureAwait(false);
-                outcome.Add(() => Completed(file));
-                Release(place, outcome);
+                    _running.Release();
+                }
+                Done(file, place, outcome);
             }
             finally
             {
-                _slots.Release();
+                _accepted.Release();
             }
+        }
+
+        /// <summary>The callbacks for the file at <paramref name="place"/>: the stream's own, or, ordered, ones that keep its outcome.</summary>
+        private OperationCallbacks<EnqueuedMessage> Recorder(int place, out List<Action>? outcome)
+        {
+            if (_held is null)
+            {
+                outcome = null;
+                return _callbacks;
+            }
+            var kept = outcome = new List<Action>();
+            return new OperationCallbacks<EnqueuedMessage>
+            {
+                Confirm = _callbacks.Confirm,
+                Warning = _callbacks.Warning,
+                Result = message => kept.Add(() => _callbacks.OnResult(message)),
+                Error = (target, error) => kept.Add(() => _callbacks.OnError(target, error)),
+            };
+        }
+
+        /// <summary>The file is done (sent, failed or declined): counted in the progress; ordered, once every earlier file's outcome is out.</summary>
+        private void Done(EnqueueRequest file, int place, List<Action>? outcome)
+        {
+            if (outcome is null)
+            {
+                Completed(file);
+                return;
+            }
+            outcome.Add(() => Completed(file));
+            Release(place, outcome);
         }
 
         private void Completed(EnqueueRequest file) => _callbacks.OnProgress(Interlocked.Increment(ref _completed), _total, file.Path);

@@ -14,8 +14,8 @@ namespace RecurringIntegrations.Tests.Operations;
 
 /// <summary>
 /// Parallel uploads as files arrive (Send-D365Enqueue -ThrottleLimit above 1), over a mock transport. The test is the
-/// producer, and each upload waits at its confirmation until the test lets it go, so the order in which uploads end is
-/// the test's: nothing here depends on timing.
+/// producer, and each upload waits at the service until the test lets it go, so the order in which uploads end is the
+/// test's: nothing here depends on timing.
 /// </summary>
 public sealed class EnqueueStreamTests : IDisposable
 {
@@ -30,24 +30,40 @@ public sealed class EnqueueStreamTests : IDisposable
     {
         var path = Path.Combine(_folder, name);
         System.IO.File.WriteAllText(path, $"<{name}/>");
-        _gates[path] = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gates) _gates[name] = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         return new EnqueueRequest(path) { EntityName = "Customer groups" };
     }
 
-    private void Let(EnqueueRequest file) => _gates[file.Path].SetResult(true);
+    private void Let(EnqueueRequest file)
+    {
+        lock (_gates) _gates[Path.GetFileName(file.Path)].SetResult(true);
+    }
 
     private static Mocked Service() => Mocked.Connect(Json($"\"{Guid.NewGuid()}\""));
 
-    /// <summary>A recorder whose uploads each wait at their confirmation for the test's go.</summary>
-    private OperationCallbacks<EnqueuedMessage> Gated(Recorder<EnqueuedMessage> recorder)
+    /// <summary>A service whose answer to each upload waits for the test's go (the file name is the upload's external identifier).</summary>
+    private Mocked GatedService() => Mocked.Connect(request =>
     {
-        var callbacks = recorder.Callbacks();
-        callbacks.Confirm = (path, _, _) => _gates[path].Task;
-        return callbacks;
-    }
+        var name = request.Headers.GetValues("x-ms-dyn-externalidentifier").Single();
+        Task gate;
+        lock (_gates) gate = _gates[name].Task;
+        Assert.True(gate.Wait(Guard), $"{name} was never let go");
+        return Json($"\"{Guid.NewGuid()}\"")(request);
+    });
 
     private static IEnumerable<string> Names(Recorder<EnqueuedMessage> recorder) =>
         recorder.Results.Select(m => m.FileName).Concat(recorder.Errors.Select(e => Path.GetFileName((string)e.Target)));
+
+    /// <summary>Waits (guarded, never sleeping) until the service has been sent <paramref name="count"/> uploads.</summary>
+    private static async Task Sent(Mocked mocked, int count)
+    {
+        var guard = Task.Delay(Guard);
+        while (mocked.Transport.Requests.Count < count)
+        {
+            Assert.False(guard.IsCompleted, $"{mocked.Transport.Requests.Count} uploads sent, not {count}");
+            await Task.Yield();
+        }
+    }
 
     [Fact]
     public async Task The_first_upload_is_done_before_the_producer_makes_the_second_file()
@@ -76,22 +92,18 @@ public sealed class EnqueueStreamTests : IDisposable
     [InlineData(true, new[] { "a.xml", "b.xml", "c.xml", "d.xml", "e.xml" })]
     public async Task Results_come_as_uploads_end_or_in_input_order(bool ordered, string[] expected)
     {
-        using var mocked = Service();
+        using var mocked = GatedService();
         var recorder = new Recorder<EnqueuedMessage>();
-        var stream = new EnqueueBatch(mocked.Session, mocked.Client, Guid.NewGuid()) { ThrottleLimit = 3 }.Stream(Gated(recorder), ordered, total: -1, None);
+        var stream = new EnqueueBatch(mocked.Session, mocked.Client, Guid.NewGuid()) { ThrottleLimit = 3 }.Stream(recorder.Callbacks(), ordered, total: -1, None);
         var (a, b, c, d, e) = (File("a.xml"), File("b.xml"), File("c.xml"), File("d.xml"), File("e.xml"));
-        foreach (var file in new[] { a, b, c }) await stream.AddAsync(file, None);
+        foreach (var file in new[] { a, b, c, d, e }) await stream.AddAsync(file, None);
 
-        // The window is full: d gets a slot only when c's upload has ended and its outcome is reported (or held: a, d and e
-        // end at once below, in any order).
-        var addingD = stream.AddAsync(d, None);
-        Assert.False(addingD.IsCompleted);
+        // Three uploads go; d and e wait their turn. c ends first: d goes, and c's outcome is reported (or held).
+        await Sent(mocked, 3);
         Let(c);
-        await addingD.WaitAsync(Guard);
-        Assert.Equal(ordered ? Array.Empty<string>() : new[] { "c.xml" }, Names(recorder));
-        var addingE = stream.AddAsync(e, None);
+        await Sent(mocked, 4);
         Let(b);
-        await addingE.WaitAsync(Guard);
+        await Sent(mocked, 5);
         Assert.Equal(ordered ? Array.Empty<string>() : new[] { "c.xml", "b.xml" }, Names(recorder));
 
         Let(a);
@@ -105,20 +117,72 @@ public sealed class EnqueueStreamTests : IDisposable
         Assert.All(recorder.Progress, p => Assert.Equal(-1, p.Total));
     }
 
+    [Fact]
+    public async Task The_producer_is_read_ahead_by_the_limit_so_a_freed_upload_slot_takes_the_next_file_at_once()
+    {
+        using var mocked = GatedService();
+        var recorder = new Recorder<EnqueuedMessage>();
+        var stream = new EnqueueBatch(mocked.Session, mocked.Client, Guid.NewGuid()) { ThrottleLimit = 2 }.Stream(recorder.Callbacks(), ordered: false, total: -1, None);
+        var files = Enumerable.Range(0, 5).Select(i => File($"f{i}.xml")).ToList();
+
+        // Two uploads going and two files waiting their turn: the producer is not held back ...
+        for (var i = 0; i < 4; i++) Assert.True(stream.AddAsync(files[i], None).IsCompleted, $"file {i} was held back");
+        await Sent(mocked, 2);
+        // ... until a fifth: it waits for a file to be done.
+        var adding = stream.AddAsync(files[4], None);
+        Assert.False(adding.IsCompleted);
+        Assert.Equal(2, mocked.Transport.Requests.Count);
+
+        // An upload ends: the next file, already at hand, is sent without the producer; then the fifth is taken.
+        Let(files[0]);
+        await Sent(mocked, 3);
+        await adding.WaitAsync(Guard);
+        foreach (var file in files.Skip(1)) Let(file);
+        await stream.CompleteAsync().WaitAsync(Guard);
+        Assert.Equal(5, recorder.Results.Count);
+    }
+
+    [Fact]
+    public async Task Each_file_is_confirmed_as_it_is_added_so_a_declined_file_is_never_sent()
+    {
+        using var mocked = Service();
+        var recorder = new Recorder<EnqueuedMessage>();
+        var asked = new List<string>();
+        var callbacks = recorder.Callbacks();
+        callbacks.Confirm = (path, _, _) =>
+        {
+            asked.Add(Path.GetFileName(path));
+            return Task.FromResult(!path.EndsWith("no.xml", StringComparison.Ordinal));
+        };
+        var stream = new EnqueueBatch(mocked.Session, mocked.Client, Guid.NewGuid()) { ThrottleLimit = 2 }.Stream(callbacks, ordered: true, total: -1, None);
+        var (yes, no, last) = (File("yes.xml"), File("no.xml"), File("last.xml"));
+
+        await stream.AddAsync(yes, None);
+        Assert.Equal(new[] { "yes.xml" }, asked);
+        await stream.AddAsync(no, None);
+        await stream.AddAsync(last, None);
+        Assert.Equal(new[] { "yes.xml", "no.xml", "last.xml" }, asked);
+        await stream.CompleteAsync().WaitAsync(Guard);
+
+        Assert.Equal(new[] { "yes.xml", "last.xml" }, recorder.Results.Select(m => m.FileName));
+        Assert.Equal(2, mocked.Transport.Requests.Count);
+        Assert.Equal(3, recorder.Progress.Max(p => p.Completed));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task A_failing_file_does_not_stop_the_others_and_keeps_its_place_when_ordered(bool ordered)
     {
-        using var mocked = Service();
+        using var mocked = GatedService();
         var recorder = new Recorder<EnqueuedMessage>();
         var outcomes = new List<string>();
-        var callbacks = Gated(recorder);
+        var callbacks = recorder.Callbacks();
         callbacks.Result = m => { lock (outcomes) outcomes.Add(m.FileName); };
         callbacks.Error = (target, error) => { lock (outcomes) outcomes.Add($"{Path.GetFileName((string)target)}: {error.ErrorId}"); };
         var stream = new EnqueueBatch(mocked.Session, mocked.Client, Guid.NewGuid()) { ThrottleLimit = 2 }.Stream(callbacks, ordered, total: -1, None);
         var a = File("a.xml");
-        // No such file: it fails before its confirmation, so it ends first whatever the gates say.
+        // No such file: it fails as it is added, before its confirmation, so it ends first whatever the gates say.
         var missing = new EnqueueRequest(Path.Combine(_folder, "missing.xml"));
         var c = File("c.xml");
 
