@@ -122,7 +122,7 @@ internal static class FlowBenchmark
                 Console.WriteLine($"| {row.Condition.Name} | {row.Way.Name} | {row.Seconds:0.00} | {(double.IsNaN(row.Ratio) ? "-" : row.Ratio.ToString("0.00", CultureInfo.InvariantCulture))} | " +
                                   $"{row.Share:P0} ({row.Throttled} of {row.Calls}) | {row.Failed}{(row.Unknown > 0 ? $" (+{row.Unknown} outcome unknown)" : "")} |");
             }
-            Console.WriteLine("Floor: files x latency / concurrency unthrottled (none at 0 ms; with a producer: files x its interval + latency), " +
+            Console.WriteLine("Floor: files x latency / concurrency (at most the service's 52) unthrottled (none at 0 ms; with a producer: files x its interval + latency), " +
                               "files / allowed rate throttled, busy: the same way's 0 ms time + the 429s x Retry-After in rounds of its concurrency (ceiling of 429s / concurrency, x 1 s). " +
                               $"Whole run {total.Elapsed.TotalMinutes:0.0} min.");
             return passed ? 0 : 1;
@@ -193,7 +193,8 @@ internal static class FlowBenchmark
             // The waits the service asked for (Retry-After 1 s each), done way.Concurrency at a time, after the time unthrottled.
             { Faults: not null } => unthrottledSeconds is { } alone ? alone + Math.Ceiling((double)throttled / way.Concurrency) * 1.0 : double.NaN,
             { ProducerMs: > 0 } => (fileCount * condition.ProducerMs + condition.LatencyMs) / 1000.0,
-            _ => fileCount * condition.LatencyMs / 1000.0 / way.Concurrency,
+            // The service takes at most 52 calls of a user at once (docs/protocol.md): -ThrottleLimit 64 has 52 in flight.
+            _ => fileCount * condition.LatencyMs / 1000.0 / Math.Min(way.Concurrency, 52),
         };
         return new Row(condition, way, seconds, floor, calls, throttled, failed, unknown);
     }
