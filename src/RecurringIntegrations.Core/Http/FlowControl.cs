@@ -17,9 +17,9 @@ namespace RecurringIntegrations.Core.Http
     /// service throttled before), then grows faster, doubling <see cref="Regrowth"/> after it passed it.</item>
     /// <item>Calls in flight are capped at 52, the service's own per-user limit, from the first call on: a user who asks for
     /// -ThrottleLimit 32 gets 32 at once. Calls that queue at the service lower the cap (as TCP Vegas): an answer that took
-    /// over twice the quickest answer to the same kind of call (measured once the first 8 are in) lowers it by one, to no
-    /// less than 8, since one more call in flight would only wait there too; a prompt answer (at most 1.5 times the quickest)
-    /// raises it by one again. Throttling lowers it to 70% of the calls then in flight, and from then on each prompt answer
+    /// over twice the quickest answer to the same kind of call (measured once the first 8 are in) lowers it by a tenth, to
+    /// no less than 8, since more calls in flight would only wait there too, and each would lengthen the wait when the
+    /// service throttles; a prompt answer (at most 1.5 times the quickest) raises it by one again. Throttling lowers it to 70% of the calls then in flight, and from then on each prompt answer
     /// raises it by one per round of calls.</item>
     /// <item>A busy environment is told from a rate limit: D365 also throttles by resource use, refusing a share of calls
     /// whatever their pace. The first 429 pauses the session (a rate limit refuses every call until its wait is over, and
@@ -322,7 +322,7 @@ namespace RecurringIntegrations.Core.Http
                     if (speed == Speed.Prompt && _concurrency < MaxInFlight)
                         _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing && !_busyEnvironment ? 1 / _concurrency : 1));
                     else if (speed == Speed.Queued && _concurrency > QueuedInFlight)
-                        _concurrency = Math.Max(QueuedInFlight, _concurrency - 1);
+                        _concurrency = Math.Max(QueuedInFlight, _concurrency * 0.9);
                 }
                 freed = _slotFreed;
                 _slotFreed = NewSignal();

@@ -272,7 +272,7 @@ public sealed class FlowControlTests
     }
 
     [Fact]
-    public void Answers_that_queue_lower_the_cap_one_each_to_8_and_prompt_ones_raise_it_again()
+    public void Answers_that_queue_lower_the_cap_a_tenth_each_to_8_and_prompt_ones_raise_it_one_each()
     {
         var flow = Flow();
         // The first 8 answers set the measure (100 ms) and change nothing.
@@ -282,8 +282,11 @@ public sealed class FlowControlTests
         Succeed(flow, 1, 200);
         Assert.Equal(52, flow.ConcurrencyLimit);
         Succeed(flow, 1, 201);
-        Assert.Equal(51, flow.ConcurrencyLimit);
-        Succeed(flow, 50, 300);
+        Assert.Equal(46, flow.ConcurrencyLimit);
+        // 52 x 0.9^17 = 8.7 (8 calls); the next queued answer reaches the floor of 8 itself, and further ones keep it there.
+        Succeed(flow, 16, 300);
+        Assert.Equal(8, flow.ConcurrencyLimit);
+        Succeed(flow, 1, 300);
         Assert.Equal(8, flow.ConcurrencyLimit);
         // Over 1.5 times the quickest is not prompt; at most it is, and each such answer raises the cap by one.
         Succeed(flow, 1, 151);
