@@ -41,29 +41,29 @@ public sealed class EnqueueStreamTests : IDisposable
 
     private static Mocked Service() => Mocked.Connect(Json($"\"{Guid.NewGuid()}\""));
 
-    /// <summary>A service whose answer to each upload waits for the test's go (the file name is the upload's external identifier).</summary>
-    private Mocked GatedService() => Mocked.Connect(request =>
+    /// <summary>
+    /// A service whose answer to each upload waits for the test's go (the file name is the upload's external identifier);
+    /// each upload that reaches it releases <see cref="_arrived"/> once.
+    /// </summary>
+    private Mocked GatedService() => Mocked.Connect(After(request =>
     {
         var name = request.Headers.GetValues("x-ms-dyn-externalidentifier").Single();
         Task gate;
         lock (_gates) gate = _gates[name].Task;
-        Assert.True(gate.Wait(Guard), $"{name} was never let go");
-        return Json($"\"{Guid.NewGuid()}\"")(request);
-    });
+        _arrived.Release();
+        return gate;
+    }, Json($"\"{Guid.NewGuid()}\"")));
+
+    private readonly SemaphoreSlim _arrived = new(0);
+
+    /// <summary>Waits (guarded) until <paramref name="count"/> more uploads have reached the service.</summary>
+    private async Task Arrive(int count)
+    {
+        for (var i = 0; i < count; i++) Assert.True(await _arrived.WaitAsync(Guard), "an upload never reached the service");
+    }
 
     private static IEnumerable<string> Names(Recorder<EnqueuedMessage> recorder) =>
         recorder.Results.Select(m => m.FileName).Concat(recorder.Errors.Select(e => Path.GetFileName((string)e.Target)));
-
-    /// <summary>Waits (guarded, never sleeping) until the service has been sent <paramref name="count"/> uploads.</summary>
-    private static async Task Sent(Mocked mocked, int count)
-    {
-        var guard = Task.Delay(Guard);
-        while (mocked.Transport.Requests.Count < count)
-        {
-            Assert.False(guard.IsCompleted, $"{mocked.Transport.Requests.Count} uploads sent, not {count}");
-            await Task.Yield();
-        }
-    }
 
     [Fact]
     public async Task The_first_upload_is_done_before_the_producer_makes_the_second_file()
@@ -99,11 +99,11 @@ public sealed class EnqueueStreamTests : IDisposable
         foreach (var file in new[] { a, b, c, d, e }) await stream.AddAsync(file, None);
 
         // Three uploads go; d and e wait their turn. c ends first: d goes, and c's outcome is reported (or held).
-        await Sent(mocked, 3);
+        await Arrive(3);
         Let(c);
-        await Sent(mocked, 4);
+        await Arrive(1);
         Let(b);
-        await Sent(mocked, 5);
+        await Arrive(1);
         Assert.Equal(ordered ? Array.Empty<string>() : new[] { "c.xml", "b.xml" }, Names(recorder));
 
         Let(a);
@@ -127,7 +127,7 @@ public sealed class EnqueueStreamTests : IDisposable
 
         // Two uploads going and two files waiting their turn: the producer is not held back ...
         for (var i = 0; i < 4; i++) Assert.True(stream.AddAsync(files[i], None).IsCompleted, $"file {i} was held back");
-        await Sent(mocked, 2);
+        await Arrive(2);
         // ... until a fifth: it waits for a file to be done.
         var adding = stream.AddAsync(files[4], None);
         Assert.False(adding.IsCompleted);
@@ -135,7 +135,7 @@ public sealed class EnqueueStreamTests : IDisposable
 
         // An upload ends: the next file, already at hand, is sent without the producer; then the fifth is taken.
         Let(files[0]);
-        await Sent(mocked, 3);
+        await Arrive(1);
         await adding.WaitAsync(Guard);
         foreach (var file in files.Skip(1)) Let(file);
         await stream.CompleteAsync().WaitAsync(Guard);

@@ -56,6 +56,10 @@ public sealed class MockTransport(TimeProvider time, params Func<HttpRequestMess
         return then(request);
     };
 
+    /// <summary>Answers as <paramref name="then"/> once the task <paramref name="gate"/> gives for the request has ended.</summary>
+    public static Func<HttpRequestMessage, HttpResponseMessage> After(Func<HttpRequestMessage, Task> gate, Func<HttpRequestMessage, HttpResponseMessage> then) =>
+        request => throw new GatedException(gate(request), () => then(request));
+
     /// <summary>No answer: the request waits until it is cancelled.</summary>
     public static readonly Func<HttpRequestMessage, HttpResponseMessage> Hangs = _ => throw new HangException();
 
@@ -85,6 +89,10 @@ public sealed class MockTransport(TimeProvider time, params Func<HttpRequestMess
         {
             return Task.FromResult(answer(request));
         }
+        catch (GatedException gated)
+        {
+            return AnswerAfterAsync(gated);
+        }
         catch (DeafHangException)
         {
             return new TaskCompletionSource<HttpResponseMessage>().Task;
@@ -101,7 +109,19 @@ public sealed class MockTransport(TimeProvider time, params Func<HttpRequestMess
         }
     }
 
+    private static async Task<HttpResponseMessage> AnswerAfterAsync(GatedException gated)
+    {
+        await gated.Gate.ConfigureAwait(false);
+        return gated.Then();
+    }
+
     public sealed record SentRequest(string Method, Uri Uri, string? Authorization, TimeSpan At);
+
+    private sealed class GatedException(Task gate, Func<HttpResponseMessage> then) : Exception
+    {
+        public Task Gate { get; } = gate;
+        public Func<HttpResponseMessage> Then { get; } = then;
+    }
 
     private class HangException : Exception;
 
