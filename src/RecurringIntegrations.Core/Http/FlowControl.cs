@@ -15,11 +15,14 @@ namespace RecurringIntegrations.Core.Http
     /// whole seconds, rounded up). After the pause the pace follows TCP CUBIC's
     /// curve around that rate: it restarts 10% below it, comes back to it in 4.6 s, stays near it for a while (where the
     /// service throttled before), then grows faster, doubling <see cref="Regrowth"/> after it passed it.</item>
-    /// <item>Calls in flight are capped at 52, the service's own per-user limit, from the first call on: a user who asks for
-    /// -ThrottleLimit 32 gets 32 at once. Calls that queue at the service lower the cap (as TCP Vegas): an answer that took
-    /// over twice the quickest answer to the same kind of call (measured once the first 8 are in) lowers it by a tenth, to
-    /// no less than 8, since more calls in flight would only wait there too, and each would lengthen the wait when the
-    /// service throttles; a prompt answer (at most 1.5 times the quickest) raises it by one again. Throttling lowers it to 70% of the calls then in flight, and from then on each prompt answer
+    /// <item>Calls in flight are capped. The cap starts at 8; once the first 8 answers of a kind are in, if even the quickest
+    /// took 20 ms or more (a distant service: every D365 environment), it is the service's own per-user limit, 52, so a user
+    /// who asks for -ThrottleLimit 32 gets 32 at once after one round; against a near one (this machine's emulator) more
+    /// calls at once would only share the same cores, and an opening burst would meet a rate limit's window whole. Calls
+    /// that queue at the service lower the cap (as TCP Vegas): an answer that took over twice the quickest answer to the
+    /// same kind of call lowers it by a tenth, to no less than 8, since more calls in flight would only wait there too, and
+    /// each would lengthen the wait when the service throttles; a prompt answer (at most 1.5 times the quickest) raises it
+    /// by one. Throttling lowers it to 70% of the calls then in flight, and from then on each prompt answer
     /// raises it by one per round of calls.</item>
     /// <item>A busy environment is told from a rate limit: D365 also throttles by resource use, refusing a share of calls
     /// whatever their pace. The first 429 pauses the session (a rate limit refuses every call until its wait is over, and
@@ -40,8 +43,14 @@ namespace RecurringIntegrations.Core.Http
     internal sealed class FlowControl
     {
         public const int MaxInFlight = 52;
+        private const int InitialInFlight = 8;
         /// <summary>Answers of a kind that only set the measure of a prompt answer (see <see cref="Measure"/>).</summary>
         private const int MeasuredAnswers = 8;
+        /// <summary>
+        /// A kind of call whose quickest first answer took this long waits mostly on the network and the service, not on this
+        /// machine's work: more calls in flight overlap those waits (a call to a D365 environment takes 100 ms or more).
+        /// </summary>
+        private static readonly TimeSpan DistantAnswer = TimeSpan.FromMilliseconds(20);
         /// <summary>Queued answers lower the cap on calls in flight to no less than this.</summary>
         private const int QueuedInFlight = 8;
         private const double MinRate = 0.5;
@@ -65,11 +74,11 @@ namespace RecurringIntegrations.Core.Http
         private TimeSpan _activeSince;
         private TimeSpan _busy;
         private TimeSpan _throttledAt = TimeSpan.MinValue;
-        private double _concurrency = MaxInFlight;
+        private double _concurrency = InitialInFlight;
         private int _inFlight;
         private TaskCompletionSource<bool> _slotFreed = NewSignal();
         private RateSample _sample = new RateSample(0, TimeSpan.Zero, TimeSpan.Zero, 0);
-        private double _uncutConcurrency = MaxInFlight;
+        private double _uncutConcurrency = InitialInFlight;
         private readonly Queue<double> _letThrough = new Queue<double>();
         private bool _busyEnvironment;
         private bool _rateLimited;
@@ -318,8 +327,10 @@ namespace RecurringIntegrations.Core.Http
                                $"the environment is busy, not limiting the rate. {BusyTerms()}";
                     }
                     var speed = Measure(message, now - admittedAt);
+                    if (speed == Speed.Distant && !_pacing && _concurrency < MaxInFlight)
+                        _concurrency = MaxInFlight;
                     // In a busy environment the 429s are not about load: the cap grows as before the first throttling.
-                    if (speed == Speed.Prompt && _concurrency < MaxInFlight)
+                    else if (speed == Speed.Prompt && _concurrency < MaxInFlight)
                         _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing && !_busyEnvironment ? 1 / _concurrency : 1));
                     else if (speed == Speed.Queued && _concurrency > QueuedInFlight)
                         _concurrency = Math.Max(QueuedInFlight, _concurrency * 0.9);
@@ -379,19 +390,21 @@ namespace RecurringIntegrations.Core.Http
             // Less a nanosecond: 1 / (1 / 0.15) is 150.00000000000003 ms, which is 150.
             TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(tokens / rate * 1000 - 1e-6)));
 
-        private enum Speed { Unknown, Prompt, Between, Queued }
+        private enum Speed { Unknown, Distant, Prompt, Between, Queued }
 
         /// <summary>
         /// How fast the call was answered against the quickest answer to the same kind of call (its operation: Enqueue,
         /// Dequeue, GetMessageStatus...): at most 1.5 times it is prompt, over twice it the call was queued at the service. The
-        /// first answers of a kind only set the measure: they include opening connections, which makes any later answer look quick.
+        /// first answers of a kind only set the measure: they include opening connections, which makes any later answer look
+        /// quick; the last of them says whether the kind is <see cref="DistantAnswer"/> far.
         /// </summary>
         private Speed Measure(HttpMessage message, TimeSpan took)
         {
             if (!_answers.TryGetValue(message.Operation, out var answers)) _answers[message.Operation] = answers = new Answers();
             answers.Count++;
             if (took < answers.Quickest) answers.Quickest = took;
-            if (answers.Count <= MeasuredAnswers) return Speed.Unknown;
+            if (answers.Count == MeasuredAnswers) return answers.Quickest >= DistantAnswer ? Speed.Distant : Speed.Unknown;
+            if (answers.Count < MeasuredAnswers) return Speed.Unknown;
             return took.Ticks <= answers.Quickest.Ticks * 3 / 2 ? Speed.Prompt : took.Ticks > answers.Quickest.Ticks * 2 ? Speed.Queued : Speed.Between;
         }
 

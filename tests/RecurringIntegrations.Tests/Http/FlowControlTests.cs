@@ -149,7 +149,7 @@ public sealed class FlowControlTests
         Assert.False(again.IsCompleted);
         Advance(1);
         Assert.Equal(TimeSpan.FromMilliseconds(1044), Mocked.Done(again));
-        Assert.Equal(52, flow.ConcurrencyLimit);
+        Assert.Equal(8, flow.ConcurrencyLimit);
     }
 
     [Fact]
@@ -257,25 +257,49 @@ public sealed class FlowControlTests
     }
 
     [Fact]
-    public async Task Calls_in_flight_are_capped_at_the_services_52_from_the_first_and_a_freed_slot_lets_the_next_one_go()
+    public async Task Calls_in_flight_are_capped_at_8_at_first_and_a_freed_slot_lets_the_next_one_go()
     {
         var flow = Flow();
-        var calls = Enumerable.Range(0, 53).Select(_ => Call()).ToList();
+        var calls = Enumerable.Range(0, 9).Select(_ => Call()).ToList();
         var entered = calls.Select(flow.EnterAsync).ToList();
 
-        Assert.All(entered.Take(52), t => Assert.True(t.IsCompletedSuccessfully));
-        Assert.False(entered[52].IsCompleted);
+        Assert.All(entered.Take(8), t => Assert.True(t.IsCompletedSuccessfully));
+        Assert.False(entered[8].IsCompleted);
         Advance(100);
         Answer(flow, calls[0], Mocked.Done(entered[0]), 200);
         // A freed slot wakes the waiting call on the thread pool: awaited here, not slept for.
-        Assert.Equal(TimeSpan.FromMilliseconds(100), await entered[52]);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), await entered[8]);
+    }
+
+    [Theory]
+    [InlineData(20, 52)]
+    [InlineData(19, 8)]
+    public void A_service_whose_first_8_answers_took_20_ms_or_more_gets_its_52_calls_at_once(double milliseconds, int cap)
+    {
+        var flow = Flow();
+        Succeed(flow, 7, 100);
+        Assert.Equal(8, flow.ConcurrencyLimit);
+        // The quickest of the first 8 decides: a distant service (the network and the service's own work) or this machine.
+        Succeed(flow, 1, milliseconds);
+        Assert.Equal(cap, flow.ConcurrencyLimit);
+    }
+
+    [Fact]
+    public void Against_a_near_service_the_cap_grows_by_one_per_prompt_answer()
+    {
+        var flow = Flow();
+        Succeed(flow, 8, 5);
+        Succeed(flow, 1, 8);
+        Assert.Equal(8, flow.ConcurrencyLimit);
+        Succeed(flow, 3, 7.5);
+        Assert.Equal(11, flow.ConcurrencyLimit);
     }
 
     [Fact]
     public void Answers_that_queue_lower_the_cap_a_tenth_each_to_8_and_prompt_ones_raise_it_one_each()
     {
         var flow = Flow();
-        // The first 8 answers set the measure (100 ms) and change nothing.
+        // The first 8 answers set the measure (100 ms: a distant service, 52 at once).
         Succeed(flow, 8, 100);
         Assert.Equal(52, flow.ConcurrencyLimit);
         // Up to twice the quickest is not yet queued; over it is.
@@ -314,7 +338,7 @@ public sealed class FlowControlTests
     public async Task A_call_that_finds_no_free_slot_within_the_budget_fails_when_the_budget_is_spent()
     {
         var flow = Flow(budgetSeconds: 3);
-        var slots = Enumerable.Range(0, 52).Select(_ => flow.EnterAsync(Call())).ToList();
+        var slots = Enumerable.Range(0, 8).Select(_ => flow.EnterAsync(Call())).ToList();
         var waiting = flow.EnterAsync(Call());
 
         Advance(2999);
@@ -414,9 +438,9 @@ public sealed class FlowControlTests
         Answer(flow, refused, admitted, 429, "1");
 
         Assert.True(flow.BusyEnvironment);
-        // The pace is the best rate let through recently (100 calls/s), the cap back to the 52 it was before the cut.
+        // The pace is the best rate let through recently (100 calls/s), the cap back to the 8 it was before the cut.
         Assert.Equal(100, flow.Rate!.Value, 6);
-        Assert.Equal(52, flow.ConcurrencyLimit);
+        Assert.Equal(8, flow.ConcurrencyLimit);
         // The refused call waits its Retry-After; another call is not paused.
         var again = flow.EnterAsync(refused);
         var other = Call();
@@ -436,7 +460,7 @@ public sealed class FlowControlTests
             var sporadicAdmitted = Admit(flow, sporadic);
             Answer(flow, sporadic, sporadicAdmitted, 429, "1");
             Assert.True(flow.BusyEnvironment);
-            Assert.Equal(52, flow.ConcurrencyLimit);
+            Assert.Equal(8, flow.ConcurrencyLimit);
             Assert.True(flow.Rate!.Value >= 100, $"pace {flow.Rate}");
             var next = Call();
             var nextAdmitted = Admit(flow, next);
