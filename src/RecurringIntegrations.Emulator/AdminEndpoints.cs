@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -8,7 +9,10 @@ namespace RecurringIntegrations.Emulator;
 /// The emulator's own endpoints under /emulator, for a script in another process: no token (the emulator listens on
 /// loopback only), never throttled, faulted or recorded, since they are not the service.
 /// <list type="bullet">
-/// <item>GET /emulator/stats: <c>{"calls":N,"throttled":M}</c>, the /api and /data calls so far and how many got 429.</item>
+/// <item>GET /emulator/stats: <c>{"calls":N,"throttled":M,"mostThrottledOfOne":K,"delays":D,"delayedMs":T}</c>, the /api and
+/// /data calls so far, how many got 429, the most 429s one upload got (its tries told apart by their external identifier),
+/// and the added-latency waits (delay-N faults) done and their measured time in all. <c>?since=</c> an ISO 8601 time
+/// (2026-12-07T12:00:00Z) counts only the calls answered from then on (not the waits), to measure one phase of a run.</item>
 /// <item>GET /emulator/messages: the imports, exports and package executions as the emulator holds them.</item>
 /// <item>POST /emulator/exports/{activity}?name=FILE: queues the body as an export message; answers its correlation id.</item>
 /// <item>POST /emulator/exports/{correlationId}/file-missing: marks an export message's file as gone from storage.</item>
@@ -35,8 +39,24 @@ internal sealed class AdminEndpoints(D365Emulator emulator)
 
     private Task StatsAsync(HttpContext context)
     {
-        var calls = emulator.State.Requests.Where(r => IsServiceCall(r.PathAndQuery)).ToList();
-        return context.Response.WriteAsJsonAsync(new { calls = calls.Count, throttled = calls.Count(r => r.StatusCode == StatusCodes.Status429TooManyRequests) });
+        var since = DateTimeOffset.MinValue;
+        if (context.Request.Query.TryGetValue("since", out var given)
+            && !DateTimeOffset.TryParse(given.ToString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out since))
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return context.Response.WriteAsync($"since '{given}' is not a time: give an ISO 8601 time such as 2026-12-07T12:00:00Z.");
+        }
+        var calls = emulator.State.Requests.Where(r => r.At >= since && IsServiceCall(r.PathAndQuery)).ToList();
+        var (delays, delayed) = emulator.Faults.Delays;
+        return context.Response.WriteAsJsonAsync(new
+        {
+            calls = calls.Count,
+            throttled = calls.Count(r => r.StatusCode == StatusCodes.Status429TooManyRequests),
+            mostThrottledOfOne = calls.Where(r => r.StatusCode == StatusCodes.Status429TooManyRequests && r.ExternalIdentifier is not null)
+                .GroupBy(r => r.ExternalIdentifier, StringComparer.Ordinal).Select(g => g.Count()).DefaultIfEmpty(0).Max(),
+            delays,
+            delayedMs = Math.Round(delayed.TotalMilliseconds, 1),
+        });
     }
 
     private static bool IsServiceCall(string pathAndQuery)

@@ -19,7 +19,11 @@ public sealed record EnqueuedRecord(
 /// <summary>An export message as the emulator holds it.</summary>
 public sealed record ExportRecord(Guid CorrelationId, Guid ActivityId, string FileName, int DequeueCount, bool Acknowledged, bool FileMissing);
 
-/// <summary>One HTTP request as the emulator saw it. StatusCode is 0 when a fault aborted the connection.</summary>
+/// <summary>
+/// One HTTP request as the emulator saw it. StatusCode is 0 when a fault aborted the connection. ExternalIdentifier is
+/// an upload's x-ms-dyn-externalidentifier header (the module sends the file name when none is given), which tells the
+/// tries of one upload apart from the others.
+/// </summary>
 public sealed record RequestRecord(
     DateTimeOffset At,
     string Method,
@@ -27,7 +31,8 @@ public sealed record RequestRecord(
     string PathAndQuery,
     bool HadAuthorization,
     int StatusCode,
-    FaultKind? Fault);
+    FaultKind? Fault,
+    string? ExternalIdentifier = null);
 
 /// <summary>Queues and ledgers of one emulator. Every member is thread-safe and returns snapshots.</summary>
 public sealed class EmulatorState

@@ -74,11 +74,31 @@ public sealed class FaultInjector
     private readonly List<RuleState> _rules = new();
     private Random _random = new(0);
     private int _hits;
+    private int _delays;
+    private TimeSpan _delayed;
 
     /// <summary>Requests hit by any rule since start.</summary>
     public int Hits
     {
         get { lock (_gate) return _hits; }
+    }
+
+    /// <summary>
+    /// The <see cref="FaultKind.Delay"/> waits done since start and how long they took in all, as measured: a timer wakes
+    /// late (on Linux a 50 ms wait takes about 52 ms), so a benchmark's floor counts the latency the emulator really added.
+    /// </summary>
+    public (int Count, TimeSpan Total) Delays
+    {
+        get { lock (_gate) return (_delays, _delayed); }
+    }
+
+    internal void RecordDelay(TimeSpan waited)
+    {
+        lock (_gate)
+        {
+            _delays++;
+            _delayed += waited;
+        }
     }
 
     /// <summary>Reseeds the Random behind <see cref="FaultRule.Probability"/>, for repeatable soak runs.</summary>
@@ -93,9 +113,15 @@ public sealed class FaultInjector
         lock (_gate) _rules.Add(new RuleState(rule));
     }
 
+    /// <summary>Forgets every rule and the delays recorded.</summary>
     public void Clear()
     {
-        lock (_gate) _rules.Clear();
+        lock (_gate)
+        {
+            _rules.Clear();
+            _delays = 0;
+            _delayed = TimeSpan.Zero;
+        }
     }
 
     internal FaultRule? Match(string method, string path, string? operation)

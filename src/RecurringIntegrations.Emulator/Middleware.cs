@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -44,7 +45,8 @@ internal sealed class RecordingMiddleware(RequestDelegate next, EmulatorState st
                     context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget,
                     request.Headers.Authorization.Count > 0,
                     fault?.Aborted == true ? 0 : context.Response.StatusCode,
-                    fault?.Kind));
+                    fault?.Kind,
+                    request.Headers.TryGetValue("x-ms-dyn-externalidentifier", out var external) ? external.ToString() : null));
             }
         }
     }
@@ -136,7 +138,9 @@ internal sealed class FaultMiddleware(RequestDelegate next, FaultInjector faults
                 await Wire.WriteTruncatedJsonAsync(context);
                 return;
             case FaultKind.Delay:
+                var started = Stopwatch.GetTimestamp();
                 await Task.Delay(rule.Delay, context.RequestAborted);
+                faults.RecordDelay(Stopwatch.GetElapsedTime(started));
                 await next(context);
                 return;
             case FaultKind.SlowBody:

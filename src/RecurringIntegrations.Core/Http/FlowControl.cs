@@ -15,9 +15,11 @@ namespace RecurringIntegrations.Core.Http
     /// whole seconds, rounded up). After the pause the pace follows TCP CUBIC's
     /// curve around that rate: it restarts 10% below it, comes back to it in 4.6 s, stays near it for a while (where the
     /// service throttled before), then grows faster, doubling <see cref="Regrowth"/> after it passed it.</item>
-    /// <item>Calls in flight are capped. The cap starts at 8; once the first 8 answers of a kind are in, if even the quickest
+    /// <item>Calls in flight are capped. The cap starts at 16; once the first 8 answers of a kind are in, if even the quickest
     /// took 20 ms or more (a distant service: every D365 environment), it is the service's own per-user limit, 52, so a user
-    /// who asks for -ThrottleLimit 32 gets 32 at once after one round; against a near one (this machine's emulator) more
+    /// who asks for -ThrottleLimit 32 gets 32 in flight within one more round. The new slots open one after another over one
+    /// quickest answer (TCP's pacing), not at once: calls started together come back together, and every round would
+    /// wait for the slowest of them. Against a near service (this machine's emulator) more
     /// calls at once would only share the same cores, and an opening burst would meet a rate limit's window whole. Calls
     /// that queue at the service lower the cap (as TCP Vegas): an answer that took over twice the quickest answer to the
     /// same kind of call lowers it by a tenth, to no less than 8, since more calls in flight would only wait there too, and
@@ -26,8 +28,8 @@ namespace RecurringIntegrations.Core.Http
     /// raises it by one per round of calls.</item>
     /// <item>A busy environment is told from a rate limit: D365 also throttles by resource use, refusing a share of calls
     /// whatever their pace. The first 429 pauses the session (a rate limit refuses every call until its wait is over, and
-    /// each call during it makes the wait longer) but sets no pace yet. Calls sent after the refused one that go through
-    /// while the pause runs (two, more than were refused) show a busy environment; calls sent after it refused too show a
+    /// each call during it makes the wait longer) but sets no pace yet. Calls sent after the refused one that went through
+    /// (before its answer came, or while the pause runs; two, more than were refused) show a busy environment; calls sent after it refused too show a
     /// rate limit. With no such calls (one call at a time), the first calls after the pause decide: two through, busy; one
     /// refused, a rate limit, paced from then on at what the first throttling measured. In a busy environment the pause ends
     /// at once, each refused call waits its own Retry-After while the others go on, and a session that was not paced stays
@@ -43,7 +45,7 @@ namespace RecurringIntegrations.Core.Http
     internal sealed class FlowControl
     {
         public const int MaxInFlight = 52;
-        private const int InitialInFlight = 8;
+        private const int InitialInFlight = 16;
         /// <summary>Answers of a kind that only set the measure of a prompt answer (see <see cref="Measure"/>).</summary>
         private const int MeasuredAnswers = 8;
         /// <summary>
@@ -75,6 +77,13 @@ namespace RecurringIntegrations.Core.Http
         private TimeSpan _busy;
         private TimeSpan _throttledAt = TimeSpan.MinValue;
         private double _concurrency = InitialInFlight;
+        /// <summary>
+        /// The cap's jump to the service's 52 is spread over one quickest answer (see <see cref="SpreadCap"/>): from this
+        /// many calls in flight, one more every <see cref="_spreadEvery"/> since <see cref="_spreadSince"/>.
+        /// </summary>
+        private int _spreadFrom = MaxInFlight;
+        private TimeSpan _spreadSince;
+        private TimeSpan _spreadEvery;
         private int _inFlight;
         private TaskCompletionSource<bool> _slotFreed = NewSignal();
         private RateSample _sample = new RateSample(0, TimeSpan.Zero, TimeSpan.Zero, 0);
@@ -85,6 +94,8 @@ namespace RecurringIntegrations.Core.Http
         private bool _undecided;
         private TimeSpan _refusedAdmittedAt;
         private int _laterPassed;
+        /// <summary>When the last calls that went through were sent: those sent after a first refused call count as passed.</summary>
+        private readonly Queue<TimeSpan> _passedSentAt = new Queue<TimeSpan>();
         private int _laterRefused;
         private TimeSpan _probeFrom;
         private int _probesPassed;
@@ -148,7 +159,7 @@ namespace RecurringIntegrations.Core.Http
             {
                 TimeSpan wait, until = TimeSpan.Zero;
                 Task slot;
-                bool paused, ownWait;
+                bool paused, ownWait, spread = false;
                 lock (_gate)
                 {
                     var now = Now;
@@ -162,6 +173,13 @@ namespace RecurringIntegrations.Core.Http
                         wait = TokenWait(1 - _tokens, CurrentRate(now));
                     else if (_inFlight >= (int)_concurrency)
                         wait = Timeout.InfiniteTimeSpan;
+                    else if (_inFlight >= SpreadCap(now))
+                    {
+                        spread = true;
+                        var next = _spreadSince + TimeSpan.FromTicks(_spreadEvery.Ticks * (_inFlight - _spreadFrom)) - now;
+                        // Whole milliseconds, as TokenWait: a shorter wait would end at once on the tests' clock.
+                        wait = TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(next.TotalMilliseconds)));
+                    }
                     else
                     {
                         if (_pacing) _tokens -= 1;
@@ -183,7 +201,7 @@ namespace RecurringIntegrations.Core.Http
                         : $"{message.Operation}: waiting {Format.Duration(wait)}: the session is paused because the service throttled it.");
                 }
                 var started = Now;
-                if (wait == Timeout.InfiniteTimeSpan || (paused && !ownWait))
+                if (wait == Timeout.InfiniteTimeSpan || (paused && !ownWait) || spread)
                 {
                     // A freed slot, or an answer that ends the session's pause (a busy environment, see Leave), lets it go sooner.
                     using var stop = CancellationTokenSource.CreateLinkedTokenSource(message.CancellationToken);
@@ -282,10 +300,19 @@ namespace RecurringIntegrations.Core.Http
                                 // the pause do (see the summary).
                                 _undecided = true;
                                 _refusedAdmittedAt = admittedAt;
-                                _laterPassed = _laterRefused = _probesPassed = 0;
-                                line = (line == null ? "" : line + " ") +
-                                       $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
-                                       $"every call of the session waits {Format.Duration(pause)}.";
+                                _laterRefused = _probesPassed = 0;
+                                // Calls sent after this one may have gone through already (a slow answer to the refused call).
+                                _laterPassed = _passedSentAt.Count(sentAt => sentAt > admittedAt);
+                                if (_laterPassed >= 2)
+                                {
+                                    BecomeBusy(now);
+                                    line = $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}), " +
+                                           $"but calls sent after it went through: the environment is busy, not limiting the rate. {BusyTerms()}";
+                                }
+                                else
+                                    line = (line == null ? "" : line + " ") +
+                                           $"{message.Operation} was throttled ({(int)attempt.Response!.StatusCode}, Retry-After {Format.Duration(pause)}): " +
+                                           $"every call of the session waits {Format.Duration(pause)}.";
                             }
                             else
                             {
@@ -319,6 +346,8 @@ namespace RecurringIntegrations.Core.Http
                 else if (attempt.Succeeded)
                 {
                     _successes++;
+                    if (_passedSentAt.Count == 2 * MaxInFlight) _passedSentAt.Dequeue();
+                    _passedSentAt.Enqueue(admittedAt);
                     if (_undecided && (admittedAt > _refusedAdmittedAt && admittedAt <= _throttledAt ? ++_laterPassed >= 2 && _laterPassed > _laterRefused
                                                                                                        : admittedAt >= _probeFrom && ++_probesPassed >= 2))
                     {
@@ -328,7 +357,12 @@ namespace RecurringIntegrations.Core.Http
                     }
                     var speed = Measure(message, now - admittedAt);
                     if (speed == Speed.Distant && !_pacing && _concurrency < MaxInFlight)
+                    {
+                        _spreadFrom = (int)_concurrency;
+                        _spreadSince = now;
+                        _spreadEvery = TimeSpan.FromTicks(Quickest(message).Ticks / (MaxInFlight - _spreadFrom));
                         _concurrency = MaxInFlight;
+                    }
                     // In a busy environment the 429s are not about load: the cap grows as before the first throttling.
                     else if (speed == Speed.Prompt && _concurrency < MaxInFlight)
                         _concurrency = Math.Min(MaxInFlight, _concurrency + (_pacing && !_busyEnvironment ? 1 / _concurrency : 1));
@@ -389,6 +423,25 @@ namespace RecurringIntegrations.Core.Http
         internal static TimeSpan TokenWait(double tokens, double rate) =>
             // Less a nanosecond: 1 / (1 / 0.15) is 150.00000000000003 ms, which is 150.
             TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(tokens / rate * 1000 - 1e-6)));
+
+        /// <summary>
+        /// The calls that may be in flight now while the cap's jump to the service's 52 is spread: the calls that were in
+        /// flight go on at once, and the new ones start one every quickest answer / new slots, so that their answers (and
+        /// the work of sending the next) come one after another, not all in the same instant, and the calls stay spread
+        /// (each freed slot is taken at once): 44 calls started together come back together, and each round would wait for
+        /// the slowest of them.
+        /// </summary>
+        private int SpreadCap(TimeSpan now)
+        {
+            var cap = (int)_concurrency;
+            if (_spreadFrom >= cap) return cap;
+            var grown = _spreadFrom + 1 + (now - _spreadSince).Ticks / Math.Max(1, _spreadEvery.Ticks);
+            if (grown < cap) return (int)grown;
+            _spreadFrom = cap;
+            return cap;
+        }
+
+        private TimeSpan Quickest(HttpMessage message) => _answers[message.Operation].Quickest;
 
         private enum Speed { Unknown, Distant, Prompt, Between, Queued }
 

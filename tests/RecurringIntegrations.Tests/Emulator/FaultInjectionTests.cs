@@ -49,6 +49,36 @@ public sealed class FaultInjectionTests
     }
 
     [Fact]
+    public async Task The_stats_count_the_429s_and_the_most_that_one_upload_got_by_its_external_identifier()
+    {
+        await using var harness = await EmulatorHarness.StartAsync();
+        // The first three uploads are refused: a.csv twice (it went again), b.csv once; then both go through.
+        harness.Emulator.Faults.Add(new FaultRule { PathContains = "/api/connector/enqueue", Kind = FaultKind.Status, StatusCode = 429, Times = 3 });
+        foreach (var name in new[] { "a.csv", "b.csv", "a.csv", "a.csv", "b.csv" })
+        {
+            using var upload = new HttpRequestMessage(HttpMethod.Post, EnqueuePath) { Content = new ByteArrayContent([1]) };
+            upload.Headers.Add("x-ms-dyn-externalidentifier", name);
+            using var _ = await harness.Http.SendAsync(upload);
+        }
+
+        using var stats = JsonDocument.Parse(await harness.Http.GetStringAsync("emulator/stats"));
+        Assert.Equal(5, stats.RootElement.GetProperty("calls").GetInt32());
+        Assert.Equal(3, stats.RootElement.GetProperty("throttled").GetInt32());
+        Assert.Equal(2, stats.RootElement.GetProperty("mostThrottledOfOne").GetInt32());
+        Assert.Equal("a.csv", harness.Emulator.State.Requests[0].ExternalIdentifier);
+
+        // Since a moment: only the calls answered from then on (here the last two, both through).
+        var since = harness.Emulator.State.Requests[3].At.UtcDateTime.ToString("o", System.Globalization.CultureInfo.InvariantCulture);
+        using var phase = JsonDocument.Parse(await harness.Http.GetStringAsync("emulator/stats?since=" + Uri.EscapeDataString(since)));
+        Assert.Equal(2, phase.RootElement.GetProperty("calls").GetInt32());
+        Assert.Equal(0, phase.RootElement.GetProperty("throttled").GetInt32());
+        Assert.Equal(0, phase.RootElement.GetProperty("mostThrottledOfOne").GetInt32());
+        using var bad = await harness.Http.GetAsync("emulator/stats?since=yesterday");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("ISO 8601", await bad.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task A_rule_skips_its_first_matches_hits_its_times_and_ignores_other_methods_and_paths()
     {
         await using var harness = await EmulatorHarness.StartAsync();
@@ -101,6 +131,14 @@ public sealed class FaultInjectionTests
 
         Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(290), clock.Elapsed.ToString());
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        // The stats count the wait as measured, so a benchmark's floor uses the latency really added.
+        using var stats = JsonDocument.Parse(await harness.Http.GetStringAsync("emulator/stats"));
+        Assert.Equal(1, stats.RootElement.GetProperty("delays").GetInt32());
+        var delayedMs = stats.RootElement.GetProperty("delayedMs").GetDouble();
+        Assert.InRange(delayedMs, 290, clock.Elapsed.TotalMilliseconds);
+
+        harness.Emulator.Faults.Clear();
+        Assert.Equal((0, TimeSpan.Zero), harness.Emulator.Faults.Delays);
     }
 
     [Fact]

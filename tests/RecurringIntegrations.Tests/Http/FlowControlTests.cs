@@ -149,7 +149,55 @@ public sealed class FlowControlTests
         Assert.False(again.IsCompleted);
         Advance(1);
         Assert.Equal(TimeSpan.FromMilliseconds(1044), Mocked.Done(again));
-        Assert.Equal(8, flow.ConcurrencyLimit);
+        Assert.Equal(16, flow.ConcurrencyLimit);
+    }
+
+    [Fact]
+    public void Calls_sent_after_the_refused_one_that_went_through_before_its_answer_came_mark_a_busy_environment_with_no_pause()
+    {
+        var flow = Flow();
+        // Four calls in flight; the three sent after the first go through before the first's answer (429) comes.
+        var calls = Enumerable.Range(0, 4).Select(_ => Call()).ToList();
+        var admitted = new List<TimeSpan>();
+        foreach (var call in calls)
+        {
+            admitted.Add(Mocked.Done(flow.EnterAsync(call)));
+            Advance(1);
+        }
+        Answer(flow, calls[1], admitted[1], 200);
+        Answer(flow, calls[2], admitted[2], 200);
+        Advance(20);
+        Answer(flow, calls[0], admitted[0], 429, "1");
+
+        // Busy at once: no call of the session is paused, and only the refused one waits its Retry-After.
+        Assert.True(flow.BusyEnvironment);
+        Assert.Equal(TimeSpan.FromMilliseconds(24), Mocked.Done(flow.EnterAsync(Call())));
+        var again = flow.EnterAsync(calls[0]);
+        Advance(999);
+        Assert.False(again.IsCompleted);
+        Advance(1);
+        Assert.Equal(TimeSpan.FromMilliseconds(1024), Mocked.Done(again));
+        Assert.Null(flow.Rate);
+    }
+
+    [Fact]
+    public void One_call_sent_after_the_refused_one_that_went_through_is_not_enough_the_session_pauses()
+    {
+        var flow = Flow();
+        var calls = Enumerable.Range(0, 3).Select(_ => Call()).ToList();
+        var admitted = new List<TimeSpan>();
+        foreach (var call in calls)
+        {
+            admitted.Add(Mocked.Done(flow.EnterAsync(call)));
+            Advance(1);
+        }
+        // The one sent before it does not count, the one after alone is not enough: a rate limit may let one through.
+        Answer(flow, calls[0], admitted[0], 200);
+        Answer(flow, calls[2], admitted[2], 200);
+        Answer(flow, calls[1], admitted[1], 429, "1");
+
+        Assert.False(flow.BusyEnvironment);
+        Assert.False(flow.EnterAsync(Call()).IsCompleted);
     }
 
     [Fact]
@@ -257,31 +305,62 @@ public sealed class FlowControlTests
     }
 
     [Fact]
-    public async Task Calls_in_flight_are_capped_at_8_at_first_and_a_freed_slot_lets_the_next_one_go()
+    public async Task Calls_in_flight_are_capped_at_16_at_first_and_a_freed_slot_lets_the_next_one_go()
     {
         var flow = Flow();
-        var calls = Enumerable.Range(0, 9).Select(_ => Call()).ToList();
+        var calls = Enumerable.Range(0, 17).Select(_ => Call()).ToList();
         var entered = calls.Select(flow.EnterAsync).ToList();
 
-        Assert.All(entered.Take(8), t => Assert.True(t.IsCompletedSuccessfully));
-        Assert.False(entered[8].IsCompleted);
+        Assert.All(entered.Take(16), t => Assert.True(t.IsCompletedSuccessfully));
+        Assert.False(entered[16].IsCompleted);
         Advance(100);
         Answer(flow, calls[0], Mocked.Done(entered[0]), 200);
         // A freed slot wakes the waiting call on the thread pool: awaited here, not slept for.
-        Assert.Equal(TimeSpan.FromMilliseconds(100), await entered[8]);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), await entered[16]);
     }
 
     [Theory]
     [InlineData(20, 52)]
-    [InlineData(19, 8)]
-    public void A_service_whose_first_8_answers_took_20_ms_or_more_gets_its_52_calls_at_once(double milliseconds, int cap)
+    [InlineData(19, 16)]
+    public void A_service_whose_first_8_answers_took_20_ms_or_more_gets_its_52_calls(double milliseconds, int cap)
     {
         var flow = Flow();
         Succeed(flow, 7, 100);
-        Assert.Equal(8, flow.ConcurrencyLimit);
+        Assert.Equal(16, flow.ConcurrencyLimit);
         // The quickest of the first 8 decides: a distant service (the network and the service's own work) or this machine.
         Succeed(flow, 1, milliseconds);
         Assert.Equal(cap, flow.ConcurrencyLimit);
+    }
+
+    [Fact]
+    public async Task The_jump_to_52_is_spread_over_one_quickest_answer_and_a_freed_slot_is_taken_at_once()
+    {
+        var flow = Flow();
+        // 8 answers of 100 ms: a distant service; its 36 new slots open one every 100 / 36 = 2.78 ms from now (800 ms).
+        Succeed(flow, 8, 100);
+        Assert.Equal(52, flow.ConcurrencyLimit);
+        var calls = Enumerable.Range(0, 53).Select(_ => Call()).ToList();
+        var entered = calls.Select(flow.EnterAsync).ToList();
+
+        // The 16 that could be in flight before, and the first new one, go at once; the next new one 2.78 ms later (3 ms:
+        // waits count whole milliseconds).
+        Assert.Equal(17, entered.Count(t => t.IsCompleted));
+        Advance(2);
+        Assert.Equal(17, entered.Count(t => t.IsCompleted));
+        Advance(1);
+        Assert.Equal(18, entered.Count(t => t.IsCompleted));
+        Assert.Equal(TimeSpan.FromMilliseconds(803), Mocked.Done(entered[17]));
+
+        // The last new slot opens at 35 x 2.78 = 97.2 ms (98 ms): then 52 are in flight, and the 53rd waits for a slot.
+        for (var ms = 3; ms < 97; ms++) Advance(1);
+        Assert.Equal(51, entered.Count(t => t.IsCompleted));
+        Advance(1);
+        Assert.Equal(52, entered.Count(t => t.IsCompleted));
+        Assert.False(entered[52].IsCompleted);
+
+        // A freed slot is taken at once: the waiting call goes now, woken on the thread pool (awaited, not slept for).
+        Answer(flow, calls[0], Mocked.Done(entered[0]), 200);
+        Assert.Equal(TimeSpan.FromMilliseconds(898), await entered[52]);
     }
 
     [Fact]
@@ -290,9 +369,9 @@ public sealed class FlowControlTests
         var flow = Flow();
         Succeed(flow, 8, 5);
         Succeed(flow, 1, 8);
-        Assert.Equal(8, flow.ConcurrencyLimit);
+        Assert.Equal(16, flow.ConcurrencyLimit);
         Succeed(flow, 3, 7.5);
-        Assert.Equal(11, flow.ConcurrencyLimit);
+        Assert.Equal(19, flow.ConcurrencyLimit);
     }
 
     [Fact]
@@ -338,7 +417,7 @@ public sealed class FlowControlTests
     public async Task A_call_that_finds_no_free_slot_within_the_budget_fails_when_the_budget_is_spent()
     {
         var flow = Flow(budgetSeconds: 3);
-        var slots = Enumerable.Range(0, 8).Select(_ => flow.EnterAsync(Call())).ToList();
+        var slots = Enumerable.Range(0, 16).Select(_ => flow.EnterAsync(Call())).ToList();
         var waiting = flow.EnterAsync(Call());
 
         Advance(2999);
@@ -438,9 +517,9 @@ public sealed class FlowControlTests
         Answer(flow, refused, admitted, 429, "1");
 
         Assert.True(flow.BusyEnvironment);
-        // The pace is the best rate let through recently (100 calls/s), the cap back to the 8 it was before the cut.
+        // The pace is the best rate let through recently (100 calls/s), the cap back to the 16 it was before the cut.
         Assert.Equal(100, flow.Rate!.Value, 6);
-        Assert.Equal(8, flow.ConcurrencyLimit);
+        Assert.Equal(16, flow.ConcurrencyLimit);
         // The refused call waits its Retry-After; another call is not paused.
         var again = flow.EnterAsync(refused);
         var other = Call();
@@ -460,7 +539,7 @@ public sealed class FlowControlTests
             var sporadicAdmitted = Admit(flow, sporadic);
             Answer(flow, sporadic, sporadicAdmitted, 429, "1");
             Assert.True(flow.BusyEnvironment);
-            Assert.Equal(8, flow.ConcurrencyLimit);
+            Assert.Equal(16, flow.ConcurrencyLimit);
             Assert.True(flow.Rate!.Value >= 100, $"pace {flow.Rate}");
             var next = Call();
             var nextAdmitted = Admit(flow, next);
