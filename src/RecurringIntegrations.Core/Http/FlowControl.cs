@@ -30,8 +30,10 @@ namespace RecurringIntegrations.Core.Http
     /// whatever their pace. The first 429 pauses the session (a rate limit refuses every call until its wait is over, and
     /// each call during it makes the wait longer) but sets no pace yet. Calls sent after the refused one that went through
     /// (before its answer came, or while the pause runs; two, more than were refused) show a busy environment; calls sent after it refused too show a
-    /// rate limit. With no such calls (one call at a time), the first calls after the pause decide: two through, busy; one
-    /// refused, a rate limit, paced from then on at what the first throttling measured. In a busy environment the pause ends
+    /// rate limit. Other calls in flight but none sent after the refused one through by the end of the pause: a rate limit
+    /// (a window that emptied during the pause would take a burst at the old pace, then refuse it whole). With one call at
+    /// a time, the first calls after the pause decide: two through, busy; one refused, a rate limit, paced from then on
+    /// at what the first throttling measured. In a busy environment the pause ends
     /// at once, each refused call waits its own Retry-After while the others go on, and a session that was not paced stays
     /// unpaced (a rate measured over the few calls before a first 429 would be a crawl). A paced session throttled again while
     /// its pace is lowered and has not grown back to the rate the service let through (a rate limit throttles again only once
@@ -98,6 +100,13 @@ namespace RecurringIntegrations.Core.Http
         private readonly Queue<TimeSpan> _passedSentAt = new Queue<TimeSpan>();
         private int _laterRefused;
         private TimeSpan _probeFrom;
+        /// <summary>
+        /// The first refused call was the only one in flight (one call at a time): no call sent after it can tell a busy
+        /// environment from a rate limit, so the first calls after the pause do.
+        /// </summary>
+        private bool _refusedAlone;
+        /// <summary>When the last answer came (any answer, or a failure), to tell whether a refused call was alone.</summary>
+        private TimeSpan _lastAnswerAt = TimeSpan.MinValue;
         private int _probesPassed;
         private double _cutConcurrency;
         private double _rateBeforeBusy;
@@ -160,9 +169,19 @@ namespace RecurringIntegrations.Core.Http
                 TimeSpan wait, until = TimeSpan.Zero;
                 Task slot;
                 bool paused, ownWait, spread = false;
+                string? decided = null;
+                TimeSpan? admitted = null;
                 lock (_gate)
                 {
                     var now = Now;
+                    if (_undecided && !_refusedAlone && now >= _pausedUntil)
+                    {
+                        // A pause with calls in flight and none sent after the refused one went through: a busy environment
+                        // would have let them through. Taken for a rate limit, so the session does not meet it again at the
+                        // pace of before (a window that emptied during the pause would take a burst, then refuse it whole).
+                        decided = $"{message.Operation}: no call sent after the throttled one went through while the session waited: " +
+                                  $"the service limits the rate; {PaceAfterRateLimit()}.";
+                    }
                     slot = _slotFreed.Task;
                     ownWait = message.RefusedUntil > _pausedUntil;
                     until = ownWait ? message.RefusedUntil : _pausedUntil;
@@ -184,9 +203,12 @@ namespace RecurringIntegrations.Core.Http
                     {
                         if (_pacing) _tokens -= 1;
                         _inFlight++;
-                        return now;
+                        admitted = now;
+                        wait = TimeSpan.Zero;
                     }
                 }
+                if (decided != null) message.Say(decided);
+                if (admitted is { } at) return at;
 
                 var left = Budget - message.ThrottledWait;
                 if (wait != Timeout.InfiniteTimeSpan && wait > left)
@@ -301,6 +323,8 @@ namespace RecurringIntegrations.Core.Http
                                 _undecided = true;
                                 _refusedAdmittedAt = admittedAt;
                                 _laterRefused = _probesPassed = 0;
+                                // Alone: no other call in flight now, and none answered since this one was sent.
+                                _refusedAlone = _inFlight == 0 && _lastAnswerAt <= admittedAt;
                                 // Calls sent after this one may have gone through already (a slow answer to the refused call).
                                 _laterPassed = _passedSentAt.Count(sentAt => sentAt > admittedAt);
                                 if (_laterPassed >= 2)
@@ -349,7 +373,7 @@ namespace RecurringIntegrations.Core.Http
                     if (_passedSentAt.Count == 2 * MaxInFlight) _passedSentAt.Dequeue();
                     _passedSentAt.Enqueue(admittedAt);
                     if (_undecided && (admittedAt > _refusedAdmittedAt && admittedAt <= _throttledAt ? ++_laterPassed >= 2 && _laterPassed > _laterRefused
-                                                                                                       : admittedAt >= _probeFrom && ++_probesPassed >= 2))
+                                                                                                       : _refusedAlone && admittedAt >= _probeFrom && ++_probesPassed >= 2))
                     {
                         BecomeBusy(now);
                         line = $"{message.Operation}: calls sent {(_probesPassed >= 2 ? "after the pause" : "after the throttled one")} went through: " +
@@ -369,6 +393,7 @@ namespace RecurringIntegrations.Core.Http
                     else if (speed == Speed.Queued && _concurrency > QueuedInFlight)
                         _concurrency = Math.Max(QueuedInFlight, _concurrency * 0.9);
                 }
+                _lastAnswerAt = now;
                 freed = _slotFreed;
                 _slotFreed = NewSignal();
             }

@@ -129,7 +129,7 @@ namespace RecurringIntegrations.Core.Operations
     /// Uploads files as they are added, at most the throttle limit at once: <see cref="AddAsync"/> checks and confirms the
     /// file, then waits only while as many files again as the limit wait their turn (read ahead: when an upload ends, the
     /// next file starts at once, not when the producer, a pipeline, hands over another), so the first upload starts while
-    /// the producer still makes the rest. Each file's outcome (its EnqueuedMessage or its error) is reported when its upload
+    /// the producer still makes the rest. Uploads start in the order files were added. Each file's outcome (its EnqueuedMessage or its error) is reported when its upload
     /// ends, or, when ordered, once every file added before it has been reported.
     /// </summary>
     public sealed class EnqueueStream
@@ -175,7 +175,10 @@ namespace RecurringIntegrations.Core.Operations
                 return;
             }
             await _accepted.WaitAsync(cancellationToken).ConfigureAwait(false);
-            var upload = Task.Run(() => UploadAsync(file, length, place, callbacks, outcome));
+            // The turn is asked for here, in the order files are added (a semaphore's waiters are served first come, first
+            // served): uploads start in input order, whichever pool thread runs each one first.
+            var turn = _running.WaitAsync(_cancellationToken);
+            var upload = Task.Run(() => UploadAsync(file, length, place, callbacks, outcome, turn));
             lock (_gate) _uploads.Add(upload);
         }
 
@@ -185,11 +188,12 @@ namespace RecurringIntegrations.Core.Operations
             lock (_gate) return Task.WhenAll(_uploads.ToArray());
         }
 
-        private async Task UploadAsync(EnqueueRequest file, long length, int place, OperationCallbacks<EnqueuedMessage> callbacks, List<Action>? outcome)
+        private async Task UploadAsync(EnqueueRequest file, long length, int place, OperationCallbacks<EnqueuedMessage> callbacks, List<Action>? outcome,
+            Task turn)
         {
             try
             {
-                await _running.WaitAsync(_cancellationToken).ConfigureAwait(false);
+                await turn.ConfigureAwait(false);
                 try
                 {
                     await _batch.SendAsync(file, length, callbacks, _cancellationToken).ConfigureAwait(false);

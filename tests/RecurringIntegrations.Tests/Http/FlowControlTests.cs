@@ -296,12 +296,63 @@ public sealed class FlowControlTests
         // the second the 2 s the service's own window asks for. The pace is what got through over the shorter one.
         Answer(flow, first, firstAdmitted, 429, "4");
         Answer(flow, echo, echoAdmitted, 429, "2");
-        // The session waits the longer one; refused again then, it is paced.
+        // The session waits the longer one. The call sent after the first was refused too, and none went through: a rate
+        // limit, paced from the end of the pause (10% below the rate, from an empty bucket: the next call 1 / 5.0 s later).
         Advance(4000);
-        var probe = Call();
-        Answer(flow, probe, Mocked.Done(flow.EnterAsync(probe)), 429, "1");
-        Advance(1000);
+        var next = flow.EnterAsync(Call());
+        Assert.False(next.IsCompleted);
         Assert.Equal(10 / 1.8 * 0.9, flow.Rate!.Value, 9);
+        Advance(200);
+        Assert.Equal(TimeSpan.FromMilliseconds(4500), Mocked.Done(next));
+    }
+
+    [Fact]
+    public void A_pause_with_calls_in_flight_and_none_sent_after_the_refused_one_going_through_ends_in_a_pace()
+    {
+        var flow = Flow();
+        Succeed(flow, 10, 30);
+        // Two calls in flight; the later one is refused (Retry-After 2), the earlier one goes through: it says nothing,
+        // a rate limit lets the calls before its limit through.
+        var earlier = Call();
+        var refused = Call();
+        var earlierAdmitted = Mocked.Done(flow.EnterAsync(earlier));
+        Advance(1);
+        var refusedAdmitted = Mocked.Done(flow.EnterAsync(refused));
+        Answer(flow, refused, refusedAdmitted, 429, "2");
+        Answer(flow, earlier, earlierAdmitted, 200);
+        Assert.False(flow.BusyEnvironment);
+        Assert.Null(flow.Rate);
+
+        // When the pause ends the session is paced: a busy environment would have let the calls sent after the refused
+        // one through, and a rate limit's window that emptied during the pause would take a burst and refuse it whole.
+        Advance(2000);
+        var next = flow.EnterAsync(Call());
+        Assert.NotNull(flow.Rate);
+        Assert.False(flow.BusyEnvironment);
+        Assert.False(next.IsCompleted);
+    }
+
+    [Fact]
+    public void A_refused_call_is_not_alone_when_another_was_answered_while_it_was_on_its_way()
+    {
+        var flow = Flow();
+        Succeed(flow, 10, 30);
+        var earlier = Call();
+        var refused = Call();
+        var earlierAdmitted = Mocked.Done(flow.EnterAsync(earlier));
+        Advance(1);
+        var refusedAdmitted = Mocked.Done(flow.EnterAsync(refused));
+        Advance(1);
+        // The earlier one is answered first: when the refusal comes nothing is in flight, yet calls went two at a time.
+        Answer(flow, earlier, earlierAdmitted, 200);
+        Advance(1);
+        Answer(flow, refused, refusedAdmitted, 429, "2");
+
+        // Not one call at a time, so the first calls after the pause do not decide: the pause ends in a pace.
+        Advance(2000);
+        var next = flow.EnterAsync(Call());
+        Assert.NotNull(flow.Rate);
+        Assert.False(next.IsCompleted);
     }
 
     [Fact]

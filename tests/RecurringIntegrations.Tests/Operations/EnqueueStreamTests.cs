@@ -49,12 +49,18 @@ public sealed class EnqueueStreamTests : IDisposable
     {
         var name = request.Headers.GetValues("x-ms-dyn-externalidentifier").Single();
         Task gate;
-        lock (_gates) gate = _gates[name].Task;
+        lock (_gates)
+        {
+            gate = _gates[name].Task;
+            _arrivals.Add(name);
+        }
         _arrived.Release();
         return gate;
     }, Json($"\"{Guid.NewGuid()}\"")));
 
     private readonly SemaphoreSlim _arrived = new(0);
+    /// <summary>The uploads that reached the service, in order.</summary>
+    private readonly List<string> _arrivals = new();
 
     /// <summary>Waits (guarded) until <paramref name="count"/> more uploads have reached the service.</summary>
     private async Task Arrive(int count)
@@ -128,6 +134,8 @@ public sealed class EnqueueStreamTests : IDisposable
         // Two uploads going and two files waiting their turn: the producer is not held back ...
         for (var i = 0; i < 4; i++) Assert.True(stream.AddAsync(files[i], None).IsCompleted, $"file {i} was held back");
         await Arrive(2);
+        // ... and the two going are the first two added, whichever pool thread ran which upload first.
+        lock (_gates) Assert.Equal(new[] { "f0.xml", "f1.xml" }, _arrivals);
         // ... until a fifth: it waits for a file to be done.
         var adding = stream.AddAsync(files[4], None);
         Assert.False(adding.IsCompleted);
@@ -140,6 +148,8 @@ public sealed class EnqueueStreamTests : IDisposable
         foreach (var file in files.Skip(1)) Let(file);
         await stream.CompleteAsync().WaitAsync(Guard);
         Assert.Equal(5, recorder.Results.Count);
+        // Every upload started in input order.
+        lock (_gates) Assert.Equal(files.Select(f => Path.GetFileName(f.Path)), _arrivals);
     }
 
     [Fact]
