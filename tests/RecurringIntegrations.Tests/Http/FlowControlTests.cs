@@ -55,6 +55,18 @@ public sealed class FlowControlTests
         }
     }
 
+    /// <summary>Lets <paramref name="calls"/> in one after another, 1 ms apart; when each went.</summary>
+    private List<TimeSpan> EnterOneMsApart(FlowControl flow, IEnumerable<HttpMessage> calls)
+    {
+        var admitted = new List<TimeSpan>();
+        foreach (var call in calls)
+        {
+            admitted.Add(Mocked.Done(flow.EnterAsync(call)));
+            Advance(1);
+        }
+        return admitted;
+    }
+
     /// <summary>
     /// 10 calls got through in 0.3 s of calling (30 ms each), then the service asked for 2 s: at 0.3 s, the session is paused
     /// until 2.3 s, and the rate it allowed, if it limits the rate, is 10 / (0.3 + 2 - 0.5) = 5.56 calls/s (Retry-After's whole
@@ -127,12 +139,7 @@ public sealed class FlowControlTests
         Succeed(flow, 4, 10);
         // Four calls in flight; the first is refused (Retry-After 1), the three sent after it go through.
         var calls = Enumerable.Range(0, 4).Select(_ => Call()).ToList();
-        var admitted = new List<TimeSpan>();
-        foreach (var call in calls)
-        {
-            admitted.Add(Mocked.Done(flow.EnterAsync(call)));
-            Advance(1);
-        }
+        var admitted = EnterOneMsApart(flow, calls);
         Answer(flow, calls[0], admitted[0], 429, "1");
         var held = flow.EnterAsync(Call());
         Assert.False(held.IsCompleted);
@@ -158,12 +165,7 @@ public sealed class FlowControlTests
         var flow = Flow();
         // Four calls in flight; the three sent after the first go through before the first's answer (429) comes.
         var calls = Enumerable.Range(0, 4).Select(_ => Call()).ToList();
-        var admitted = new List<TimeSpan>();
-        foreach (var call in calls)
-        {
-            admitted.Add(Mocked.Done(flow.EnterAsync(call)));
-            Advance(1);
-        }
+        var admitted = EnterOneMsApart(flow, calls);
         Answer(flow, calls[1], admitted[1], 200);
         Answer(flow, calls[2], admitted[2], 200);
         Advance(20);
@@ -185,12 +187,7 @@ public sealed class FlowControlTests
     {
         var flow = Flow();
         var calls = Enumerable.Range(0, 3).Select(_ => Call()).ToList();
-        var admitted = new List<TimeSpan>();
-        foreach (var call in calls)
-        {
-            admitted.Add(Mocked.Done(flow.EnterAsync(call)));
-            Advance(1);
-        }
+        var admitted = EnterOneMsApart(flow, calls);
         // The one sent before it does not count, the one after alone is not enough: a rate limit may let one through.
         Answer(flow, calls[0], admitted[0], 200);
         Answer(flow, calls[2], admitted[2], 200);
@@ -248,12 +245,7 @@ public sealed class FlowControlTests
         var flow = Flow();
         Succeed(flow, 4, 10);
         var calls = Enumerable.Range(0, 3).Select(_ => Call()).ToList();
-        var admitted = new List<TimeSpan>();
-        foreach (var call in calls)
-        {
-            admitted.Add(Mocked.Done(flow.EnterAsync(call)));
-            Advance(1);
-        }
+        var admitted = EnterOneMsApart(flow, calls);
         Answer(flow, calls[0], admitted[0], 429, "1");
         Answer(flow, calls[1], admitted[1], 429, "2");
         Assert.Null(flow.Rate);
