@@ -19,8 +19,8 @@ namespace RecurringIntegrations.Core.Http
     /// took 20 ms or more (a distant service: every D365 environment), it is the service's own per-user limit, 52, so a user
     /// who asks for -ThrottleLimit 32 gets 32 in flight within one more round. The new slots open one after another over one
     /// quickest answer (TCP's pacing), not at once: calls started together come back together, and every round would
-    /// wait for the slowest of them. Against a near service (this machine's emulator) more
-    /// calls at once would only share the same cores, and an opening burst would meet a rate limit's window whole. Calls
+    /// wait for the slowest of them. Against a near service (this machine's emulator) more calls at once would only share
+    /// the same cores, and an opening burst would meet a rate limit's window whole. Calls
     /// that queue at the service lower the cap (as TCP Vegas): an answer that took over twice the quickest answer to the
     /// same kind of call lowers it by a tenth, to no less than 8, since more calls in flight would only wait there too, and
     /// each would lengthen the wait when the service throttles; a prompt answer (at most 1.5 times the quickest) raises it
@@ -29,11 +29,11 @@ namespace RecurringIntegrations.Core.Http
     /// <item>A busy environment is told from a rate limit: D365 also throttles by resource use, refusing a share of calls
     /// whatever their pace. The first 429 pauses the session (a rate limit refuses every call until its wait is over, and
     /// each call during it makes the wait longer) but sets no pace yet. Calls sent after the refused one that went through
-    /// (before its answer came, or while the pause runs; two, more than were refused) show a busy environment; calls sent after it refused too show a
-    /// rate limit. Other calls in flight but none sent after the refused one through by the end of the pause: a rate limit
-    /// (a window that emptied during the pause would take a burst at the old pace, then refuse it whole). With one call at
-    /// a time, the first calls after the pause decide: two through, busy; one refused, a rate limit, paced from then on
-    /// at what the first throttling measured. In a busy environment the pause ends
+    /// (before its answer came, or while the pause runs; two, more than were refused) show a busy environment; calls sent
+    /// after it refused too show a rate limit. Other calls in flight but none sent after the refused one through by the end
+    /// of the pause: a rate limit (a window that emptied during the pause would take a burst at the old pace, then refuse it
+    /// whole). With one call at a time, the first calls after the pause decide: two through, busy; one refused, a rate
+    /// limit, paced from then on at what the first throttling measured. In a busy environment the pause ends
     /// at once, each refused call waits its own Retry-After while the others go on, and a session that was not paced stays
     /// unpaced (a rate measured over the few calls before a first 429 would be a crawl). A paced session throttled again while
     /// its pace is lowered and has not grown back to the rate the service let through (a rate limit throttles again only once
@@ -453,7 +453,7 @@ namespace RecurringIntegrations.Core.Http
         /// The calls that may be in flight now while the cap's jump to the service's 52 is spread: the calls that were in
         /// flight go on at once, and the new ones start one every quickest answer / new slots, so that their answers (and
         /// the work of sending the next) come one after another, not all in the same instant, and the calls stay spread
-        /// (each freed slot is taken at once): 44 calls started together come back together, and each round would wait for
+        /// (each freed slot is taken at once): 36 calls started together come back together, and each round would wait for
         /// the slowest of them.
         /// </summary>
         private int SpreadCap(TimeSpan now)

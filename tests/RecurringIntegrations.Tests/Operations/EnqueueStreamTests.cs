@@ -134,22 +134,23 @@ public sealed class EnqueueStreamTests : IDisposable
         // Two uploads going and two files waiting their turn: the producer is not held back ...
         for (var i = 0; i < 4; i++) Assert.True(stream.AddAsync(files[i], None).IsCompleted, $"file {i} was held back");
         await Arrive(2);
-        // ... and the two going are the first two added, whichever pool thread ran which upload first.
-        lock (_gates) Assert.Equal(new[] { "f0.xml", "f1.xml" }, _arrivals);
+        // ... and the two going are the first two added (the two go at once, so in either order).
+        lock (_gates) Assert.Equal(new[] { "f0.xml", "f1.xml" }, _arrivals.OrderBy(n => n, StringComparer.Ordinal));
         // ... until a fifth: it waits for a file to be done.
         var adding = stream.AddAsync(files[4], None);
         Assert.False(adding.IsCompleted);
         Assert.Equal(2, mocked.Transport.Requests.Count);
 
-        // An upload ends: the next file, already at hand, is sent without the producer; then the fifth is taken.
+        // An upload ends: the next file, already at hand, is sent without the producer; then the fifth is taken. The next
+        // is the third added, whichever pool thread ran the third's or the fourth's upload first: the turns go in input order.
         Let(files[0]);
         await Arrive(1);
+        lock (_gates) Assert.Equal("f2.xml", _arrivals[2]);
         await adding.WaitAsync(Guard);
         foreach (var file in files.Skip(1)) Let(file);
         await stream.CompleteAsync().WaitAsync(Guard);
         Assert.Equal(5, recorder.Results.Count);
-        // Every upload started in input order.
-        lock (_gates) Assert.Equal(files.Select(f => Path.GetFileName(f.Path)), _arrivals);
+        lock (_gates) Assert.Equal(5, _arrivals.Distinct().Count());
     }
 
     [Fact]
