@@ -206,8 +206,9 @@ internal static class FlowBenchmark
     }
 
     /// <summary>
-    /// The service's calls and 429s since the timed part began, the most 429s one file got, and the latency it really added per call: a timer wakes late (on this machine a 50 ms
-    /// wait takes about 52 ms), and the floor counts the wait the service made, not the one it was asked for.
+    /// The service's calls and 429s since the timed part began, the most 429s one file got, and the latency it really
+    /// added per call: a timer wakes late (on this machine a 50 ms wait takes about 52 ms), and the floor counts the wait
+    /// the service made, not the one it was asked for.
     /// </summary>
     private static async Task<(int Calls, int Throttled, int MostOfOne, double LatencyMs)> StatsAsync(EmulatorProcess emulator, int askedLatencyMs, string? since)
     {
