@@ -22,7 +22,8 @@ namespace RecurringIntegrations.Core.Http
     /// wait for the slowest of them. Against a near service (this machine's emulator) more calls at once would only share
     /// the same cores, and an opening burst would meet a rate limit's window whole. Calls
     /// that queue at the service lower the cap (as TCP Vegas): an answer that took over twice the quickest answer to the
-    /// same kind of call lowers it by a tenth, to no less than 8, since more calls in flight would only wait there too, and
+    /// same kind of call (one sent after the first 8 answers came: those sent with the first ones wait on connections still
+    /// opening) lowers it by a tenth, to no less than 8, since more calls in flight would only wait there too, and
     /// each would lengthen the wait when the service throttles; a prompt answer (at most 1.5 times the quickest) raises it
     /// by one. Throttling lowers it to 70% of the calls then in flight, and from then on each prompt answer
     /// raises it by one per round of calls.</item>
@@ -379,7 +380,7 @@ namespace RecurringIntegrations.Core.Http
                         line = $"{message.Operation}: calls sent {(_probesPassed >= 2 ? "after the pause" : "after the throttled one")} went through: " +
                                $"the environment is busy, not limiting the rate. {BusyTerms()}";
                     }
-                    var speed = Measure(message, now - admittedAt);
+                    var speed = Measure(message, admittedAt, now);
                     if (speed == Speed.Distant && !_pacing && _concurrency < MaxInFlight)
                     {
                         _spreadFrom = (int)_concurrency;
@@ -474,15 +475,21 @@ namespace RecurringIntegrations.Core.Http
         /// How fast the call was answered against the quickest answer to the same kind of call (its operation: Enqueue,
         /// Dequeue, GetMessageStatus...): at most 1.5 times it is prompt, over twice it the call was queued at the service. The
         /// first answers of a kind only set the measure: they include opening connections, which makes any later answer look
-        /// quick; the last of them says whether the kind is <see cref="DistantAnswer"/> far.
+        /// quick; the last of them says whether the kind is <see cref="DistantAnswer"/> far. Calls sent before that answer came
+        /// were sent with the first ones, on connections still opening: a slow answer to one of them says nothing of a queue.
         /// </summary>
-        private Speed Measure(HttpMessage message, TimeSpan took)
+        private Speed Measure(HttpMessage message, TimeSpan admittedAt, TimeSpan now)
         {
+            var took = now - admittedAt;
             if (!_answers.TryGetValue(message.Operation, out var answers)) _answers[message.Operation] = answers = new Answers();
             answers.Count++;
             if (took < answers.Quickest) answers.Quickest = took;
-            if (answers.Count == MeasuredAnswers) return answers.Quickest >= DistantAnswer ? Speed.Distant : Speed.Unknown;
-            if (answers.Count < MeasuredAnswers) return Speed.Unknown;
+            if (answers.Count == MeasuredAnswers)
+            {
+                answers.MeasuredAt = now;
+                return answers.Quickest >= DistantAnswer ? Speed.Distant : Speed.Unknown;
+            }
+            if (answers.Count < MeasuredAnswers || admittedAt < answers.MeasuredAt) return Speed.Unknown;
             return took.Ticks <= answers.Quickest.Ticks * 3 / 2 ? Speed.Prompt : took.Ticks > answers.Quickest.Ticks * 2 ? Speed.Queued : Speed.Between;
         }
 
@@ -515,6 +522,8 @@ namespace RecurringIntegrations.Core.Http
         {
             public int Count;
             public TimeSpan Quickest = TimeSpan.MaxValue;
+            /// <summary>When the last of the <see cref="MeasuredAnswers"/> came.</summary>
+            public TimeSpan MeasuredAt = TimeSpan.MaxValue;
         }
 
         /// <summary>Counts the time the session had calls to make, the measure of the pace the service allowed.</summary>

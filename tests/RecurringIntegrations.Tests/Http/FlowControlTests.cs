@@ -442,6 +442,27 @@ public sealed class FlowControlTests
     }
 
     [Fact]
+    public void Slow_answers_to_calls_sent_with_the_first_ones_do_not_lower_the_cap()
+    {
+        var flow = Flow();
+        // 16 calls go together, each on a connection it opens: 8 come back after 60 ms (a distant service, 52 at once).
+        var calls = Enumerable.Range(0, 16).Select(_ => Call()).ToList();
+        var admitted = calls.Select(call => Mocked.Done(flow.EnterAsync(call))).ToList();
+        Advance(60);
+        for (var i = 0; i < 8; i++) Answer(flow, calls[i], admitted[i], 200);
+        Assert.Equal(52, flow.ConcurrencyLimit);
+
+        // The other 8 took 150 ms, over twice the quickest: opening their connections, not a queue at the service.
+        Advance(90);
+        for (var i = 8; i < 16; i++) Answer(flow, calls[i], admitted[i], 200);
+        Assert.Equal(52, flow.ConcurrencyLimit);
+
+        // A call sent after the measure was set that takes as long did queue: the cap comes down a tenth.
+        Succeed(flow, 1, 150);
+        Assert.Equal(46, flow.ConcurrencyLimit);
+    }
+
+    [Fact]
     public async Task A_pause_longer_than_what_is_left_of_the_budget_fails_at_once()
     {
         var flow = Flow(budgetSeconds: 3);
