@@ -61,7 +61,7 @@ internal sealed class ConnectorEndpoints
         }
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var retained = new MemoryStream();
+        var retained = new MemoryStream(context.Request.ContentLength is > 0 and <= EmulatorState.RetainedContentLimit ? (int)context.Request.ContentLength.Value : 0);
         long length = 0;
         var buffer = ArrayPool<byte>.Shared.Rent(81920);
         try
@@ -344,6 +344,10 @@ internal sealed class ConnectorEndpoints
     /// <summary>Collects the execution errors the markers ask for; true when preprocessing must fail.</summary>
     private static bool ScanMarkers(byte[] content, List<ImportError> errors)
     {
+        // Most files carry no marker: a search of the bytes tells so without decoding them line by line (a UTF-8 or ASCII
+        // marker is these bytes wherever it stands). Files with a UTF-16 or UTF-32 byte order mark are always read.
+        if (!HasWideByteOrderMark(content) && content.AsSpan().IndexOf(ErrorMarkerBytes) < 0 && content.AsSpan().IndexOf(PreprocessingErrorMarkerBytes) < 0)
+            return false;
         using var reader = new StreamReader(new MemoryStream(content), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         var preprocessingFails = false;
         var lineNumber = 0;
@@ -357,6 +361,13 @@ internal sealed class ConnectorEndpoints
         }
         return preprocessingFails;
     }
+
+    private static readonly byte[] ErrorMarkerBytes = Encoding.ASCII.GetBytes(ErrorMarker);
+    private static readonly byte[] PreprocessingErrorMarkerBytes = Encoding.ASCII.GetBytes(PreprocessingErrorMarker);
+
+    private static bool HasWideByteOrderMark(byte[] content) =>
+        content.Length >= 2 && ((content[0] == 0xFF && content[1] == 0xFE) || (content[0] == 0xFE && content[1] == 0xFF))
+        || content.Length >= 4 && content[0] == 0 && content[1] == 0 && content[2] == 0xFE && content[3] == 0xFF;
 
     private static Task TooLargeAsync(HttpContext context, long limit) =>
         Wire.WriteODataErrorAsync(context, 413, $"The request body is larger than the {limit} bytes this environment accepts.");
