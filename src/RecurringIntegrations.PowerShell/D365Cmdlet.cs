@@ -62,13 +62,16 @@ namespace RecurringIntegrations.PowerShell
             GC.SuppressFinalize(this);
         }
 
-        /// <summary>Runs Core work and pumps its callbacks here. Ctrl+C surfaces as a pipeline stop, not as an error.</summary>
-        internal void Run(Func<CancellationToken, Task> work)
+        /// <summary>
+        /// Runs Core work and pumps its callbacks here (<paramref name="startHere"/>: see <see cref="PipelineBridge.Run"/>).
+        /// Ctrl+C surfaces as a pipeline stop, not as an error.
+        /// </summary>
+        internal void Run(Func<CancellationToken, Task> work, bool startHere = false)
         {
             try
             {
                 using (RunspaceScript.Pumping(Bridge))
-                    Bridge.Run(work, CancellationToken);
+                    Bridge.Run(work, CancellationToken, startHere);
             }
             catch (OperationCanceledException) when (CancellationToken.IsCancellationRequested)
             {
