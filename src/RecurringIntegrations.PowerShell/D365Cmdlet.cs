@@ -62,16 +62,13 @@ namespace RecurringIntegrations.PowerShell
             GC.SuppressFinalize(this);
         }
 
-        /// <summary>
-        /// Runs Core work and pumps its callbacks here (<paramref name="startHere"/>: see <see cref="PipelineBridge.Run"/>).
-        /// Ctrl+C surfaces as a pipeline stop, not as an error.
-        /// </summary>
-        internal void Run(Func<CancellationToken, Task> work, bool startHere = false)
+        /// <summary>Runs Core work and pumps its callbacks here. Ctrl+C surfaces as a pipeline stop, not as an error.</summary>
+        internal void Run(Func<CancellationToken, Task> work)
         {
             try
             {
                 using (RunspaceScript.Pumping(Bridge))
-                    Bridge.Run(work, CancellationToken, startHere);
+                    Bridge.Run(work, CancellationToken);
             }
             catch (OperationCanceledException) when (CancellationToken.IsCancellationRequested)
             {

@@ -72,12 +72,11 @@ namespace RecurringIntegrations.PowerShell
                 _stream = batch.Stream(Callbacks(), Ordered, total: -1, _streamCancellation.Token);
             }
             var stream = _stream;
-            // Returns once every file has a slot; what finished meanwhile is written here, on the pipeline thread. Started
-            // here: a file with a slot free is checked, confirmed and queued without a trip to the thread pool and back.
+            // Returns once every file has a slot; what finished meanwhile is written here, on the pipeline thread.
             RunStream(async token =>
             {
                 foreach (var file in files) await stream.AddAsync(file, token).ConfigureAwait(false);
-            }, startHere: true);
+            });
         }
 
         protected override void End()
@@ -92,11 +91,11 @@ namespace RecurringIntegrations.PowerShell
         }
 
         /// <summary>Pumps the stream's output while <paramref name="step"/> runs; if the command stops, its uploads end with it.</summary>
-        private void RunStream(Func<CancellationToken, Task> step, bool startHere = false)
+        private void RunStream(Func<CancellationToken, Task> step)
         {
             try
             {
-                Run(step, startHere);
+                Run(step);
             }
             catch
             {
