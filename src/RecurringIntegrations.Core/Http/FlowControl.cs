@@ -22,8 +22,8 @@ namespace RecurringIntegrations.Core.Http
     /// wait for the slowest of them. Against a near service (this machine's emulator) more calls at once would only share
     /// the same cores, and an opening burst would meet a rate limit's window whole. Calls
     /// that queue at the service lower the cap (as TCP Vegas): an answer that took over twice the quickest answer to the
-    /// same kind of call (one sent after the first 8 answers came: those sent with the first ones wait on connections still
-    /// opening) lowers it by a tenth, to no less than 8, since more calls in flight would only wait there too, and
+    /// same kind of call (at a distant service, one sent after the first 8 answers came: those sent with the first ones wait
+    /// on connections still opening) lowers it by a tenth, to no less than 8, since more calls in flight would only wait there too, and
     /// each would lengthen the wait when the service throttles; a prompt answer (at most 1.5 times the quickest) raises it
     /// by one. Throttling lowers it to 70% of the calls then in flight, and from then on each prompt answer
     /// raises it by one per round of calls.</item>
@@ -475,8 +475,9 @@ namespace RecurringIntegrations.Core.Http
         /// How fast the call was answered against the quickest answer to the same kind of call (its operation: Enqueue,
         /// Dequeue, GetMessageStatus...): at most 1.5 times it is prompt, over twice it the call was queued at the service. The
         /// first answers of a kind only set the measure: they include opening connections, which makes any later answer look
-        /// quick; the last of them says whether the kind is <see cref="DistantAnswer"/> far. Calls sent before that answer came
-        /// were sent with the first ones, on connections still opening: a slow answer to one of them says nothing of a queue.
+        /// quick; the last of them says whether the kind is <see cref="DistantAnswer"/> far. Against a distant service, calls sent
+        /// before that answer came were sent with the first ones, on connections still opening: a slow answer to one of them
+        /// says nothing of a queue.
         /// </summary>
         private Speed Measure(HttpMessage message, TimeSpan admittedAt, TimeSpan now)
         {
@@ -486,8 +487,9 @@ namespace RecurringIntegrations.Core.Http
             if (took < answers.Quickest) answers.Quickest = took;
             if (answers.Count == MeasuredAnswers)
             {
+                if (answers.Quickest < DistantAnswer) return Speed.Unknown;
                 answers.MeasuredAt = now;
-                return answers.Quickest >= DistantAnswer ? Speed.Distant : Speed.Unknown;
+                return Speed.Distant;
             }
             if (answers.Count < MeasuredAnswers || admittedAt < answers.MeasuredAt) return Speed.Unknown;
             return took.Ticks <= answers.Quickest.Ticks * 3 / 2 ? Speed.Prompt : took.Ticks > answers.Quickest.Ticks * 2 ? Speed.Queued : Speed.Between;
@@ -522,8 +524,12 @@ namespace RecurringIntegrations.Core.Http
         {
             public int Count;
             public TimeSpan Quickest = TimeSpan.MaxValue;
-            /// <summary>When the last of the <see cref="MeasuredAnswers"/> came.</summary>
-            public TimeSpan MeasuredAt = TimeSpan.MaxValue;
+            /// <summary>
+            /// When the last of the <see cref="MeasuredAnswers"/> came, for a distant kind: calls sent before it are not judged.
+            /// Against a near service they are: opening connections there is slow next to its answers, and a cap lowered by
+            /// them is what a near service needs (more calls at once would only share the same cores).
+            /// </summary>
+            public TimeSpan MeasuredAt = TimeSpan.MinValue;
         }
 
         /// <summary>Counts the time the session had calls to make, the measure of the pace the service allowed.</summary>

@@ -463,6 +463,23 @@ public sealed class FlowControlTests
     }
 
     [Fact]
+    public void Against_a_near_service_slow_answers_to_the_first_calls_lower_the_cap()
+    {
+        var flow = Flow();
+        // 16 calls go together: 8 come back after 5 ms (a near service, this machine), 8 after 15 ms, over twice that.
+        var calls = Enumerable.Range(0, 16).Select(_ => Call()).ToList();
+        var admitted = calls.Select(call => Mocked.Done(flow.EnterAsync(call))).ToList();
+        Advance(5);
+        for (var i = 0; i < 8; i++) Answer(flow, calls[i], admitted[i], 200);
+        Advance(10);
+        for (var i = 8; i < 16; i++) Answer(flow, calls[i], admitted[i], 200);
+
+        // More calls at once would only share the same cores (and meet a rate limit's window in a bigger burst): 16 x 0.9^8
+        // is 6.9, so the floor of 8.
+        Assert.Equal(8, flow.ConcurrencyLimit);
+    }
+
+    [Fact]
     public async Task A_pause_longer_than_what_is_left_of_the_budget_fails_at_once()
     {
         var flow = Flow(budgetSeconds: 3);
