@@ -242,10 +242,9 @@ internal static class FlowBenchmark
     private static List<Way> Ways(string list, string module)
     {
         var files = $"$files = Get-Content -LiteralPath {PowerShellRunner.Quote(list)} | ForEach-Object {{ Get-Item -LiteralPath $_ }}\n";
-        // Every way first sends one file untimed, the way it sends the rest, as the Core benchmarks make 20 untimed calls: the
-        // first call of a process compiles its code (about 150 ms here; the parallel paths have code of their own), a cost of
-        // start-up, not of flow control. The timed part still opens every connection but one, and the module's cap on calls
-        // in flight still starts from nothing (it decides after 8 answers).
+        // Every way first sends one file untimed, as the Core benchmarks make 20 untimed calls: the first call of a process
+        // compiles its code (about 150 ms here), a cost of start-up, not of flow control. The timed part still opens every
+        // connection but one, and the module's cap on calls in flight still starts from nothing (it decides after 8 answers).
         string WarmUp(string uri) => files + $"$uri = {uri}\n" + """
             $warmToken = (Invoke-RestMethod -Method Post -Uri $tokenUri -Body $tokenBody -SkipCertificateCheck).access_token
             try { Invoke-RestMethod -Method Post -Uri $uri -InFile $files[0].FullName -ContentType 'application/octet-stream' -Headers @{ Authorization = "Bearer $warmToken" } -SkipCertificateCheck | Out-Null } catch { }
@@ -287,10 +286,6 @@ internal static class FlowBenchmark
                 }
                 """ + "\n" + Report("$time", "$failed")),
             new("ForEach-Object -Parallel -ThrottleLimit 8, one token, waits on 429", 8, false, uri => WarmUp(uri) + $$"""
-                $files[0] | ForEach-Object -ThrottleLimit 8 -Parallel {
-                    try { Invoke-RestMethod -Method Post -Uri $using:uri -InFile $_.FullName -ContentType 'application/octet-stream' -Headers @{ Authorization = "Bearer $using:warmToken" } -SkipCertificateCheck | Out-Null } catch { }
-                }
-                $statsSince = [DateTime]::UtcNow.ToString('o')
                 $results = $null
                 $time = Measure-Command {
                     $token = (Invoke-RestMethod -Method Post -Uri $tokenUri -Body $tokenBody -SkipCertificateCheck).access_token
@@ -307,7 +302,7 @@ internal static class FlowBenchmark
                 Import-Module {{PowerShellRunner.Quote(module)}}
                 $secret = ConvertTo-SecureString $tokenBody.client_secret -AsPlainText -Force
                 Connect-D365 @connect -ClientSecret $secret -SkipCertificateCheck -WarningAction SilentlyContinue | Out-Null
-                $files[0] | Send-D365Enqueue -ActivityId $activity -EntityName 'Benchmark' -ThrottleLimit {{limit}} -ErrorAction SilentlyContinue | Out-Null
+                $files[0] | Send-D365Enqueue -ActivityId $activity -EntityName 'Benchmark' -ErrorAction SilentlyContinue | Out-Null
                 $statsSince = [DateTime]::UtcNow.ToString('o')
                 $time = Measure-Command { $files | produce | Send-D365Enqueue -ActivityId $activity -EntityName 'Benchmark' -ThrottleLimit {{limit}} -ErrorVariable failures -ErrorAction SilentlyContinue | Out-Null }
                 # A reset after the file was sent may hide an upload the service took: never sent again, reported as unknown.
