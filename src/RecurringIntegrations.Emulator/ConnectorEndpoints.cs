@@ -346,7 +346,8 @@ internal sealed class ConnectorEndpoints
     {
         // Most files carry no marker: a search of the bytes tells so without decoding them line by line (a UTF-8 or ASCII
         // marker is these bytes wherever it stands). Files with a UTF-16 or UTF-32 byte order mark are always read.
-        if (!HasWideByteOrderMark(content) && content.AsSpan().IndexOf(ErrorMarkerBytes) < 0 && content.AsSpan().IndexOf(PreprocessingErrorMarkerBytes) < 0)
+        var bytes = content.AsSpan();
+        if (!HasWideByteOrderMark(content) && bytes.IndexOf(ErrorMarkerBytes) < 0 && bytes.IndexOf(PreprocessingErrorMarkerBytes) < 0)
             return false;
         using var reader = new StreamReader(new MemoryStream(content), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         var preprocessingFails = false;

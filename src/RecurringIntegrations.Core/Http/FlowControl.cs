@@ -20,13 +20,13 @@ namespace RecurringIntegrations.Core.Http
     /// who asks for -ThrottleLimit 32 gets 32 in flight within one more round. The new slots open one after another over one
     /// quickest answer (TCP's pacing), not at once: calls started together come back together, and every round would
     /// wait for the slowest of them. Against a near service (this machine's emulator) more calls at once would only share
-    /// the same cores, and an opening burst would meet a rate limit's window whole. Calls
-    /// that queue at the service lower the cap (as TCP Vegas): an answer that took over twice the quickest answer to the
-    /// same kind of call (at a distant service, one sent after the first 8 answers came: those sent with the first ones wait
-    /// on connections still opening) lowers it by a tenth, to no less than 8, since more calls in flight would only wait there too, and
-    /// each would lengthen the wait when the service throttles; a prompt answer (at most 1.5 times the quickest) raises it
-    /// by one. Throttling lowers it to 70% of the calls then in flight, and from then on each prompt answer
-    /// raises it by one per round of calls.</item>
+    /// the same cores, and an opening burst would meet a rate limit's window whole. Calls that queue at the service lower
+    /// the cap (as TCP Vegas): an answer that took over twice the quickest answer to the same kind of call (at a distant
+    /// service, one sent after the first 8 answers came: those sent with the first ones wait on connections still opening)
+    /// lowers it by a tenth, to no less than 8, since more calls in flight would only wait there too, and each would
+    /// lengthen the wait when the service throttles; a prompt answer (at most 1.5 times the quickest) raises it by one.
+    /// Throttling lowers it to 70% of the calls then in flight, and from then on each prompt answer raises it by one per
+    /// round of calls.</item>
     /// <item>A busy environment is told from a rate limit: D365 also throttles by resource use, refusing a share of calls
     /// whatever their pace. The first 429 pauses the session (a rate limit refuses every call until its wait is over, and
     /// each call during it makes the wait longer) but sets no pace yet. Calls sent after the refused one that went through

@@ -129,8 +129,9 @@ namespace RecurringIntegrations.Core.Operations
     /// Uploads files as they are added, at most the throttle limit at once: <see cref="AddAsync"/> checks and confirms the
     /// file, then waits only while as many files again as the limit wait their turn (read ahead: when an upload ends, the
     /// next file starts at once, not when the producer, a pipeline, hands over another), so the first upload starts while
-    /// the producer still makes the rest. Uploads start in the order files were added. Each file's outcome (its EnqueuedMessage or its error) is reported when its upload
-    /// ends, or, when ordered, once every file added before it has been reported.
+    /// the producer still makes the rest. Uploads start in the order files were added. Each file's outcome (its
+    /// EnqueuedMessage or its error) is reported when its upload ends, or, when ordered, once every file added before it
+    /// has been reported.
     /// </summary>
     public sealed class EnqueueStream
     {

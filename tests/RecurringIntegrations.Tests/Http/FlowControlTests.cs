@@ -55,6 +55,19 @@ public sealed class FlowControlTests
         }
     }
 
+    /// <summary>Lets <paramref name="count"/> calls in at once (a run's first round); when each went.</summary>
+    private (List<HttpMessage<bool>> Calls, List<TimeSpan> Admitted) EnterTogether(FlowControl flow, int count)
+    {
+        var calls = Enumerable.Range(0, count).Select(_ => Call()).ToList();
+        return (calls, calls.Select(call => Mocked.Done(flow.EnterAsync(call))).ToList());
+    }
+
+    /// <summary>Answers 200 now to the calls of <paramref name="round"/> from <paramref name="from"/> up to <paramref name="to"/>.</summary>
+    private static void Succeed(FlowControl flow, (List<HttpMessage<bool>> Calls, List<TimeSpan> Admitted) round, int from, int to)
+    {
+        for (var i = from; i < to; i++) Answer(flow, round.Calls[i], round.Admitted[i], 200);
+    }
+
     /// <summary>Lets <paramref name="calls"/> in one after another, 1 ms apart; when each went.</summary>
     private List<TimeSpan> EnterOneMsApart(FlowControl flow, IEnumerable<HttpMessage> calls)
     {
@@ -446,15 +459,14 @@ public sealed class FlowControlTests
     {
         var flow = Flow();
         // 16 calls go together, each on a connection it opens: 8 come back after 60 ms (a distant service, 52 at once).
-        var calls = Enumerable.Range(0, 16).Select(_ => Call()).ToList();
-        var admitted = calls.Select(call => Mocked.Done(flow.EnterAsync(call))).ToList();
+        var round = EnterTogether(flow, 16);
         Advance(60);
-        for (var i = 0; i < 8; i++) Answer(flow, calls[i], admitted[i], 200);
+        Succeed(flow, round, 0, 8);
         Assert.Equal(52, flow.ConcurrencyLimit);
 
         // The other 8 took 150 ms, over twice the quickest: opening their connections, not a queue at the service.
         Advance(90);
-        for (var i = 8; i < 16; i++) Answer(flow, calls[i], admitted[i], 200);
+        Succeed(flow, round, 8, 16);
         Assert.Equal(52, flow.ConcurrencyLimit);
 
         // A call sent after the measure was set that takes as long did queue: the cap comes down a tenth.
@@ -467,12 +479,11 @@ public sealed class FlowControlTests
     {
         var flow = Flow();
         // 16 calls go together: 8 come back after 5 ms (a near service, this machine), 8 after 15 ms, over twice that.
-        var calls = Enumerable.Range(0, 16).Select(_ => Call()).ToList();
-        var admitted = calls.Select(call => Mocked.Done(flow.EnterAsync(call))).ToList();
+        var round = EnterTogether(flow, 16);
         Advance(5);
-        for (var i = 0; i < 8; i++) Answer(flow, calls[i], admitted[i], 200);
+        Succeed(flow, round, 0, 8);
         Advance(10);
-        for (var i = 8; i < 16; i++) Answer(flow, calls[i], admitted[i], 200);
+        Succeed(flow, round, 8, 16);
 
         // More calls at once would only share the same cores (and meet a rate limit's window in a bigger burst): 16 x 0.9^8
         // is 6.9, so the floor of 8.
